@@ -1,0 +1,206 @@
+"""Settings: defaults, TOML file, environment, validation and the start-up summary."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from gateway.config import ConfigError, Settings, describe, load_settings
+
+EXAMPLE = Path(__file__).parents[2] / "fixtures" / "settings" / "example.toml"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run each test where no ./gateway.toml exists."""
+    monkeypatch.chdir(tmp_path)
+
+
+def write(path: Path, text: str) -> Path:
+    """Write a TOML file and return its path."""
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_file_or_environment() -> None:
+    """An empty environment and no file give the documented defaults."""
+    settings = load_settings({})
+    assert settings == Settings()
+    assert settings.database.url == "sqlite+aiosqlite:///./var/gateway.db"
+    assert (settings.http.port, settings.mllp.port, settings.dicom.port) == (8080, 2575, 11112)
+    assert settings.mllp.idle_timeout is None
+    assert settings.dicom.ae_title == "IMAGING_GW"
+    assert settings.tz == ZoneInfo("UTC")
+    assert settings.tokens_file is None
+
+
+def test_settings_are_frozen_and_hashable() -> None:
+    """Settings cannot be changed after they are built, and can be hashed."""
+    settings = load_settings({})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.mllp.port = 1  # type: ignore[misc]
+    assert hash(settings) == hash(load_settings({}))
+
+
+def test_environment_overrides_file_overrides_defaults(tmp_path: Path) -> None:
+    """A variable beats the file, the file beats the default, untouched keys keep defaults."""
+    path = write(
+        tmp_path / "site.toml",
+        'timezone = "Europe/Paris"\n[mllp]\nport = 3000\nidle_timeout = 600\n[http]\nport = 9000\n',
+    )
+    settings = load_settings({"IMAGING_GW_MLLP_PORT": "4000"}, path)
+    assert settings.mllp.port == 4000
+    assert settings.mllp.idle_timeout == 600.0
+    assert settings.http.port == 9000
+    assert settings.tz == ZoneInfo("Europe/Paris")
+    assert settings.dicom.port == 11112
+
+
+def test_file_named_by_environment(tmp_path: Path) -> None:
+    """IMAGING_GW_CONFIG names the file to read."""
+    path = write(tmp_path / "named.toml", "[probe]\nfailures = 5\n")
+    assert load_settings({"IMAGING_GW_CONFIG": str(path)}).probe.failures == 5
+
+
+def test_gateway_toml_in_working_directory_is_read(tmp_path: Path) -> None:
+    """./gateway.toml is read when no file is named."""
+    write(tmp_path / "gateway.toml", 'log_level = "DEBUG"\n')
+    assert load_settings({}).log_level == "DEBUG"
+
+
+def test_environment_values_parsed_by_type() -> None:
+    """Environment strings become ints, floats, booleans, tuples, paths and None."""
+    settings = load_settings(
+        {
+            "IMAGING_GW_MLLP_MAX_MESSAGE_BYTES": "2048",
+            "IMAGING_GW_MLLP_IDLE_TIMEOUT": "off",
+            "IMAGING_GW_PROBE_INTERVAL": "12.5",
+            "IMAGING_GW_DATABASE_MIGRATE_ON_START": "no",
+            "IMAGING_GW_HL7_ACCEPTED_PROCESSING_IDS": "P, T",
+            "IMAGING_GW_TOKENS_FILE": "/etc/gw/tokens.toml",
+            "IMAGING_GW_LOG_LEVEL": "warning",
+            "IMAGING_GW_TEST_ANYTHING": "ignored",
+            "PATH": "/usr/bin",
+        }
+    )
+    assert settings.mllp.max_message_bytes == 2048
+    assert settings.mllp.idle_timeout is None
+    assert settings.probe.interval == 12.5
+    assert settings.database.migrate_on_start is False
+    assert settings.hl7.accepted_processing_ids == ("P", "T")
+    assert settings.tokens_file == Path("/etc/gw/tokens.toml")
+    assert settings.log_level == "WARNING"
+
+
+@pytest.mark.parametrize("value", ["off", "none", "", "OFF"])
+def test_idle_timeout_off(value: str) -> None:
+    """idle_timeout "off", "none" or empty means no idle timeout."""
+    assert load_settings({"IMAGING_GW_MLLP_IDLE_TIMEOUT": value}).mllp.idle_timeout is None
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://gw:pw@db/imaging", "postgresql+asyncpg://gw:pw@db/imaging"),
+        ("postgresql://gw@db:5433/imaging", "postgresql+asyncpg://gw@db:5433/imaging"),
+        ("postgresql+asyncpg://db/imaging", "postgresql+asyncpg://db/imaging"),
+        ("sqlite+aiosqlite:///tmp/x.db", "sqlite+aiosqlite:///tmp/x.db"),
+    ],
+)
+def test_database_url_driver(given: str, expected: str) -> None:
+    """Plain PostgreSQL URLs are rewritten to the asyncpg driver; others are kept."""
+    assert load_settings({"IMAGING_GW_DATABASE_URL": given}).database.url == expected
+
+
+BAD_ENVIRONMENT = [
+    ({"IMAGING_GW_MLLP_PORT": "abc"}, "IMAGING_GW_MLLP_PORT", "port number"),
+    ({"IMAGING_GW_HTTP_PORT": "70000"}, "IMAGING_GW_HTTP_PORT", "port number"),
+    ({"IMAGING_GW_DICOM_PORT": "0"}, "IMAGING_GW_DICOM_PORT", "port number"),
+    ({"IMAGING_GW_TIMEZONE": "Mars/Olympus"}, "IMAGING_GW_TIMEZONE", "time zone"),
+    ({"IMAGING_GW_DATABASE_URL": "mysql://db/x"}, "IMAGING_GW_DATABASE_URL", "sqlite+aiosqlite"),
+    ({"IMAGING_GW_MLLP_PROT": "2575"}, "IMAGING_GW_MLLP_PROT", "IMAGING_GW_MLLP_PORT"),
+    ({"IMAGING_GW_DATABASE_MIGRATE_ON_START": "maybe"}, "MIGRATE_ON_START", "true or false"),
+    ({"IMAGING_GW_MLLP_READ_TIMEOUT": "0"}, "IMAGING_GW_MLLP_READ_TIMEOUT", "> 0"),
+    ({"IMAGING_GW_MLLP_IDLE_TIMEOUT": "-1"}, "IMAGING_GW_MLLP_IDLE_TIMEOUT", "'off'"),
+    ({"IMAGING_GW_MLLP_MAX_MESSAGE_BYTES": "100"}, "MAX_MESSAGE_BYTES", ">= 1024"),
+    ({"IMAGING_GW_PROBE_FAILURES": "0"}, "IMAGING_GW_PROBE_FAILURES", ">= 1"),
+    ({"IMAGING_GW_PROBE_INTERVAL": "nan"}, "IMAGING_GW_PROBE_INTERVAL", "seconds"),
+    ({"IMAGING_GW_LOG_LEVEL": "LOUD"}, "IMAGING_GW_LOG_LEVEL", "DEBUG"),
+    ({"IMAGING_GW_DICOM_AE_TITLE": "A" * 17}, "IMAGING_GW_DICOM_AE_TITLE", "1-16"),
+    ({"IMAGING_GW_DICOM_AE_TITLE": "A\\B"}, "IMAGING_GW_DICOM_AE_TITLE", "backslash"),
+    ({"IMAGING_GW_HL7_DEFAULT_CHARSET": "UTF-8"}, "DEFAULT_CHARSET", "UNICODE UTF-8"),
+    ({"IMAGING_GW_HL7_ACCEPTED_PROCESSING_IDS": "X"}, "PROCESSING_IDS", "P, D, T"),
+    ({"IMAGING_GW_CONFIG": "/nonexistent/gw.toml"}, "IMAGING_GW_CONFIG", "not found"),
+]
+
+
+@pytest.mark.parametrize(("environ", "names", "says"), BAD_ENVIRONMENT)
+def test_bad_environment_names_the_variable(environ: dict[str, str], names: str, says: str) -> None:
+    """A bad variable raises a one-line ConfigError naming it and what was expected."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert names in message
+    assert says in message
+
+
+BAD_FILES = [
+    ("[mllp]\nport = 'abc'\n", "[mllp] port", "port number"),
+    ("[mllp]\nport = true\n", "[mllp] port", "port number"),
+    ("[mllp]\nprot = 2575\n", "[mllp] prot", "did you mean port"),
+    ("[mlp]\nport = 2575\n", "mlp", "unknown setting"),
+    ("timezone = 'Nowhere/Special'\n", "timezone", "time zone"),
+    ("[database]\nurl = 'oracle://x'\n", "[database] url", "postgresql+asyncpg"),
+    ("[database]\nmigrate_on_start = 'perhaps'\n", "migrate_on_start", "true or false"),
+    ("[hl7]\naccepted_processing_ids = ['P', 1]\n", "accepted_processing_ids", "processing ids"),
+    ("mllp = 5\n", "mllp", "table"),
+    ("[mllp\n", "gateway.toml", "cannot read"),
+]
+
+
+@pytest.mark.parametrize(("text", "names", "says"), BAD_FILES)
+def test_bad_file_names_the_key(tmp_path: Path, text: str, names: str, says: str) -> None:
+    """A bad file entry raises a one-line ConfigError naming the file, section and key."""
+    path = write(tmp_path / "gateway.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings({}, path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(path) in message
+    assert names in message
+    assert says in message
+
+
+def test_missing_named_file_is_an_error(tmp_path: Path) -> None:
+    """A config_path that does not exist is an error naming it."""
+    with pytest.raises(ConfigError, match=r"missing\.toml"):
+        load_settings({}, tmp_path / "missing.toml")
+
+
+def test_describe_hides_password() -> None:
+    """The start-up summary shows the database user and host but not the password."""
+    settings = load_settings({"IMAGING_GW_DATABASE_URL": "postgres://gw:s3cr%40t@db:5432/imaging"})
+    line = describe(settings)
+    assert "s3cr" not in line
+    assert "postgresql+asyncpg://gw:***@db:5432/imaging" in line
+    assert "\n" not in line
+    assert "mllp=127.0.0.1:2575" in line
+
+
+def test_example_file_is_valid_and_complete() -> None:
+    """fixtures/settings/example.toml loads, keeps the defaults and mentions every setting."""
+    assert load_settings({}, EXAMPLE) == Settings()
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for top in dataclasses.fields(Settings):
+        section = top.default
+        if dataclasses.is_dataclass(section):
+            assert f"[{top.name}]" in text
+            for sub in dataclasses.fields(section):
+                assert re.search(rf"^{sub.name} = ", text, re.MULTILINE), sub.name
+        else:
+            assert re.search(rf"^(# )?{top.name} = ", text, re.MULTILINE), top.name
