@@ -1,0 +1,331 @@
+"""Durable intake with group commit: many connections, one transaction, then every answer.
+
+Listeners hand each inbound message (with its mapped events) to `Ingest.submit` and wait. One
+writer task takes everything queued, stores and applies it in a single transaction, commits,
+and only then resolves the waiting submitters, so an acknowledgement always follows a commit,
+and the cost of the commit (an fsync) is shared by every message in the batch.
+
+A batch that fails for a reason in one message (a constraint, a value too long) is retried
+message by message, so one bad message cannot hold the others back. A batch that fails
+because the database is out of reach fails every message in it with `StoreUnavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mappers.events import Event
+from store.apply import apply_events
+from store.dialect import upsert
+from store.errors import StoreError, StoreUnavailable
+from store.schema import messages
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    """What became of an inbound message, as the message log records it."""
+
+    APPLIED = "applied"  # mapped and applied to the workflow tables
+    NOT_MAPPED = "not_mapped"  # accepted and kept; no mapping for its type yet
+    REJECTED = "rejected"  # refused (AR/CR); kept with the error
+    FAILED = "failed"  # accepted by the mapper, but applying it failed (AE/CE); kept
+
+    @property
+    def accepted(self) -> bool:
+        """True when the sender was told the message is safe (AA/CA)."""
+        return self in (Outcome.APPLIED, Outcome.NOT_MAPPED)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A message as received, with what the mappers made of it."""
+
+    protocol: str
+    received_at: datetime
+    peer: str
+    raw: bytes
+    outcome: Outcome
+    events: Sequence[Event] = ()
+    charset: str | None = None
+    sending_application: str | None = None
+    sending_facility: str | None = None
+    control_id: str | None = None
+    message_type: str | None = None
+    version: str | None = None
+    ack_code: str | None = None
+    error: str | None = None
+    error_location: str | None = None
+
+    @property
+    def content_sha256(self) -> str:
+        """The identity of the content; trailing whitespace is not part of it."""
+        return hashlib.sha256(self.raw.rstrip(b"\r\n\t \x00")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the store did with a submitted message."""
+
+    message_id: int
+    outcome: Outcome
+    duplicate: bool  # the same message had been accepted before; nothing changed
+    control_id_reused: bool  # another message from the same sender carried this control id
+
+
+@dataclass(slots=True)
+class _Pending:
+    inbound: Inbound
+    future: asyncio.Future[Stored]
+
+
+# Errors that say the database is out of reach rather than that a message is wrong.
+_UNAVAILABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    OSError,
+    TimeoutError,
+    ConnectionError,
+)
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, _UNAVAILABLE)
+
+
+class Ingest:
+    """The single writer that stores inbound messages in shared transactions."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        timeout: float,
+        max_batch: int = 500,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._engine = engine
+        self._timeout = timeout
+        self._max_batch = max_batch
+        self._clock = clock
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        """Start the writer task."""
+        self._task = asyncio.create_task(self._run(), name="ingest-writer")
+
+    async def close(self) -> None:
+        """Store what is queued, then stop; later submissions get StoreUnavailable."""
+        self._closing = True
+        if self._task is None:
+            return
+        await self._queue.put(None)
+        await self._task
+        self._task = None
+
+    async def submit(self, inbound: Inbound) -> Stored:
+        """Store the message and apply its events; return once committed.
+
+        Raises:
+            StoreUnavailable: nothing was stored (database out of reach, or shutting down).
+            StoreError: the message could not be stored even on its own.
+        """
+        if self._closing or self._task is None:
+            raise StoreUnavailable("the store is closed")
+        future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(inbound, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            await self._commit_batch(batch)
+            if stop:
+                return
+
+    async def _commit_batch(self, batch: list[_Pending]) -> None:
+        # A submitter that went away (its connection closed) no longer needs an answer, but
+        # its message is still stored: the sender may have seen nothing and will resend.
+        try:
+            results = await self._write(batch)
+        except Exception as error:
+            if _is_unavailable(error):
+                self._fail_all(batch, error)
+                return
+            if len(batch) == 1:
+                await self._record_failure(batch[0], error)
+                return
+            log.warning(
+                "batch of %d failed (%s); storing one by one", len(batch), type(error).__name__
+            )
+            for item in batch:
+                await self._commit_one(item)
+            return
+        for item, result in zip(batch, results, strict=True):
+            _resolve(item.future, result)
+
+    async def _commit_one(self, item: _Pending) -> None:
+        try:
+            (result,) = await self._write([item])
+        except Exception as error:
+            if _is_unavailable(error):
+                self._fail_all([item], error)
+                return
+            await self._record_failure(item, error)
+            return
+        _resolve(item.future, result)
+
+    async def _record_failure(self, item: _Pending, error: Exception) -> None:
+        """Keep a message whose effects could not be applied, so it can be replayed."""
+        log.error(
+            "applying message %s from %s failed: %s",
+            item.inbound.control_id,
+            item.inbound.peer,
+            type(error).__name__,
+        )
+        log.debug("apply failure detail", exc_info=error)
+        failed = _replace_outcome(item.inbound, Outcome.FAILED, f"{type(error).__name__}: {error}")
+        try:
+            (result,) = await self._write([_Pending(failed, item.future)])
+        except Exception as second:
+            self._fail_all([item], second)
+            return
+        _resolve(item.future, result)
+
+    async def _write(self, batch: list[_Pending]) -> list[Stored]:
+        async with asyncio.timeout(self._timeout), self._engine.begin() as conn:
+            now = self._clock()
+            return [await _store(conn, item.inbound, now) for item in batch]
+
+    def _fail_all(self, batch: list[_Pending], error: BaseException) -> None:
+        log.error(
+            "store unavailable, %d message(s) not stored: %s", len(batch), type(error).__name__
+        )
+        log.debug("store error detail", exc_info=error)
+        for item in batch:
+            if not item.future.done():
+                item.future.set_exception(
+                    StoreUnavailable(f"store unavailable: {type(error).__name__}")
+                )
+
+
+def _resolve(future: asyncio.Future[Stored], result: Stored) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _replace_outcome(inbound: Inbound, outcome: Outcome, error: str) -> Inbound:
+    # The sender is told AE (original mode) or CE (enhanced mode): record the one it saw.
+    code = "CE" if (inbound.ack_code or "").startswith("C") else "AE"
+    return replace(inbound, outcome=outcome, events=(), error=error[:2000], ack_code=code)
+
+
+async def _store(conn: AsyncConnection, inbound: Inbound, now: datetime) -> Stored:
+    """Log the message (or count a resend), then apply its events: one message's work."""
+    sha = inbound.content_sha256
+    row = {
+        "protocol": inbound.protocol,
+        "received_at": inbound.received_at,
+        "last_received_at": inbound.received_at,
+        "receive_count": 1,
+        "peer": inbound.peer,
+        "sending_application": inbound.sending_application,
+        "sending_facility": inbound.sending_facility,
+        "control_id": inbound.control_id,
+        "content_sha256": sha,
+        "message_type": inbound.message_type,
+        "version": inbound.version,
+        "charset": inbound.charset,
+        "raw": inbound.raw,
+        "outcome": inbound.outcome.value,
+        "ack_code": inbound.ack_code,
+        "error": inbound.error,
+        "error_location": inbound.error_location,
+        "control_id_reused": False,
+    }
+    statement = upsert(conn.dialect.name, messages).values(row)
+    statement = statement.on_conflict_do_update(
+        index_elements=["sending_application", "sending_facility", "control_id", "content_sha256"],
+        set_={
+            "receive_count": messages.c.receive_count + 1,
+            "last_received_at": statement.excluded.last_received_at,
+        },
+    ).returning(
+        messages.c.id, messages.c.receive_count, messages.c.outcome, messages.c.control_id_reused
+    )
+    message_id, receive_count, stored_outcome, reused = (await conn.execute(statement)).one()
+
+    if receive_count > 1:
+        previous = Outcome(stored_outcome)
+        if previous.accepted:
+            # The same message again (HL7 v2 2.9.2 "duplicate"): acknowledged, not re-applied.
+            return Stored(message_id, previous, duplicate=True, control_id_reused=reused)
+        # Refused or failed before: this sending is processed afresh.
+        await conn.execute(
+            update(messages)
+            .where(messages.c.id == message_id)
+            .values(
+                outcome=inbound.outcome.value,
+                ack_code=inbound.ack_code,
+                error=inbound.error,
+                error_location=inbound.error_location,
+            )
+        )
+    elif inbound.control_id is not None:
+        reused = await _control_id_reused(conn, inbound, message_id)
+
+    if inbound.outcome is Outcome.APPLIED:
+        await apply_events(conn, inbound.events, message_id=message_id, now=now)
+    return Stored(message_id, inbound.outcome, duplicate=False, control_id_reused=reused)
+
+
+async def _control_id_reused(conn: AsyncConnection, inbound: Inbound, message_id: int) -> bool:
+    """Flag a control id that this sender used before for other content.
+
+    Engines reset their counters; such a message is new and is processed, but the integration
+    team should see it.
+    """
+    other = await conn.execute(
+        select(messages.c.id)
+        .where(
+            messages.c.sending_application == inbound.sending_application,
+            messages.c.sending_facility == inbound.sending_facility,
+            messages.c.control_id == inbound.control_id,
+            messages.c.id != message_id,
+        )
+        .limit(1)
+    )
+    if other.first() is None:
+        return False
+    await conn.execute(
+        update(messages).where(messages.c.id == message_id).values(control_id_reused=True)
+    )
+    return True
+
+
+__all__ = ["Inbound", "Ingest", "Outcome", "StoreError", "StoreUnavailable", "Stored"]

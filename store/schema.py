@@ -1,0 +1,178 @@
+"""The workflow store's tables (SQLAlchemy 2 declarative, `Mapped[...]` columns).
+
+The hot path writes through `Model.__table__` with Core statements; ORM objects never leave
+`store/`. Every change here comes with an Alembic migration (`store/migrations/versions`); a
+test compares the two.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so that migrations can refer to them on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite makes only INTEGER PRIMARY KEY an auto-incrementing rowid alias.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on both databases (SQLite keeps no offset; it is stored as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; times are aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class MessageRecord(Base):
+    """Every inbound message as received, with what became of it (the message log)."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    protocol: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    receive_count: Mapped[int] = mapped_column(Integer, default=1)
+    peer: Mapped[str] = mapped_column(String(255))
+    sending_application: Mapped[str | None] = mapped_column(String(255))
+    sending_facility: Mapped[str | None] = mapped_column(String(255))
+    control_id: Mapped[str | None] = mapped_column(String(255))
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    message_type: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[str | None] = mapped_column(String(16))
+    charset: Mapped[str | None] = mapped_column(String(32))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    outcome: Mapped[str] = mapped_column(String(16))
+    ack_code: Mapped[str | None] = mapped_column(String(2))
+    error: Mapped[str | None] = mapped_column(Text)
+    error_location: Mapped[str | None] = mapped_column(String(64))
+    control_id_reused: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        # The same message sent again (same sender, control id and bytes) is one row.
+        UniqueConstraint(
+            "sending_application",
+            "sending_facility",
+            "control_id",
+            "content_sha256",
+            name="uq_messages_identity",
+        ),
+        Index(None, "received_at"),
+        Index(None, "outcome", "received_at"),
+        Index(None, "message_type", "received_at"),
+    )
+
+
+class PatientRecord(Base):
+    """A patient, identified by (identifier, assigning authority)."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    identifier: Mapped[str] = mapped_column(String(64))
+    authority: Mapped[str] = mapped_column(String(64), default="")
+    family_name: Mapped[str] = mapped_column(String(128), default="")
+    given_name: Mapped[str] = mapped_column(String(128), default="")
+    middle_name: Mapped[str] = mapped_column(String(128), default="")
+    name_prefix: Mapped[str] = mapped_column(String(32), default="")
+    name_suffix: Mapped[str] = mapped_column(String(32), default="")
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(8), default="")
+    # Demographics change only with a message at least as recent as the one that last set them.
+    demographics_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("identifier", "authority"),)
+
+
+class OrderRecord(Base):
+    """An imaging order (one exam), identified by its accession number, with its milestones."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    accession: Mapped[str] = mapped_column(String(64), unique=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    placer_number: Mapped[str] = mapped_column(String(64), default="")
+    filler_number: Mapped[str] = mapped_column(String(64), default="")
+    procedure_code: Mapped[str] = mapped_column(String(64), default="")
+    procedure_text: Mapped[str] = mapped_column(String(255), default="")
+    procedure_system: Mapped[str] = mapped_column(String(64), default="")
+    modality: Mapped[str] = mapped_column(String(16), default="", index=True)
+    priority: Mapped[str] = mapped_column(String(16), default="")
+    ordering_provider_id: Mapped[str] = mapped_column(String(64), default="")
+    ordering_provider_name: Mapped[str] = mapped_column(String(255), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    ordered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    arrived_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    exam_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    exam_completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    images_available_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    preliminary_report_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    final_report_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    discontinued_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TimelineRecord(Base):
+    """Append-only: each milestone an order reached, when, and the message that proved it."""
+
+    __tablename__ = "order_timeline"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    milestone: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+messages = MessageRecord.__table__
+patients = PatientRecord.__table__
+orders = OrderRecord.__table__
+order_timeline = TimelineRecord.__table__

@@ -1,0 +1,120 @@
+"""Group commit: many submitters share transactions; one bad message spoils none of the rest."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from mappers.events import CodedValue, OrderPlaced, PatientId, Provider
+from store.engine import create_engine
+from store.errors import StoreUnavailable
+from store.ingest import Inbound, Ingest, Outcome
+from store.migrate import migrate
+from store.schema import messages, orders
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+def _inbound(number: int, *, ordered_at: datetime = NOW) -> Inbound:
+    order = OrderPlaced(
+        accession=f"ACC{number}",
+        patient=PatientId(f"MRN{number % 7}", "HOSP"),
+        placer_number="",
+        filler_number="",
+        procedure=CodedValue("71250", "CT CHEST", "CPT4"),
+        modality="CT",
+        priority="R",
+        ordering_provider=Provider(),
+        reason="",
+        ordered_at=ordered_at,
+    )
+    return Inbound(
+        protocol="hl7v2",
+        received_at=NOW,
+        peer="127.0.0.1:1",
+        raw=f"MSH|^~\\&|RIS|H|||{number}".encode(),
+        outcome=Outcome.APPLIED,
+        events=(order,),
+        sending_application="RIS",
+        sending_facility="H",
+        control_id=f"C{number}",
+        ack_code="AA",
+    )
+
+
+@pytest.fixture
+async def ingest(database_url: str) -> AsyncIterator[Ingest]:
+    """A started Ingest on a migrated database."""
+    engine = create_engine(database_url)
+    await migrate(engine)
+    writer = Ingest(engine, timeout=10)
+    await writer.start()
+    yield writer
+    await writer.close()
+    await engine.dispose()
+
+
+async def _counts(ingest: Ingest) -> tuple[int, int]:
+    async with ingest._engine.connect() as conn:
+        return (
+            (await conn.execute(select(func.count()).select_from(orders))).scalar_one(),
+            (await conn.execute(select(func.count()).select_from(messages))).scalar_one(),
+        )
+
+
+async def test_concurrent_submissions_are_all_stored(ingest: Ingest) -> None:
+    """Two hundred concurrent submitters each get their own committed result."""
+    results = await asyncio.gather(*(ingest.submit(_inbound(n)) for n in range(200)))
+    assert sorted(r.message_id for r in results) == sorted({r.message_id for r in results})
+    assert all(r.outcome is Outcome.APPLIED and not r.duplicate for r in results)
+    assert await _counts(ingest) == (200, 200)
+
+
+async def test_a_bad_message_fails_alone_and_is_kept(ingest: Ingest) -> None:
+    """A message whose effects cannot be stored is logged as failed; its batch-mates land."""
+    naive = datetime(2026, 11, 22, 9, 0)  # the store refuses naive times
+    batch = [_inbound(n) for n in range(10)]
+    batch[4] = _inbound(4, ordered_at=naive)
+    results = await asyncio.gather(*(ingest.submit(item) for item in batch))
+    assert [r.outcome for r in results].count(Outcome.FAILED) == 1
+    assert results[4].outcome is Outcome.FAILED
+    assert await _counts(ingest) == (9, 10)
+    async with ingest._engine.connect() as conn:
+        failed = (
+            (await conn.execute(select(messages).where(messages.c.outcome == "failed")))
+            .mappings()
+            .one()
+        )
+    assert failed["control_id"] == "C4"
+    assert failed["ack_code"] == "AE"
+    assert failed["error"]
+
+
+async def test_a_failed_message_is_processed_again_when_resent(ingest: Ingest) -> None:
+    """A resend of a message that failed is applied afresh, not answered as a duplicate."""
+    first = await ingest.submit(replace(_inbound(1), events=(object(),)))  # no rule: fails
+    assert first.outcome is Outcome.FAILED
+    second = await ingest.submit(_inbound(1))
+    assert (second.outcome, second.duplicate) == (Outcome.APPLIED, False)
+    assert second.message_id == first.message_id
+    assert await _counts(ingest) == (1, 1)
+
+
+async def test_a_duplicate_of_an_accepted_message_changes_nothing(ingest: Ingest) -> None:
+    """The same message twice: one row with a receive count of two, one order."""
+    first = await ingest.submit(_inbound(1))
+    second = await ingest.submit(_inbound(1))
+    assert second.duplicate and second.message_id == first.message_id
+    assert await _counts(ingest) == (1, 1)
+
+
+async def test_submit_after_close_is_refused(ingest: Ingest) -> None:
+    """Once closed, the store claims nothing: StoreUnavailable."""
+    await ingest.close()
+    with pytest.raises(StoreUnavailable):
+        await ingest.submit(_inbound(1))
