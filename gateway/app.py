@@ -1,0 +1,82 @@
+"""The application factory: routes, middleware, and every resource with its own lifetime.
+
+Resources start in the order of `cleanup_ctx` and stop in reverse: on shutdown the MLLP
+listener stops accepting and finishes the messages in flight, then the ingest writer commits
+what is queued, then the database engine closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway import api, health
+from gateway.config import Settings
+from gateway.keys import ENGINE, INGEST, MLLP_SERVER, SETTINGS
+from gateway.problems import problem_middleware
+from listeners.hl7 import Hl7Receiver, ReceiverOptions
+from listeners.mllp import MllpServer
+from mappers.hl7v2.ack import Responder
+from store.engine import create_engine
+from store.ingest import Ingest
+from store.migrate import migrate
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the application; nothing is opened until it starts."""
+    app = web.Application(middlewares=[problem_middleware])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_ingest)
+    app.cleanup_ctx.append(_mllp_listener)
+    app.add_routes(health.routes)
+    app.add_routes(api.routes)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS].database
+    engine = create_engine(settings.url, busy_timeout=settings.busy_timeout)
+    try:
+        if settings.migrate_on_start:
+            await migrate(engine)
+        app[ENGINE] = engine
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def _ingest(app: web.Application) -> AsyncIterator[None]:
+    # A store call that takes longer than this is answered AE; the sender will resend.
+    ingest = Ingest(app[ENGINE], timeout=app[SETTINGS].database.busy_timeout * 2)
+    await ingest.start()
+    app[INGEST] = ingest
+    yield
+    await ingest.close()
+
+
+async def _mllp_listener(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    receiver = Hl7Receiver(
+        app[INGEST],
+        ReceiverOptions(
+            default_charset=settings.hl7.default_charset,
+            accepted_processing_ids=settings.hl7.accepted_processing_ids,
+            facility_tz=settings.tz,
+            responder=Responder(settings.hl7.application, settings.hl7.facility),
+        ),
+    )
+    server = MllpServer(
+        receiver.handle,
+        receiver.reject_oversize,
+        host=settings.mllp.host,
+        port=settings.mllp.port,
+        max_message_bytes=settings.mllp.max_message_bytes,
+        idle_timeout=settings.mllp.idle_timeout,
+        read_timeout=settings.mllp.read_timeout,
+    )
+    await server.start()
+    app[MLLP_SERVER] = server
+    yield
+    await server.close(settings.mllp.shutdown_grace)

@@ -1,0 +1,107 @@
+"""The `imaging-gateway` command: serve, migrate, replay FILE."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.logs import configure_logging
+from gateway.replay import replay, split_messages
+from gateway.serve import serve
+from store.engine import create_engine
+from store.migrate import migrate
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit status says whether it worked."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(os.environ, args.config)
+    except ConfigError as exc:
+        print(f"imaging-gateway: bad setting: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        return args.run(settings, args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imaging-gateway", description=__doc__)
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="settings file (default: $IMAGING_GW_CONFIG or ./gateway.toml when present)",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the listeners and the API")
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(run=_migrate)
+
+    replay = commands.add_parser("replay", help="send the HL7 messages in FILE over MLLP")
+    replay.add_argument("file", type=Path, help="a file of HL7 v2 messages (ER7 or MLLP frames)")
+    replay.add_argument("--host", help="gateway MLLP host (default: the MLLP bind setting)")
+    replay.add_argument("--port", type=int, help="gateway MLLP port (default: the MLLP setting)")
+    replay.add_argument("--timeout", type=float, default=30.0, help="seconds to wait per ACK")
+    replay.set_defaults(run=_replay)
+    return parser
+
+
+def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+    try:
+        asyncio.run(serve(settings))
+    except (OSError, SQLAlchemyError) as exc:  # a port in use, a database out of reach
+        print(f"imaging-gateway: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    async def run() -> None:
+        engine = create_engine(settings.database.url, busy_timeout=settings.database.busy_timeout)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("database is at the newest schema")
+    return 0
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        messages = split_messages(args.file.read_bytes())
+    except OSError as exc:
+        print(f"imaging-gateway: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    if not messages:
+        print(f"imaging-gateway: no HL7 message in {args.file}", file=sys.stderr)
+        return 2
+    host = args.host or settings.mllp.host
+    port = args.port or settings.mllp.port
+    try:
+        replies = asyncio.run(replay(messages, host, port, timeout=args.timeout))
+    except (OSError, TimeoutError) as exc:
+        print(f"imaging-gateway: cannot replay to {host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    for reply in replies:
+        print(f"{reply.control_id}\t{reply.ack_code}\t{reply.text}".rstrip())
+    accepted = all(reply.ack_code in ("AA", "CA") for reply in replies)
+    return 0 if accepted else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

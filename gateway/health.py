@@ -1,0 +1,48 @@
+"""Liveness and readiness probes for orchestrators and load balancers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from gateway.jsonio import json_response
+from gateway.keys import ENGINE, MLLP_SERVER
+from store.queries import ping
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+READINESS_TIMEOUT = 2.0  # seconds; a probe must answer quickly even when the store hangs
+
+
+@routes.get("/healthz")
+async def healthz(_request: web.Request) -> web.Response:
+    """The process is up and its event loop answers."""
+    return json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the store answers and every listener is bound."""
+    checks = {
+        "store": await _store_reachable(request.app),
+        "mllp": request.app[MLLP_SERVER].is_serving(),
+    }
+    ready = all(checks.values())
+    return json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status=200 if ready else 503,
+    )
+
+
+async def _store_reachable(app: web.Application) -> bool:
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT), app[ENGINE].connect() as conn:
+            await ping(conn)
+    except Exception as exc:  # any failure means not ready; the reason goes to the log
+        log.warning("readiness: store unreachable (%s)", type(exc).__name__)
+        return False
+    return True

@@ -1,0 +1,15 @@
+"""The resources the application shares, one typed key each (declared here and nowhere else)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.config import Settings
+from listeners.mllp import MllpServer
+from store.ingest import Ingest
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+INGEST = web.AppKey("ingest", Ingest)
+MLLP_SERVER = web.AppKey("mllp_server", MllpServer)

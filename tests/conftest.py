@@ -1,0 +1,151 @@
+"""Shared fixtures: a database of each kind per test, and a running gateway on real sockets."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.app import create_app
+from gateway.config import Settings, load_settings
+from gateway.keys import ENGINE, MLLP_SERVER
+
+# The server every PostgreSQL test creates its own database on (trust auth on this machine
+# and in CI). In CI a PostgreSQL test that cannot connect fails; elsewhere it is skipped.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "IMAGING_GW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class PostgresServer:
+    """The PostgreSQL server the suite creates databases on."""
+
+    admin_url: str
+
+    def url_for(self, database: str, *, driver: str = "postgresql+asyncpg") -> str:
+        """The SQLAlchemy URL of a database on this server."""
+        base = self.admin_url.rsplit("/", 1)[0].split("://", 1)[1]
+        return f"{driver}://{base}/{database}"
+
+    async def create_database(self) -> str:
+        """Create an empty database with a name of its own; return its name."""
+        name = f"imaging_gw_test_{uuid.uuid4().hex[:12]}"
+        conn = await asyncpg.connect(self.admin_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        return name
+
+    async def drop_database(self, name: str) -> None:
+        """Drop a database made by `create_database`, whoever is still connected."""
+        conn = await asyncpg.connect(self.admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+async def reach_postgres() -> PostgresServer:
+    """The PostgreSQL server; fails the test in CI, skips it elsewhere, when unreachable."""
+    try:
+        conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        await conn.close()
+    except (OSError, asyncpg.PostgresError) as exc:
+        message = f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return PostgresServer(POSTGRES_ADMIN_URL)
+
+
+@pytest.fixture
+async def postgres() -> PostgresServer:
+    """The PostgreSQL server, for tests that manage databases themselves."""
+    return await reach_postgres()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database: an SQLite file, or a PostgreSQL database of this test's own."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+        return
+    server = await reach_postgres()
+    name = await server.create_database()
+    try:
+        yield server.url_for(name)
+    finally:
+        await server.drop_database(name)
+
+
+def gateway_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for a gateway under test: loopback, free ports, the given database."""
+    base = load_settings({}, None)
+    settings = replace(
+        base,
+        database=replace(base.database, url=database_url, busy_timeout=2.0),
+        mllp=replace(base.mllp, port=free_port(), read_timeout=2.0, shutdown_grace=5.0),
+        http=replace(base.http, port=free_port()),
+    )
+    for section, values in overrides.items():
+        settings = replace(settings, **{section: replace(getattr(settings, section), **values)})
+    return settings
+
+
+@dataclass
+class RunningGateway:
+    """A gateway running in the test's event loop, reachable over real sockets."""
+
+    app: web.Application
+    runner: web.AppRunner
+    settings: Settings
+
+    @property
+    def mllp_port(self) -> int:
+        return self.app[MLLP_SERVER].port
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.http.port}"
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.app[ENGINE]
+
+
+async def start_gateway(settings: Settings) -> RunningGateway:
+    """Start the whole application (store, ingest, MLLP, HTTP) as `serve` does."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http.host, settings.http.port)
+    await site.start()
+    return RunningGateway(app, runner, settings)
+
+
+@pytest.fixture
+async def gateway(database_url: str) -> AsyncIterator[RunningGateway]:
+    """A running gateway on a fresh database of each kind."""
+    running = await start_gateway(gateway_settings(database_url))
+    try:
+        yield running
+    finally:
+        await running.runner.cleanup()
