@@ -19,8 +19,9 @@ from listeners.hl7 import Hl7Receiver, ReceiverOptions
 from listeners.mllp import MllpServer
 from mappers.hl7v2.ack import Responder
 from store.engine import create_engine
+from store.errors import SchemaOutOfDate
 from store.ingest import Ingest
-from store.migrate import migrate
+from store.migrate import migrate, pending_revisions
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -41,6 +42,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         if settings.migrate_on_start:
             await migrate(engine)
+        elif await pending_revisions(engine):
+            raise SchemaOutOfDate(
+                "the database schema is older than this gateway; run `imaging-gateway migrate`"
+            )
         app[ENGINE] = engine
         yield
     finally:

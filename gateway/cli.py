@@ -15,6 +15,7 @@ from gateway.logs import configure_logging
 from gateway.replay import replay, split_messages
 from gateway.serve import serve
 from store.engine import create_engine
+from store.errors import SchemaOutOfDate
 from store.migrate import migrate
 
 
@@ -62,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     try:
         asyncio.run(serve(settings))
+    except SchemaOutOfDate as exc:
+        print(f"imaging-gateway: cannot start: {exc}", file=sys.stderr)
+        return 1
     except (OSError, SQLAlchemyError) as exc:  # a port in use, a database out of reach
         print(f"imaging-gateway: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

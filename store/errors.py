@@ -3,8 +3,9 @@
 Hierarchy::
 
     StoreError            the store could not do what was asked
-    └── StoreUnavailable  the database cannot be reached, is locked, or the gateway is stopping:
-                          nothing was stored, and sending the same message again may succeed
+    ├── StoreUnavailable  the database cannot be reached, is locked, or the gateway is stopping:
+    │                     nothing was stored, and sending the same message again may succeed
+    └── SchemaOutOfDate   the database lacks migrations this version needs
 """
 
 from __future__ import annotations
@@ -16,3 +17,7 @@ class StoreError(Exception):
 
 class StoreUnavailable(StoreError):
     """Nothing was stored because the database is out of reach for now."""
+
+
+class SchemaOutOfDate(StoreError):
+    """The database is not at the schema this version of the gateway needs."""

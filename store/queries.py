@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -60,6 +60,9 @@ class OrderView:
 
 
 _MILESTONE_COLUMNS = [orders.c[f"{m.value}_at"] for m in Milestone]
+# OrderView fields read straight from same-named order columns.
+_ORDER_COLUMNS = [f.name for f in fields(OrderView) if f.name in orders.c]
+_PATIENT_FIELDS = [f.name for f in fields(PatientView)]
 
 
 async def get_order(conn: AsyncConnection, accession: str) -> OrderView | None:
@@ -101,30 +104,12 @@ async def get_order(conn: AsyncConnection, accession: str) -> OrderView | None:
         .order_by(order_timeline.c.occurred_at, order_timeline.c.id)
     )
     patient = (
-        PatientView(
-            identifier=row["identifier"],
-            authority=row["authority"],
-            family_name=row["family_name"],
-            given_name=row["given_name"],
-            birth_date=row["birth_date"],
-            sex=row["sex"],
-        )
+        PatientView(**{name: row[name] for name in _PATIENT_FIELDS})
         if row["identifier"] is not None
         else None
     )
     return OrderView(
-        accession=row["accession"],
-        status=row["status"],
-        placer_number=row["placer_number"],
-        filler_number=row["filler_number"],
-        procedure_code=row["procedure_code"],
-        procedure_text=row["procedure_text"],
-        procedure_system=row["procedure_system"],
-        modality=row["modality"],
-        priority=row["priority"],
-        ordering_provider_id=row["ordering_provider_id"],
-        ordering_provider_name=row["ordering_provider_name"],
-        reason=row["reason"],
+        **{name: row[name] for name in _ORDER_COLUMNS},
         patient=patient,
         milestones={
             column.name.removesuffix("_at"): row[column.name]
@@ -132,8 +117,6 @@ async def get_order(conn: AsyncConnection, accession: str) -> OrderView | None:
             if row[column.name] is not None
         },
         timeline=tuple(TimelineEntry(**entry) for entry in timeline.mappings()),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
     )
 
 

@@ -148,14 +148,8 @@ class Segment:
         if field <= 2 and self.name == "MSH":
             return raw if component == 1 and subcomponent == 1 and repetition == 1 else ""
         d = self._delimiters
-        if d.repetition in raw:
-            reps = raw.split(d.repetition)
-            if not 0 < repetition <= len(reps):
-                return ""
-            raw = reps[repetition - 1]
-        elif repetition != 1:
-            return ""
-        return _pick(raw, d, component, subcomponent)
+        one = _nth(raw, d.repetition, repetition)
+        return "" if one is None else _pick(one, d, component, subcomponent)
 
     def __len__(self) -> int:
         return len(self._fields) - 1
@@ -290,25 +284,22 @@ def _read_msh(line: str) -> tuple[Delimiters, list[str]]:
     return Delimiters(fs, encoding[0], encoding[1], encoding[2], encoding[3], encoding[4:]), fields
 
 
+def _nth(raw: str, separator: str, n: int) -> str | None:
+    """The n-th (1-based) part of `raw` split at `separator`; None when there is none."""
+    if separator not in raw:
+        return raw if n == 1 else None
+    parts = raw.split(separator)
+    return parts[n - 1] if 0 < n <= len(parts) else None
+
+
 def _pick(raw: str, d: Delimiters, component: int, subcomponent: int) -> str:
     """The unescaped subcomponent of one field repetition's raw text; "" when absent."""
-    if d.component in raw:
-        parts = raw.split(d.component)
-        if not 0 < component <= len(parts):
-            return ""
-        raw = parts[component - 1]
-    elif component != 1:
+    part = _nth(raw, d.component, component)
+    if part is not None:
+        part = _nth(part, d.subcomponent, subcomponent)
+    if not part:
         return ""
-    if d.subcomponent in raw:
-        parts = raw.split(d.subcomponent)
-        if not 0 < subcomponent <= len(parts):
-            return ""
-        raw = parts[subcomponent - 1]
-    elif subcomponent != 1:
-        return ""
-    if d.escape not in raw:
-        return raw
-    return _unescape(raw, d)
+    return part if d.escape not in part else _unescape(part, d)
 
 
 def unescape(text: str, delimiters: Delimiters) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import aiohttp
 from sqlalchemy import func, select
 
 from fixtures.messages import orm_new_order
@@ -20,6 +21,11 @@ async def _send(port: int, message: bytes) -> dict[str, list[str]]:
         return segments(await client.send(message, timeout=30))
     finally:
         await client.close()
+
+
+async def _readiness(base_url: str) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http, http.get(f"{base_url}/readyz") as response:
+        return response.status, await response.json()
 
 
 async def test_postgresql_out_of_reach_gets_ae_and_service_resumes(
@@ -42,7 +48,11 @@ async def test_postgresql_out_of_reach_gets_ae_and_service_resumes(
             assert "storage unavailable" in ack["MSA"][3]
             assert ack["ERR"][1].endswith("207&Application internal error&HL70357")
 
+        status, body = await _readiness(gateway.http_url)
+        assert (status, body["checks"]) == (503, {"store": False, "mllp": True})
+
         await proxy.restore()
+        assert (await _readiness(gateway.http_url))[0] == 200
         ack = await _send(gateway.mllp_port, orm_new_order("ACC2", control_id="C2"))
         assert ack["MSA"][:3] == ["MSA", "AA", "C2"]
         async with gateway.engine.connect() as conn:

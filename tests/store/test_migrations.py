@@ -35,3 +35,16 @@ async def test_migrate_twice_is_harmless(database_url: str) -> None:
         assert not await pending_revisions(engine)
     finally:
         await engine.dispose()
+
+
+async def test_sqlite_is_durable_per_commit(tmp_path) -> None:
+    """SQLite runs with WAL and synchronous=FULL, so a committed ACK survives a power cut."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+    try:
+        async with engine.connect() as conn:
+            journal = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+            synchronous = (await conn.exec_driver_sql("PRAGMA synchronous")).scalar()
+            foreign_keys = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar()
+    finally:
+        await engine.dispose()
+    assert (journal, synchronous, foreign_keys) == ("wal", 2, 1)  # 2 = FULL

@@ -1,0 +1,48 @@
+"""The HTTP facade with a real client against a running gateway."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from fixtures.messages import orm_new_order
+from tests.conftest import RunningGateway
+from tests.support.mllp_client import MllpClient
+
+
+async def _get(url: str) -> tuple[int, str, dict]:
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return response.status, response.content_type, await response.json(content_type=None)
+
+
+async def test_an_order_sent_over_mllp_is_readable_by_accession(gateway: RunningGateway) -> None:
+    """GET /api/v1/orders/{accession} shows the order, its patient, milestones and timeline."""
+    client = await MllpClient.connect("127.0.0.1", gateway.mllp_port)
+    await client.send(orm_new_order("ACC42", control_id="M42", ordered_at="20261122083000"))
+    await client.close()
+    status, content_type, body = await _get(f"{gateway.http_url}/api/v1/orders/ACC42")
+    assert (status, content_type) == (200, "application/json")
+    assert body["accession"] == "ACC42"
+    assert body["status"] == "ordered"
+    assert body["patient"]["identifier"] == "MRN0001"
+    assert body["milestones"] == {"ordered": "2026-11-22T08:30:00+00:00"}
+    assert [(t["milestone"], t["control_id"]) for t in body["timeline"]] == [("ordered", "M42")]
+
+
+async def test_an_unknown_accession_is_a_problem_json_404(gateway: RunningGateway) -> None:
+    """A missing order answers 404 as application/problem+json naming what was asked."""
+    status, content_type, body = await _get(f"{gateway.http_url}/api/v1/orders/NOPE")
+    assert (status, content_type) == (404, "application/problem+json")
+    assert body["status"] == 404 and "NOPE" in body["detail"]
+
+
+async def test_an_unknown_route_is_a_problem_json_404(gateway: RunningGateway) -> None:
+    """aiohttp's own 404 is answered as problem+json too."""
+    status, content_type, _ = await _get(f"{gateway.http_url}/api/v1/nothing-here")
+    assert (status, content_type) == (404, "application/problem+json")
+
+
+async def test_health_and_readiness(gateway: RunningGateway) -> None:
+    """/healthz answers ok; /readyz is 200 with the store and the MLLP listener up."""
+    assert (await _get(f"{gateway.http_url}/healthz"))[0] == 200
+    status, _, body = await _get(f"{gateway.http_url}/readyz")
+    assert status == 200 and body["checks"] == {"store": True, "mllp": True}

@@ -1,0 +1,102 @@
+"""The `imaging-gateway` command as an operator runs it: its own process, its exit status."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+from fixtures.messages import orm_new_order
+from tests.conftest import free_port
+from tests.support.mllp_client import MllpClient, segments
+
+
+async def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway",
+        *args,
+        cwd=cwd,
+        env={"PATH": os.environ.get("PATH", ""), **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode or 0, output.decode()
+
+
+async def test_a_bad_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    """A malformed port: exit status 2 and a single line naming the variable."""
+    status, output = await _run("serve", cwd=tmp_path, env={"IMAGING_GW_HTTP_PORT": "eighty"})
+    assert status == 2
+    assert output.strip().count("\n") == 0
+    assert "IMAGING_GW_HTTP_PORT" in output
+
+
+async def test_migrate_builds_the_default_sqlite_store(tmp_path: Path) -> None:
+    """`migrate` with nothing configured creates ./var/gateway.db in WAL mode with every table."""
+    status, output = await _run("migrate", cwd=tmp_path)
+    assert status == 0, output
+    with sqlite3.connect(tmp_path / "var" / "gateway.db") as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        journal = db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert {"messages", "patients", "orders", "order_timeline", "alembic_version"} <= tables
+    assert journal == "wal"
+
+
+async def test_serve_refuses_an_unmigrated_store_when_told_not_to_migrate(tmp_path: Path) -> None:
+    """With migrate_on_start off and an empty database, start-up stops with a clear line."""
+    status, output = await _run(
+        "serve",
+        cwd=tmp_path,
+        env={
+            "IMAGING_GW_DATABASE_MIGRATE_ON_START": "false",
+            "IMAGING_GW_HTTP_PORT": str(free_port()),
+            "IMAGING_GW_MLLP_PORT": str(free_port()),
+        },
+    )
+    assert status == 1
+    assert "run `imaging-gateway migrate`" in output
+
+
+async def test_sigterm_finishes_and_exits_cleanly(tmp_path: Path) -> None:
+    """SIGTERM after a message: it is stored, the process exits 0, the store is consistent."""
+    mllp_port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway",
+        "serve",
+        cwd=tmp_path,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "IMAGING_GW_MLLP_PORT": str(mllp_port),
+            "IMAGING_GW_HTTP_PORT": str(free_port()),
+        },
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        for _ in range(200):
+            try:
+                client = await MllpClient.connect("127.0.0.1", mllp_port)
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        ack = segments(await client.send(orm_new_order("ACC1", control_id="C1")))
+        assert ack["MSA"][1] == "AA"
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(client.reader.read(), 15) == b""  # closed by the gateway
+        await client.close()
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+    stderr = (await process.stderr.read()).decode()
+    assert "stopped" in stderr
+    with sqlite3.connect(tmp_path / "var" / "gateway.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT accession FROM orders").fetchall() == [("ACC1",)]
