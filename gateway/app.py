@@ -13,11 +13,13 @@ from aiohttp import web
 
 from gateway import api, health
 from gateway.config import Settings
-from gateway.keys import ENGINE, INGEST, MLLP_SERVER, SETTINGS
+from gateway.keys import ENGINE, HL7_RECEIVER, INGEST, MLLP_SERVER, SETTINGS
 from gateway.problems import problem_middleware
 from listeners.hl7 import Hl7Receiver, ReceiverOptions
 from listeners.mllp import MllpServer
+from mappers.events import Milestone, ReportStatus
 from mappers.hl7v2.ack import Responder
+from mappers.hl7v2.rules import MappingRules, OrderAction
 from store.engine import create_engine
 from store.errors import SchemaOutOfDate
 from store.ingest import Ingest
@@ -34,6 +36,28 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     return app
+
+
+def mapping_rules(settings: Settings) -> MappingRules:
+    """The site rules the HL7 mappers read with, from the settings (codes upper-cased)."""
+    hl7 = settings.hl7
+
+    def codes(table: dict[str, str]) -> dict[str, str]:
+        return {code.strip().upper(): value for code, value in table.items()}
+
+    return MappingRules(
+        facility_tz=settings.tz,
+        order_control={k: OrderAction(v) for k, v in codes(hl7.order_control).items()},
+        order_status={k: Milestone(v) for k, v in codes(hl7.order_status).items()},
+        result_status={k: ReportStatus(v) for k, v in codes(hl7.result_status).items()},
+        schedule_status=codes(hl7.schedule_status),
+        accession_fields=hl7.accession_fields,
+        accession_fields_by_sender={
+            sender: tuple(fields.split())
+            for sender, fields in hl7.accession_fields_by_sender.items()
+        },
+        uid_root=settings.dicom.uid_root,
+    )
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -68,10 +92,11 @@ async def _mllp_listener(app: web.Application) -> AsyncIterator[None]:
         ReceiverOptions(
             default_charset=settings.hl7.default_charset,
             accepted_processing_ids=settings.hl7.accepted_processing_ids,
-            facility_tz=settings.tz,
+            rules=mapping_rules(settings),
             responder=Responder(settings.hl7.application, settings.hl7.facility),
         ),
     )
+    app[HL7_RECEIVER] = receiver
     server = MllpServer(
         receiver.handle,
         receiver.reject_oversize,

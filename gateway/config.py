@@ -7,11 +7,23 @@ import math
 import re
 import tomllib
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mappers.events import Milestone, ReportStatus
+from mappers.hl7v2.rules import (
+    DEFAULT_ACCESSION_FIELDS,
+    DEFAULT_ORDER_CONTROL,
+    DEFAULT_ORDER_STATUS,
+    DEFAULT_RESULT_STATUS,
+    DEFAULT_SCHEDULE_STATUS,
+    NO_SHOW,
+    UUID_UID_ROOT,
+    OrderAction,
+)
 
 PREFIX = "IMAGING_GW_"
 CONFIG_VARIABLE = "IMAGING_GW_CONFIG"
@@ -104,6 +116,27 @@ class MllpSettings:
     shutdown_grace: float = field(default=10.0, metadata=_SECONDS)
 
 
+def _table(default: Mapping[str, str], allowed: Iterable[str], what: str) -> Any:
+    """A code table field: keys are site codes, values must be among `allowed`."""
+    allowed = frozenset(allowed)
+    return field(
+        default_factory=lambda: dict(default),
+        hash=False,
+        metadata=_rule(
+            f"a table of codes to {what} ({', '.join(sorted(allowed))})",
+            lambda table: all(value in allowed for value in table.values()),
+        ),
+    )
+
+
+def _is_location_list(text: str) -> bool:
+    return all(_LOCATION.fullmatch(item) for item in text.split())
+
+
+_LOCATION = re.compile(r"[A-Z][A-Z0-9]{2}-\d+(\.\d+){0,2}")
+_MILESTONES = [m.value for m in Milestone]
+
+
 @dataclass(frozen=True)
 class Hl7Settings:
     """HL7 v2 decoding and acknowledgement defaults."""
@@ -120,6 +153,34 @@ class Hl7Settings:
             "a list of processing ids from P, D, T", lambda v: bool(v) and set(v) <= PROCESSING_IDS
         ),
     )
+    # Site code tables (DESIGN.md: the mapping from HL7 codes to milestones is data).
+    order_control: dict[str, str] = _table(
+        DEFAULT_ORDER_CONTROL, [a.value for a in OrderAction], "order actions"
+    )
+    order_status: dict[str, str] = _table(DEFAULT_ORDER_STATUS, _MILESTONES, "milestones")
+    result_status: dict[str, str] = _table(
+        DEFAULT_RESULT_STATUS, [r.value for r in ReportStatus], "report statuses"
+    )
+    schedule_status: dict[str, str] = _table(
+        DEFAULT_SCHEDULE_STATUS, [*_MILESTONES, NO_SHOW], "milestones"
+    )
+    # Where the accession number is read, first non-empty wins; per sender (MSH-3.1) too,
+    # as space-separated locations: { EPIC_RAD = "OBR-3 OBR-18" }.
+    accession_fields: tuple[str, ...] = field(
+        default=DEFAULT_ACCESSION_FIELDS,
+        metadata=_rule(
+            "a list of locations like OBR-18",
+            lambda v: bool(v) and all(_LOCATION.fullmatch(item) for item in v),
+        ),
+    )
+    accession_fields_by_sender: dict[str, str] = field(
+        default_factory=dict,
+        hash=False,
+        metadata=_rule(
+            "a table of sender to space-separated locations",
+            lambda table: all(_is_location_list(v) for v in table.values()),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -134,6 +195,15 @@ class DicomSettings:
         metadata=_rule(
             "1-16 characters without backslash or control characters",
             lambda v: re.fullmatch(r"[^\\\x00-\x1f\x7f]{1,16}", v) is not None and bool(v.strip()),
+        ),
+    )
+    # Root of the Study Instance UIDs made for new orders; 2.25 (UUID-derived, PS3.5 B.2)
+    # needs no registration.
+    uid_root: str = field(
+        default=UUID_UID_ROOT,
+        metadata=_rule(
+            "a DICOM UID root of at most 40 characters",
+            lambda v: len(v) <= 40 and re.fullmatch(r"[0-2](\.(0|[1-9][0-9]*))+", v) is not None,
         ),
     )
 
@@ -342,6 +412,15 @@ def _convert(value: object, kind: Any) -> Any:
             return None
         (inner,) = (arg for arg in args if arg is not type(None))
         return _convert(value, inner)
+    if typing.get_origin(kind) is dict:
+        if isinstance(value, str):  # from the environment: KEY=value,KEY=value
+            pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError("expected KEY=value pairs")
+            value = dict(pairs)
+        if not isinstance(value, dict):
+            raise ValueError("expected a table")
+        return {str(key).strip(): _convert(item, args[1]) for key, item in value.items()}
     if typing.get_origin(kind) is tuple:
         if isinstance(value, str):  # from the environment: comma-separated
             value = [item for item in value.split(",") if item.strip()]

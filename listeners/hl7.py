@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from mappers.errors import CharsetError, ErrorCode, Location, MappingError
 from mappers.hl7v2.ack import AckError, Responder, Verdict, build_ack, should_acknowledge
@@ -19,6 +19,7 @@ from mappers.hl7v2.charset import decode_message, encode_message
 from mappers.hl7v2.dispatch import map_message
 from mappers.hl7v2.er7 import parse_message
 from mappers.hl7v2.header import Header, check_header, read_header
+from mappers.hl7v2.rules import MappingRules
 from store.errors import StoreError
 from store.ingest import Inbound, Ingest, Outcome, Stored
 
@@ -31,7 +32,7 @@ class ReceiverOptions:
 
     default_charset: str
     accepted_processing_ids: tuple[str, ...]
-    facility_tz: tzinfo
+    rules: MappingRules
     responder: Responder
 
 
@@ -67,11 +68,15 @@ class Hl7Receiver:
         self._clock = clock
         self._new_control_id = new_control_id
 
-    async def handle(self, payload: bytes, peer: str) -> bytes | None:
-        """Store the message, then answer it; None when enhanced mode asks for no answer."""
+    async def handle(self, payload: bytes, peer: str, *, replay: bool = False) -> bytes | None:
+        """Store the message, then answer it; None when enhanced mode asks for no answer.
+
+        With `replay`, a message kept before without being applied (not mapped, rejected,
+        failed) is processed afresh rather than answered as a duplicate.
+        """
         received_at = self._clock()
         reading = self._read(payload)
-        inbound = self._inbound(payload, peer, received_at, reading)
+        inbound = replace(self._inbound(payload, peer, received_at, reading), replay=replay)
         try:
             stored = await self._ingest.submit(inbound)
         except StoreError as exc:
@@ -106,7 +111,7 @@ class Hl7Receiver:
             text, charset = decode_message(payload, self._options.default_charset)
             header = read_header(text)
             check_header(header, self._options.accepted_processing_ids)
-            events = map_message(parse_message(text), header, self._options.facility_tz)
+            events = map_message(parse_message(text), header, self._options.rules)
         except CharsetError as exc:
             header = _header_of_undecodable(payload)
             return _Reading(header, charset, Outcome.REJECTED, (), _ack_error(exc))

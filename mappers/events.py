@@ -70,15 +70,74 @@ class CodedValue:
     system: str = ""
 
 
+class PatientClass(StrEnum):
+    """Where the patient comes from, as the flow figures group them (PV1-2, HL7 table 0004)."""
+
+    EMERGENCY = "emergency"
+    INPATIENT = "inpatient"
+    OUTPATIENT = "outpatient"
+    OTHER = "other"
+    UNKNOWN = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """The encounter a message names (PV1): class, location and visit number."""
+
+    patient_class: PatientClass = PatientClass.UNKNOWN
+    location: str = ""
+    visit_number: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class PatientUpserted:
-    """A message carried the patient's identity and demographics."""
+    """A message carried the patient's identity and demographics (and maybe the visit)."""
 
     patient: PatientId
     name: PersonName
     birth_date: date | None
     sex: str
     occurred_at: datetime
+    visit: Visit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientsMerged:
+    """ADT^A40: `merged` is the same person as `survivor`; its orders move to the survivor and
+    its identifier goes on resolving to it."""
+
+    survivor: PatientId
+    merged: PatientId
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PatientArrived:
+    """ADT^A10 (or a site status code): the patient is in the department for their exams.
+
+    With `accession` empty it applies to every open order of the patient.
+    """
+
+    patient: PatientId
+    occurred_at: datetime
+    accession: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetails:
+    """What an order asks for, as ORC/OBR/IPC/PV1 describe it."""
+
+    placer_number: str = ""
+    filler_number: str = ""
+    procedure: CodedValue = CodedValue()
+    requested_procedure_id: str = ""
+    modality: str = ""
+    priority: str = ""
+    ordering_provider: Provider = Provider()
+    reason: str = ""
+    patient_class: PatientClass = PatientClass.UNKNOWN
+    location: str = ""
+    study_instance_uid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +146,90 @@ class OrderPlaced:
 
     accession: str
     patient: PatientId
-    placer_number: str
-    filler_number: str
-    procedure: CodedValue
-    modality: str
-    priority: str
-    ordering_provider: Provider
-    reason: str
+    details: OrderDetails
     ordered_at: datetime
+    # When the order arrives with its appointment (TQ1-7, OBR-27.4), the scheduled start.
+    scheduled_start: datetime | None = None
 
 
-Event = PatientUpserted | OrderPlaced
+@dataclass(frozen=True, slots=True)
+class OrderChanged:
+    """ORC-1 XO: the order's details as they are now (the newest message wins)."""
+
+    accession: str
+    patient: PatientId
+    details: OrderDetails
+    changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneReached:
+    """A message proves the order reached a milestone (cancel, status change, MPPS...)."""
+
+    accession: str
+    milestone: Milestone
+    occurred_at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureScheduled:
+    """SIU^S12/S13/S14 (or an order with a start time): the appointment as booked now."""
+
+    accession: str
+    start: datetime
+    duration_minutes: int | None
+    resource: str
+    booked_at: datetime
+    patient: PatientId | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentCancelled:
+    """SIU^S15: the appointment is off; the order stays open unless a code says otherwise."""
+
+    accession: str
+    occurred_at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PatientNoShow:
+    """SIU^S26: the patient did not come to the appointment."""
+
+    accession: str
+    occurred_at: datetime
+
+
+class ReportStatus(StrEnum):
+    """OBR-25 as the gateway reads it, after the site's code table."""
+
+    PRELIMINARY = "preliminary"
+    FINAL = "final"
+    CORRECTED = "corrected"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportIssued:
+    """ORU^R01: a radiology report for an order, its status, text and author."""
+
+    accession: str
+    status: ReportStatus
+    text: str
+    radiologist: Provider
+    result_at: datetime
+    patient: PatientId | None = None
+
+
+Event = (
+    PatientUpserted
+    | PatientsMerged
+    | PatientArrived
+    | OrderPlaced
+    | OrderChanged
+    | MilestoneReached
+    | ProcedureScheduled
+    | AppointmentCancelled
+    | PatientNoShow
+    | ReportIssued
+)

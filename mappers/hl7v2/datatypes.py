@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from mappers.events import CodedValue, PatientId, PersonName, Provider
+from collections.abc import Iterable, Mapping
+
+from mappers.errors import Location
+from mappers.events import CodedValue, PatientClass, PatientId, PersonName, Provider, Visit
 from mappers.hl7v2.er7 import Field, Segment
 
 
@@ -54,3 +57,37 @@ def read_ce(field: Field) -> CodedValue:
     return CodedValue(
         code=field.value(1).strip(), text=field.value(2).strip(), system=field.value(3).strip()
     )
+
+
+# PV1-2 patient class (HL7 table 0004) as the flow figures group patients.
+_PATIENT_CLASSES = {
+    "E": PatientClass.EMERGENCY,
+    "I": PatientClass.INPATIENT,
+    "O": PatientClass.OUTPATIENT,
+}
+
+
+def read_visit(pv1: Segment | None) -> Visit | None:
+    """PV1: patient class (.2), assigned location (.3 as point^room^bed^facility), visit (.19)."""
+    if pv1 is None:
+        return None
+    code = pv1.value(2).strip().upper()
+    patient_class = _PATIENT_CLASSES.get(code, PatientClass.OTHER if code else PatientClass.UNKNOWN)
+    location = "^".join(pv1.value(3, n).strip() for n in (1, 2, 3)).rstrip("^")
+    return Visit(patient_class=patient_class, location=location, visit_number=pv1.value(19).strip())
+
+
+def first_value(segments: Mapping[str, Segment | None], locations: Iterable[str]) -> str:
+    """The first non-blank value among `locations` (`OBR-18`, `IPC-1.1`) in the given segments.
+
+    `segments` maps a segment name to the segment of this group; absent names are skipped.
+    """
+    for location in locations:
+        where = Location.parse(location)
+        segment = segments.get(where.segment)
+        if segment is None or where.field is None:
+            continue
+        value = segment.value(where.field, where.component or 1, where.subcomponent or 1).strip()
+        if value:
+            return value
+    return ""

@@ -1,30 +1,35 @@
-"""Choose the mapping for a message by its type and trigger event."""
+"""Choose the mapping for a message by its type (MSH-9.1)."""
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from collections.abc import Callable
 
 from mappers.events import Event
+from mappers.hl7v2.adt import map_adt
 from mappers.hl7v2.er7 import Message
 from mappers.hl7v2.header import Header
-from mappers.hl7v2.orders import map_new_orders, order_control, order_groups
+from mappers.hl7v2.orders import map_orders
+from mappers.hl7v2.results import map_oru
+from mappers.hl7v2.rules import MappingRules
+from mappers.hl7v2.scheduling import map_siu
 
-# Order messages whose mapping exists: new orders (ORC-1 NW). Other order controls, and the
-# other message families in scope, are accepted and kept as "not mapped" until their
-# mappings land.
-_NEW_ORDER_TYPES = {("ORM", "O01"), ("OMI", "O23")}
+Mapper = Callable[[Message, Header, MappingRules], list[Event] | None]
+
+_MAPPERS: dict[str, Mapper] = {
+    "ADT": map_adt,
+    "ORM": map_orders,
+    "OMI": map_orders,
+    "OMG": map_orders,
+    "SIU": map_siu,
+    "ORU": map_oru,
+}
 
 
-def map_message(message: Message, header: Header, facility_tz: tzinfo) -> list[Event] | None:
-    """The events a message proves, or None for a type in scope that has no mapping yet.
+def map_message(message: Message, header: Header, rules: MappingRules) -> list[Event] | None:
+    """The events a message proves, or None for a message in scope that changes nothing.
 
     Raises:
-        MappingError: the message is of a mapped type but cannot be mapped (names the field).
+        MappingError: the message cannot be mapped (names the segment and field).
     """
-    if (header.message_code, header.trigger_event) in _NEW_ORDER_TYPES:
-        groups = order_groups(message)
-        if groups and all(order_control(group) == "NW" for group in groups):
-            return map_new_orders(message, header, facility_tz)
-        if not groups:
-            return map_new_orders(message, header, facility_tz)  # raises: no ORC
-    return None
+    mapper = _MAPPERS.get(header.message_code)
+    return mapper(message, header, rules) if mapper is not None else None

@@ -1,22 +1,41 @@
-"""ORM^O01 and OMI^O23 (HL7 v2 chapter 4): imaging orders.
+"""ORM^O01 and OMI^O23 (HL7 v2.5 chapter 4, IHE Scheduled Workflow RAD-2/RAD-4): orders.
 
 A message holds one or more order groups: an ORC, then its OBR (and in OMI its IPC and TQ1).
+ORC-1 says what the group does to its order, through the site's order-control table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime
 
-from mappers.errors import MissingField
-from mappers.events import Event, OrderPlaced, PatientId, PatientUpserted
-from mappers.hl7v2.datatypes import read_ce, read_patient_id, read_xcn, read_xpn
+from mappers.errors import ErrorCode, InvalidValue, MissingField
+from mappers.events import (
+    Event,
+    Milestone,
+    MilestoneReached,
+    OrderChanged,
+    OrderDetails,
+    OrderPlaced,
+    PatientId,
+    PatientUpserted,
+    Visit,
+)
+from mappers.hl7v2.datatypes import (
+    first_value,
+    read_ce,
+    read_patient_id,
+    read_visit,
+    read_xcn,
+    read_xpn,
+)
 from mappers.hl7v2.er7 import Message, Segment
-from mappers.hl7v2.header import Header, segment_or_missing
+from mappers.hl7v2.header import Header
+from mappers.hl7v2.rules import MappingRules, OrderAction, study_uid_for
 from mappers.hl7v2.timestamps import parse_dt, parse_dtm
 
 # DICOM modality codes (PS3.3 C.7.3.1.1.1) that an OBR-24 may carry directly; sites that put
-# a department code there ("RAD") leave the modality to be learned from DICOM.
+# a department code there ("RAD") leave the modality to IPC-5 or to what DICOM reports.
 DICOM_MODALITIES: frozenset[str] = frozenset(
     {"CR", "CT", "DX", "ES", "IO", "MG", "MR", "NM", "OT", "PT", "PX", "RF", "RG", "US", "XA", "XC"}
 )
@@ -32,6 +51,15 @@ class OrderGroup:
     obr_seq: int = 0
     extras: dict[str, Segment] = field(default_factory=dict)
 
+    def at(self, name: str, position: str) -> str:
+        """A location in this group for error messages: `OBR(2)-18` for the second OBR."""
+        seq = {"ORC": self.orc_seq, "OBR": self.obr_seq}.get(name, 1)
+        return f"{name}({seq}){position}" if seq > 1 else f"{name}{position}"
+
+    def segments(self) -> dict[str, Segment | None]:
+        """This group's segments by name, for `first_value`."""
+        return {"ORC": self.orc, "OBR": self.obr, **self.extras}
+
 
 def order_groups(message: Message) -> list[OrderGroup]:
     """Split the message into ORC-led groups (HL7 v2.5 4.4.1 ORM^O01, 4.4.6 OMI^O23)."""
@@ -43,92 +71,189 @@ def order_groups(message: Message) -> list[OrderGroup]:
             groups.append(OrderGroup(orc=segment, orc_seq=seen["ORC"]))
         elif groups and segment.name == "OBR" and groups[-1].obr is None:
             groups[-1].obr, groups[-1].obr_seq = segment, seen["OBR"]
-        elif groups and segment.name in ("IPC", "TQ1") and segment.name not in groups[-1].extras:
+        elif (
+            groups
+            and segment.name in ("IPC", "TQ1", "ZDS")
+            and segment.name not in groups[-1].extras
+        ):
             groups[-1].extras[segment.name] = segment
     return groups
 
 
-def order_control(group: OrderGroup) -> str:
-    """ORC-1, upper-cased."""
-    return group.orc.value(1).strip().upper()
-
-
-def map_new_orders(message: Message, header: Header, facility_tz: tzinfo) -> list[Event]:
-    """Map an order message whose every group is ORC-1 NW to a patient and its new orders.
+def map_orders(message: Message, header: Header, rules: MappingRules) -> list[Event] | None:
+    """Map every order group per its ORC-1; None when no group's control is in the table.
 
     Raises:
-        MissingField: no ORC, no patient identifier, accession or procedure code.
-        InvalidValue: a date/time field that is not one.
+        MissingField: no ORC, or what a group's control needs (patient, accession, procedure).
+        InvalidValue: a time that is no time, or an ORC-5 status missing from the table.
     """
-    pid = segment_or_missing(message, "PID")
-    patient = read_patient_id(pid)
-    if patient is None:
-        raise MissingField("patient identifier is empty", "PID-3.1")
     groups = order_groups(message)
     if not groups:
         raise MissingField("required segment ORC is missing", "ORC")
+    sent_at = parse_dtm(header.sent_at, rules.facility_tz, "MSH-7")
+    pid = message.segment("PID")
+    patient = read_patient_id(pid) if pid is not None else None
+    visit = read_visit(message.segment("PV1"))
+    reader = _GroupReader(header, rules, sent_at, patient, visit, pid is not None)
 
-    sent_at = parse_dtm(header.sent_at, facility_tz, "MSH-7")
     events: list[Event] = []
-    orders = [_map_order(group, patient, sent_at, facility_tz) for group in groups]
-    events.append(
-        PatientUpserted(
-            patient=patient,
-            name=read_xpn(pid.field(5)),
-            birth_date=parse_dt(pid.value(7, 1), "PID-7"),
-            sex=pid.value(8).strip().upper(),
-            occurred_at=sent_at or orders[0].ordered_at,
-        )
-    )
-    events.extend(orders)
+    for group in groups:
+        action = rules.order_control.get(group.orc.value(1).strip().upper())
+        if action is not None:
+            events.extend(reader.read(group, action))
+    if not events:
+        return None
+    if pid is not None and patient is not None:
+        events.insert(0, _patient_event(pid, patient, visit, sent_at or _first_time(events)))
     return events
 
 
-def _map_order(
-    group: OrderGroup, patient: PatientId, sent_at: datetime | None, facility_tz: tzinfo
-) -> OrderPlaced:
-    orc, obr = group.orc, group.obr
-    if obr is None:
-        raise MissingField("ORC has no OBR", f"OBR({group.orc_seq})")
-    obr_at = f"OBR({group.obr_seq})" if group.obr_seq != 1 else "OBR"
-    orc_at = f"ORC({group.orc_seq})" if group.orc_seq != 1 else "ORC"
-    ipc = group.extras.get("IPC")
-    tq1 = group.extras.get("TQ1")
+@dataclass(frozen=True, slots=True)
+class _GroupReader:
+    """Reads order groups with what the whole message shares."""
 
-    accession = _first(ipc.value(1) if ipc else "", obr.value(18), obr.value(3), orc.value(3))
-    if not accession:
-        raise MissingField(
-            "accession number is empty (looked in IPC-1, OBR-18, OBR-3, ORC-3)", f"{obr_at}-18"
+    header: Header
+    rules: MappingRules
+    sent_at: datetime | None
+    patient: PatientId | None
+    visit: Visit | None
+    has_pid: bool
+
+    def read(self, group: OrderGroup, action: OrderAction) -> list[Event]:
+        accession = self._accession(group)
+        event_time = self._time(group, group.at("ORC", "-9"))
+        match action:
+            case OrderAction.NEW:
+                return [self._placed(group, accession, event_time)]
+            case OrderAction.CHANGE:
+                patient = self._require_patient()
+                details = self._details(group, accession)
+                return [OrderChanged(accession, patient, details, event_time)]
+            case OrderAction.CANCEL | OrderAction.DISCONTINUE:
+                milestone = (
+                    Milestone.CANCELLED if action is OrderAction.CANCEL else Milestone.DISCONTINUED
+                )
+                reason = group.orc.value(16, 2).strip() or group.orc.value(16, 1).strip()
+                return [MilestoneReached(accession, milestone, event_time, reason)]
+            case OrderAction.STATUS:
+                return [MilestoneReached(accession, self._status(group), event_time)]
+        return []
+
+    def _placed(self, group: OrderGroup, accession: str, ordered_at: datetime) -> OrderPlaced:
+        patient = self._require_patient()
+        details = self._details(group, accession)
+        if not details.procedure.code:
+            raise MissingField("procedure code is empty", group.at("OBR", "-4.1"))
+        # OBR-6 (requested date/time) stands in for ORC-9 where a RIS leaves ORC-9 empty.
+        obr_time = (
+            parse_dtm(group.obr.value(6, 1), self.rules.facility_tz, group.at("OBR", "-6"))
+            if group.obr is not None and not group.orc.value(9, 1).strip()
+            else None
         )
-    procedure = read_ce(obr.field(4))
-    if not procedure.code:
-        raise MissingField("procedure code is empty", f"{obr_at}-4.1")
+        return OrderPlaced(
+            accession=accession,
+            patient=patient,
+            details=details,
+            ordered_at=obr_time or ordered_at,
+            scheduled_start=self._requested_start(group),
+        )
 
-    ordered_at = (
-        parse_dtm(orc.value(9, 1), facility_tz, f"{orc_at}-9")
-        or parse_dtm(obr.value(6, 1), facility_tz, f"{obr_at}-6")
-        or sent_at
-    )
-    if ordered_at is None:
-        raise MissingField("order time is empty (looked in ORC-9, OBR-6, MSH-7)", f"{orc_at}-9")
+    def _details(self, group: OrderGroup, accession: str) -> OrderDetails:
+        orc, obr, ipc = group.orc, group.obr, group.extras.get("IPC")
+        if obr is None:
+            raise MissingField("ORC has no OBR", group.at("OBR", ""))
+        modality = obr.value(24).strip().upper()
+        if modality not in DICOM_MODALITIES:
+            modality = ipc.value(5, 1).strip().upper() if ipc else ""
+        provider = orc.field(12) if orc.value(12, 1) or orc.value(12, 2) else obr.field(16)
+        segments = group.segments()
+        study_uid = first_value(segments, ("IPC-3", "ZDS-1")) or study_uid_for(
+            accession, self.rules.uid_root
+        )
+        visit = self.visit or Visit()
+        return OrderDetails(
+            placer_number=_first(orc.value(2, 1), obr.value(2, 1)),
+            filler_number=_first(orc.value(3, 1), obr.value(3, 1)),
+            procedure=read_ce(obr.field(4)),
+            # IHE SWF: IPC-2 in OMI; OBR-19 (placer field 2) in ORM.
+            requested_procedure_id=first_value(segments, ("IPC-2", "OBR-19")) or accession,
+            modality=modality,
+            priority=first_value(segments, ("TQ1-9", "OBR-27.6", "ORC-7.6")).upper(),
+            ordering_provider=read_xcn(provider),
+            reason=_first(obr.value(31, 2), obr.value(31, 1), obr.value(13)),
+            patient_class=visit.patient_class,
+            location=visit.location,
+            study_instance_uid=study_uid,
+        )
 
-    modality = obr.value(24).strip().upper()
-    if modality not in DICOM_MODALITIES:
-        modality = ipc.value(5, 1).strip().upper() if ipc else ""
-    provider = orc.field(12) if orc.value(12, 1) or orc.value(12, 2) else obr.field(16)
+    def _accession(self, group: OrderGroup) -> str:
+        fields = self.rules.accession_fields_for(self.header.sending_application)
+        accession = first_value(group.segments(), fields)
+        if not accession:
+            # Name the first candidate field whose segment the group has (OBR-18 in an ORM).
+            present = group.segments()
+            where = next((f for f in fields if present.get(f.split("-")[0])), fields[0])
+            name, position = where.split("-", 1)
+            looked = ", ".join(fields)
+            raise MissingField(
+                f"accession number is empty (looked in {looked})", group.at(name, "-" + position)
+            )
+        return accession
 
-    return OrderPlaced(
-        accession=accession,
+    def _status(self, group: OrderGroup) -> Milestone:
+        code = group.orc.value(5).strip().upper()
+        if not code:
+            raise MissingField("order status is empty on a status change", group.at("ORC", "-5"))
+        milestone = self.rules.order_status.get(code)
+        if milestone is None:
+            raise InvalidValue(
+                f"order status {code!r} is not in the order_status table",
+                group.at("ORC", "-5"),
+                code=ErrorCode.TABLE_VALUE_NOT_FOUND,
+            )
+        return milestone
+
+    def _time(self, group: OrderGroup, location: str) -> datetime:
+        at = parse_dtm(group.orc.value(9, 1), self.rules.facility_tz, location) or self.sent_at
+        if at is None:
+            raise MissingField("no time for the order event (ORC-9 and MSH-7 empty)", location)
+        return at
+
+    def _requested_start(self, group: OrderGroup) -> datetime | None:
+        for location in ("TQ1-7", "OBR-27.4", "ORC-7.4", "OBR-36"):
+            value = first_value(group.segments(), (location,))
+            if value:
+                name, position = location.split("-")
+                return parse_dtm(value, self.rules.facility_tz, group.at(name, "-" + position))
+        return None
+
+    def _require_patient(self) -> PatientId:
+        if self.patient is None:
+            if not self.has_pid:
+                raise MissingField("required segment PID is missing", "PID")
+            raise MissingField("patient identifier is empty", "PID-3.1")
+        return self.patient
+
+
+def _patient_event(
+    pid: Segment, patient: PatientId, visit: Visit | None, occurred_at: datetime
+) -> PatientUpserted:
+    return PatientUpserted(
         patient=patient,
-        placer_number=_first(orc.value(2, 1), obr.value(2, 1)),
-        filler_number=_first(orc.value(3, 1), obr.value(3, 1)),
-        procedure=procedure,
-        modality=modality,
-        priority=_first(tq1.value(9, 1) if tq1 else "", obr.value(27, 6), orc.value(7, 6)).upper(),
-        ordering_provider=read_xcn(provider),
-        reason=_first(obr.value(31, 2), obr.value(31, 1), obr.value(13)),
-        ordered_at=ordered_at,
+        name=read_xpn(pid.field(5)),
+        birth_date=parse_dt(pid.value(7, 1), "PID-7"),
+        sex=pid.value(8).strip().upper(),
+        occurred_at=occurred_at,
+        visit=visit,
     )
+
+
+def _first_time(events: list[Event]) -> datetime:
+    for event in events:
+        for name in ("ordered_at", "changed_at", "occurred_at"):
+            if (value := getattr(event, name, None)) is not None:
+                return value
+    raise AssertionError("order events always carry a time")
 
 
 def _first(*values: str) -> str:

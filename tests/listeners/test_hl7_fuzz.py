@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from listeners.hl7 import Hl7Receiver, ReceiverOptions
 from mappers.hl7v2.ack import Responder
+from mappers.hl7v2.rules import MappingRules
 from store.ingest import Inbound, Outcome, Stored
 
 FIXTURES = sorted((Path(__file__).parents[2] / "fixtures" / "hl7").glob("*.hl7"))
@@ -32,7 +33,7 @@ def _receiver(store: RecordingStore) -> Hl7Receiver:
     options = ReceiverOptions(
         default_charset="UNICODE UTF-8",
         accepted_processing_ids=("P", "D", "T"),
-        facility_tz=UTC,
+        rules=MappingRules(),
         responder=Responder("IMAGING_GW", "RADIOLOGY"),
     )
     return Hl7Receiver(store, options, clock=lambda: datetime(2026, 11, 22, tzinfo=UTC))  # type: ignore[arg-type]

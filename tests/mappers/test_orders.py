@@ -8,18 +8,28 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mappers.errors import InvalidValue, MissingField
-from mappers.events import CodedValue, OrderPlaced, PatientId, PatientUpserted
+from mappers.errors import ErrorCode, InvalidValue, MissingField
+from mappers.events import (
+    CodedValue,
+    Milestone,
+    MilestoneReached,
+    OrderChanged,
+    OrderPlaced,
+    PatientClass,
+    PatientId,
+    PatientUpserted,
+)
 from mappers.hl7v2.charset import decode_message
 from mappers.hl7v2.dispatch import map_message
 from mappers.hl7v2.er7 import parse_message
 from mappers.hl7v2.header import read_header
+from mappers.hl7v2.rules import MappingRules
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "hl7"
 
 
 def _map(text: str, tz: ZoneInfo | type[UTC] = UTC) -> list | None:
-    return map_message(parse_message(text), read_header(text), tz)
+    return map_message(parse_message(text), read_header(text), MappingRules(facility_tz=tz))
 
 
 def _map_file(name: str) -> list | None:
@@ -174,28 +184,20 @@ def test_new_order_sample_maps_field_by_field(name: str) -> None:
     assert (patient.name.family, patient.name.given) == (family, given)
     assert (patient.birth_date, patient.sex) == (born, sex)
     assert order.patient == patient.patient
-    provider_id, provider_family, provider_given = expected.pop("provider")
-    assert order.ordering_provider.id == provider_id
-    assert (order.ordering_provider.name.family, order.ordering_provider.name.given) == (
-        provider_family,
-        provider_given,
-    )
-    assert {key: getattr(order, key) for key in expected} == expected
-    expected["provider"] = (provider_id, provider_family, provider_given)  # restore the table
+    provider = order.details.ordering_provider
+    assert (provider.id, provider.name.family, provider.name.given) == expected["provider"]
+    actual = {
+        key: getattr(order, key) if hasattr(order, key) else getattr(order.details, key)
+        for key in expected
+        if key != "provider"
+    }
+    assert actual == {key: value for key, value in expected.items() if key != "provider"}
 
 
 def test_every_new_order_sample_is_in_the_table() -> None:
     """No ORM/OMI NW sample in fixtures/hl7 goes untested."""
     samples = {p.name for p in FIXTURES.glob("o[rm][mi]_o*_nw_*.hl7")}
     assert samples == set(CASES)
-
-
-@pytest.mark.parametrize(
-    "name", ["adt_a01_v25_admit.hl7", "siu_s12_v24_booking_mr.hl7", "oru_r01_v231_final_ct.hl7"]
-)
-def test_types_without_a_mapping_yet_map_to_none(name: str) -> None:
-    """ADT, SIU and ORU are in scope but not mapped yet: None, not an error."""
-    assert _map_file(name) is None
 
 
 ORDER = (
@@ -237,9 +239,9 @@ def test_accession_falls_back_to_the_filler_number() -> None:
     assert events[1].accession == "FI1"
 
 
-def test_an_order_change_is_not_mapped_yet() -> None:
-    """ORC-1 other than NW waits for the lifecycle mappings: None."""
-    assert _map(ORDER.replace("ORC|NW|", "ORC|XO|")) is None
+def test_an_unknown_order_control_is_not_mapped() -> None:
+    """ORC-1 outside the order-control table changes nothing: None (kept, acknowledged)."""
+    assert _map(ORDER.replace("ORC|NW|", "ORC|HD|")) is None
 
 
 @pytest.mark.parametrize(
@@ -263,3 +265,102 @@ def test_unmappable_orders_name_the_field(text: str, error: type, location: str)
     with pytest.raises(error) as raised:
         _map(text)
     assert str(raised.value.location) == location
+
+
+def _events_of(text: str, rules: MappingRules | None = None) -> list:
+    events = map_message(parse_message(text), read_header(text), rules or MappingRules())
+    assert events is not None
+    return events
+
+
+@pytest.mark.parametrize(
+    ("control", "milestone"),
+    [("CA", "cancelled"), ("OC", "cancelled"), ("DC", "discontinued"), ("OD", "discontinued")],
+)
+def test_cancel_and_discontinue_controls_reach_their_end(control: str, milestone: str) -> None:
+    """ORC-1 CA/OC end the order as cancelled, DC/OD as discontinued, at ORC-9."""
+    text = ORDER.replace("ORC|NW|", f"ORC|{control}|").replace(
+        "|20261122083000\rOBR", "|20261122091500\rOBR"
+    )
+    patient, reached = _events_of(text)
+    assert isinstance(patient, PatientUpserted)
+    assert isinstance(reached, MilestoneReached)
+    assert (reached.accession, reached.milestone.value) == ("ACC1", milestone)
+    assert reached.occurred_at == datetime(2026, 11, 22, 9, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("orc5", "milestone"),
+    [("SC", "scheduled"), ("IP", "exam_started"), ("CM", "exam_completed")],
+)
+def test_status_change_maps_orc_5_through_the_table(orc5: str, milestone: str) -> None:
+    """ORC-1 SC reads ORC-5 through the order-status table (HL7 table 0038 by default)."""
+    text = ORDER.replace("ORC|NW|PL1|FI1||||", f"ORC|SC|PL1|FI1||{orc5}||")
+    reached = _events_of(text)[-1]
+    assert isinstance(reached, MilestoneReached)
+    assert reached.milestone.value == milestone
+
+
+def test_a_site_code_table_changes_what_a_status_means() -> None:
+    """A site whose RIS sends ORC-5 'ZA' for arrival maps it by configuration, not code."""
+    rules = MappingRules(order_status={"ZA": Milestone.ARRIVED})
+    text = ORDER.replace("ORC|NW|PL1|FI1||||", "ORC|SC|PL1|FI1||ZA||")
+    assert _events_of(text, rules)[-1].milestone is Milestone.ARRIVED
+
+
+@pytest.mark.parametrize(
+    ("orc5", "error", "code"),
+    [("HD", InvalidValue, ErrorCode.TABLE_VALUE_NOT_FOUND), ("", MissingField, None)],
+)
+def test_a_status_change_without_a_known_status_names_orc_5(
+    orc5: str, error: type, code: ErrorCode | None
+) -> None:
+    """An ORC-5 missing from the table (or empty) is refused naming ORC-5."""
+    text = ORDER.replace("ORC|NW|PL1|FI1||||", f"ORC|SC|PL1|FI1||{orc5}||")
+    with pytest.raises(error) as raised:
+        _map(text)
+    assert str(raised.value.location) == "ORC-5"
+    if code is not None:
+        assert raised.value.code is code
+
+
+def test_order_change_carries_the_new_details() -> None:
+    """ORC-1 XO maps to OrderChanged with the message's details and ORC-9 as its time."""
+    text = ORDER.replace("ORC|NW|", "ORC|XO|").replace(
+        "71250^CT CHEST^CPT4", "71260^CT CHEST W^CPT4"
+    )
+    changed = _events_of(text)[-1]
+    assert isinstance(changed, OrderChanged)
+    assert changed.details.procedure == CodedValue("71260", "CT CHEST W", "CPT4")
+    assert changed.changed_at == datetime(2026, 11, 22, 8, 30, tzinfo=UTC)
+
+
+def test_a_sender_can_have_its_own_accession_field() -> None:
+    """Per-sender rules read the accession from OBR-3 for RIS, while others use OBR-18."""
+    rules = MappingRules(accession_fields_by_sender={"RIS": ("OBR-3",)})
+    assert _events_of(ORDER, rules)[1].accession == "FI1"
+    assert _events_of(ORDER)[1].accession == "ACC1"
+
+
+def test_new_order_details_from_pv1_tq1_and_ipc() -> None:
+    """The OMI sample: class and location from PV1, start from TQ1-7, UIDs and ids from IPC."""
+    events = _map_file("omi_o23_nw_v251_ipc_ct.hl7")
+    assert events is not None
+    order = events[1]
+    assert order.details.patient_class is PatientClass.EMERGENCY
+    assert order.details.requested_procedure_id == "RP240315007"
+    assert order.details.study_instance_uid == "1.2.826.0.1.3680043.8.498.24031502170007"
+    assert order.scheduled_start == datetime(2024, 3, 15, 2, 17, tzinfo=UTC)
+    assert events[0].visit.patient_class is PatientClass.EMERGENCY
+
+
+def test_a_study_uid_is_made_once_per_accession() -> None:
+    """Without IPC-3 the order gets a UID derived from its accession: the same every time."""
+    first = _events_of(ORDER)[1].details.study_instance_uid
+    again = _events_of(ORDER.replace("X1", "X2"))[1].details.study_instance_uid
+    other = _events_of(ORDER.replace("ACC1", "ACC2"))[1].details.study_instance_uid
+    assert first == again != other
+    assert first.startswith("2.25.") and len(first) <= 64
+    rooted = _events_of(ORDER, MappingRules(uid_root="1.2.826.0.1.3680043.10.543"))
+    uid = rooted[1].details.study_instance_uid
+    assert uid.startswith("1.2.826.0.1.3680043.10.543.") and len(uid) <= 64
