@@ -1,25 +1,59 @@
-"""Apply mapped events to the workflow tables, inside the caller's transaction."""
+"""Apply mapped events to the workflow tables, inside the caller's transaction.
+
+Arrival order is not trusted (DESIGN.md), so every rule here gives the same final state in
+whatever order the messages come:
+- a milestone takes the earliest time any message proves for it, and each time it moves a
+  timeline row names the message that moved it;
+- details (an order's, a patient's demographics, an appointment) come from the newest message
+  by its own time, whichever arrives last;
+- an event for an accession not seen yet creates a placeholder order that the new-order
+  message later completes, so a report or a cancel that comes first is kept and applied;
+- a merged patient's identifier resolves to the survivor from then on, and
+- an arrival (ADT^A10) is kept and applies to the patient's orders placed within a day of it,
+  before or after.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, insert, literal, update
+from sqlalchemy import ColumnElement, case, func, insert, literal, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mappers.events import (
     PROGRESS,
+    AppointmentCancelled,
     Event,
     Milestone,
+    MilestoneReached,
+    OrderChanged,
+    OrderDetails,
     OrderPlaced,
+    PatientArrived,
     PatientId,
+    PatientNoShow,
+    PatientsMerged,
     PatientUpserted,
     PersonName,
+    ProcedureScheduled,
+    ReportIssued,
+    ReportStatus,
+    Visit,
 )
 from store.dialect import upsert
-from store.schema import order_timeline, orders, patients
+from store.schema import order_timeline, orders, patient_arrivals, patients, reports
+
+# An arrival belongs to the orders placed within this long of it, either side.
+ARRIVAL_WINDOW = timedelta(hours=24)
+
+_REPORT_MILESTONES = {
+    ReportStatus.PRELIMINARY: Milestone.PRELIMINARY_REPORT,
+    ReportStatus.FINAL: Milestone.FINAL_REPORT,
+    ReportStatus.CORRECTED: Milestone.FINAL_REPORT,
+}
 
 
 @dataclass(slots=True)
@@ -41,105 +75,361 @@ async def apply_events(
         match event:
             case PatientUpserted():
                 await _upsert_patient(ctx, event)
+            case PatientsMerged():
+                await _merge_patients(ctx, event)
+            case PatientArrived():
+                await _record_arrival(ctx, event)
             case OrderPlaced():
                 await _place_order(ctx, event)
+            case OrderChanged():
+                await _upsert_order(
+                    ctx, event.accession, event.patient, event.details, event.changed_at
+                )
+            case MilestoneReached():
+                order_id = await _order_id(ctx, event.accession)
+                await set_milestone(ctx, order_id, event.milestone, event.occurred_at)
+            case ProcedureScheduled():
+                await _schedule(ctx, event)
+            case AppointmentCancelled():
+                await _cancel_appointment(ctx, event)
+            case PatientNoShow():
+                await _no_show(ctx, event)
+            case ReportIssued():
+                await _issue_report(ctx, event)
             case _:
                 raise TypeError(f"no store rule for event {type(event).__name__}")
 
 
+# --- patients ---------------------------------------------------------------------------
+
+
+def _newer_wins(
+    table_columns: Any,
+    incoming: Any,
+    newer: ColumnElement[bool],
+    *,
+    text: Sequence[str] = (),
+    nullable: Sequence[str] = (),
+) -> dict[str, ColumnElement[object]]:
+    """SET clauses that take an incoming value only from a newer message, and never let an
+    empty value erase a known one."""
+    changes: dict[str, ColumnElement[object]] = {}
+    for name in text:
+        changes[name] = case(
+            (newer & (incoming[name] != ""), incoming[name]), else_=table_columns[name]
+        )
+    for name in nullable:
+        changes[name] = case(
+            (newer & incoming[name].is_not(None), incoming[name]), else_=table_columns[name]
+        )
+    return changes
+
+
 async def _upsert_patient(ctx: ApplyContext, event: PatientUpserted) -> int:
-    table = patients
+    visit = event.visit or Visit()
     values = {
         "identifier": event.patient.value,
         "authority": event.patient.authority,
         **_name_columns(event.name),
         "birth_date": event.birth_date,
         "sex": event.sex,
+        "patient_class": visit.patient_class.value,
+        "location": visit.location,
+        "visit_number": visit.visit_number,
         "demographics_at": event.occurred_at,
         "created_at": ctx.now,
         "updated_at": ctx.now,
     }
-    statement = upsert(ctx.conn.dialect.name, table).values(values)
+    statement = upsert(ctx.conn.dialect.name, patients).values(values)
     incoming = statement.excluded
-    # Out-of-order arrival: an older message does not overwrite newer demographics, and an
-    # empty field does not erase a known value.
-    newer = (table.c.demographics_at.is_(None)) | (
-        incoming.demographics_at >= table.c.demographics_at
+    newer = patients.c.demographics_at.is_(None) | (
+        incoming.demographics_at >= patients.c.demographics_at
     )
-    text_columns = [*_name_columns(PersonName()), "sex"]
-    changes: dict[str, ColumnElement[object]] = {
-        name: case((newer & (incoming[name] != ""), incoming[name]), else_=table.c[name])
-        for name in text_columns
-    }
-    changes["birth_date"] = case(
-        (newer & incoming.birth_date.is_not(None), incoming.birth_date), else_=table.c.birth_date
-    )
-    changes["demographics_at"] = case(
-        (newer, incoming.demographics_at), else_=table.c.demographics_at
+    text = [*_name_columns(PersonName()), "sex", "patient_class", "location", "visit_number"]
+    changes = _newer_wins(
+        patients.c, incoming, newer, text=text, nullable=["birth_date", "demographics_at"]
     )
     changes["updated_at"] = incoming.updated_at
     statement = statement.on_conflict_do_update(
         index_elements=["identifier", "authority"], set_=changes
-    ).returning(table.c.id)
-    patient_id = (await ctx.conn.execute(statement)).scalar_one()
-    ctx.patient_ids[event.patient] = patient_id
-    return patient_id
+    ).returning(patients.c.id, patients.c.merged_into_id)
+    row_id, merged_into = (await ctx.conn.execute(statement)).one()
+    resolved = merged_into or row_id
+    ctx.patient_ids[event.patient] = resolved
+    return resolved
 
 
-async def _patient_id(ctx: ApplyContext, patient: PatientId, occurred_at: datetime) -> int:
-    """The row id of a patient this message named, creating a bare row for an unknown one."""
-    known = ctx.patient_ids.get(patient)
-    if known is not None:
-        return known
-    bare = PatientUpserted(
-        patient=patient, name=PersonName(), birth_date=None, sex="", occurred_at=occurred_at
+async def _patient_row(ctx: ApplyContext, patient: PatientId) -> tuple[int, int]:
+    """(row id, resolved id) of a patient, creating a bare row for an unknown identifier."""
+    statement = upsert(ctx.conn.dialect.name, patients).values(
+        identifier=patient.value,
+        authority=patient.authority,
+        created_at=ctx.now,
+        updated_at=ctx.now,
     )
-    return await _upsert_patient(ctx, bare)
+    statement = statement.on_conflict_do_update(
+        index_elements=["identifier", "authority"],
+        set_={"updated_at": patients.c.updated_at},  # a no-op update, to get RETURNING
+    ).returning(patients.c.id, patients.c.merged_into_id)
+    row_id, merged_into = (await ctx.conn.execute(statement)).one()
+    return row_id, merged_into or row_id
 
 
-async def _place_order(ctx: ApplyContext, event: OrderPlaced) -> None:
-    patient_id = await _patient_id(ctx, event.patient, event.ordered_at)
-    details = {
-        "patient_id": patient_id,
-        "placer_number": event.placer_number,
-        "filler_number": event.filler_number,
-        "procedure_code": event.procedure.code,
-        "procedure_text": event.procedure.text,
-        "procedure_system": event.procedure.system,
-        "modality": event.modality,
-        "priority": event.priority,
-        "ordering_provider_id": event.ordering_provider.id,
-        "ordering_provider_name": _display_name(event.ordering_provider.name),
-        "reason": event.reason,
-    }
+async def _patient_id(ctx: ApplyContext, patient: PatientId | None) -> int | None:
+    """The resolved row id of a patient this message named (following merges)."""
+    if patient is None:
+        return None
+    known = ctx.patient_ids.get(patient)
+    if known is None:
+        _, known = await _patient_row(ctx, patient)
+        ctx.patient_ids[patient] = known
+    return known
+
+
+async def _merge_patients(ctx: ApplyContext, event: PatientsMerged) -> None:
+    """ADT^A40: the merged identifier's orders and arrivals move to the survivor."""
+    _, survivor = await _patient_row(ctx, event.survivor)
+    merged, _ = await _patient_row(ctx, event.merged)
+    if merged == survivor:
+        return
+    await ctx.conn.execute(
+        update(patients)
+        .where(or_(patients.c.id == merged, patients.c.merged_into_id == merged))
+        .values(merged_into_id=survivor, updated_at=ctx.now)
+    )
+    await ctx.conn.execute(
+        update(orders).where(orders.c.patient_id == merged).values(patient_id=survivor)
+    )
+    await ctx.conn.execute(
+        update(patient_arrivals)
+        .where(patient_arrivals.c.patient_id == merged)
+        .values(patient_id=survivor)
+    )
+    ctx.patient_ids[event.merged] = survivor
+
+
+async def _record_arrival(ctx: ApplyContext, event: PatientArrived) -> None:
+    """Keep the arrival, and mark it on the orders it belongs to (named, or within a day)."""
+    patient_id = await _patient_id(ctx, event.patient)
+    await ctx.conn.execute(
+        insert(patient_arrivals).values(
+            patient_id=patient_id, occurred_at=event.occurred_at, message_id=ctx.message_id
+        )
+    )
+    if event.accession:
+        order_ids = [await _order_id(ctx, event.accession, patient_id)]
+    else:
+        window = (event.occurred_at - ARRIVAL_WINDOW, event.occurred_at + ARRIVAL_WINDOW)
+        order_ids = list(
+            (
+                await ctx.conn.execute(
+                    select(orders.c.id).where(
+                        orders.c.patient_id == patient_id,
+                        orders.c.ordered_at.between(*window),
+                    )
+                )
+            ).scalars()
+        )
+    for order_id in order_ids:
+        await set_milestone(ctx, order_id, Milestone.ARRIVED, event.occurred_at)
+
+
+# --- orders -----------------------------------------------------------------------------
+
+
+async def _order_id(ctx: ApplyContext, accession: str, patient_id: int | None = None) -> int:
+    """The order with this accession, created as a placeholder when no message named it yet."""
     statement = upsert(ctx.conn.dialect.name, orders).values(
-        accession=event.accession,
+        accession=accession,
+        patient_id=patient_id,
         status=Milestone.ORDERED.value,
         created_at=ctx.now,
         updated_at=ctx.now,
-        **details,
     )
     statement = statement.on_conflict_do_update(
         index_elements=["accession"],
-        set_={name: statement.excluded[name] for name in [*details, "updated_at"]},
+        set_={"patient_id": func.coalesce(orders.c.patient_id, statement.excluded.patient_id)},
     ).returning(orders.c.id)
-    order_id = (await ctx.conn.execute(statement)).scalar_one()
+    return (await ctx.conn.execute(statement)).scalar_one()
+
+
+async def _upsert_order(
+    ctx: ApplyContext,
+    accession: str,
+    patient: PatientId,
+    details: OrderDetails,
+    details_at: datetime,
+    *,
+    requested_start: datetime | None = None,
+) -> tuple[int, int | None]:
+    """Create or update an order's details (the newest message's win); (order id, patient)."""
+    patient_id = await _patient_id(ctx, patient)
+    values = {
+        "patient_id": patient_id,
+        "placer_number": details.placer_number,
+        "filler_number": details.filler_number,
+        "procedure_code": details.procedure.code,
+        "procedure_text": details.procedure.text,
+        "procedure_system": details.procedure.system,
+        "requested_procedure_id": details.requested_procedure_id,
+        "modality": details.modality,
+        "priority": details.priority,
+        "ordering_provider_id": details.ordering_provider.id,
+        "ordering_provider_name": _display_name(details.ordering_provider.name),
+        "reason": details.reason,
+        "patient_class": details.patient_class.value,
+        "location": details.location,
+        "study_instance_uid": details.study_instance_uid,
+    }
+    statement = upsert(ctx.conn.dialect.name, orders).values(
+        accession=accession,
+        status=Milestone.ORDERED.value,
+        details_at=details_at,
+        scheduled_start=requested_start,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+        **values,
+    )
+    incoming = statement.excluded
+    newer = orders.c.details_at.is_(None) | (incoming.details_at >= orders.c.details_at)
+    changes = _newer_wins(
+        orders.c,
+        incoming,
+        newer,
+        text=[name for name in values if name != "patient_id"],
+        nullable=["patient_id", "details_at"],
+    )
+    # The order's requested time stands until an appointment (SIU) is booked.
+    changes["scheduled_start"] = case(
+        (
+            orders.c.schedule_at.is_(None) & incoming.scheduled_start.is_not(None),
+            incoming.scheduled_start,
+        ),
+        else_=orders.c.scheduled_start,
+    )
+    changes["updated_at"] = incoming.updated_at
+    statement = statement.on_conflict_do_update(
+        index_elements=["accession"], set_=changes
+    ).returning(orders.c.id)
+    return (await ctx.conn.execute(statement)).scalar_one(), patient_id
+
+
+async def _place_order(ctx: ApplyContext, event: OrderPlaced) -> None:
+    order_id, patient_id = await _upsert_order(
+        ctx,
+        event.accession,
+        event.patient,
+        event.details,
+        event.ordered_at,
+        requested_start=event.scheduled_start,
+    )
     await set_milestone(ctx, order_id, Milestone.ORDERED, event.ordered_at)
+    # An arrival that came before the order (arrival order is not trusted).
+    window = (event.ordered_at - ARRIVAL_WINDOW, event.ordered_at + ARRIVAL_WINDOW)
+    arrival = (
+        await ctx.conn.execute(
+            select(patient_arrivals.c.occurred_at, patient_arrivals.c.message_id)
+            .where(
+                patient_arrivals.c.patient_id == patient_id,
+                patient_arrivals.c.occurred_at.between(*window),
+            )
+            .order_by(patient_arrivals.c.occurred_at)
+            .limit(1)
+        )
+    ).first()
+    if arrival is not None:
+        await set_milestone(
+            ctx, order_id, Milestone.ARRIVED, arrival.occurred_at, message_id=arrival.message_id
+        )
+
+
+async def _schedule(ctx: ApplyContext, event: ProcedureScheduled) -> None:
+    patient_id = await _patient_id(ctx, event.patient)
+    order_id = await _order_id(ctx, event.accession, patient_id)
+    await ctx.conn.execute(
+        update(orders)
+        .where(orders.c.id == order_id, _not_older(orders.c.schedule_at, event.booked_at))
+        .values(
+            scheduled_start=event.start,
+            scheduled_duration_minutes=event.duration_minutes,
+            scheduled_resource=event.resource,
+            schedule_at=event.booked_at,
+            updated_at=ctx.now,
+        )
+    )
+    await set_milestone(ctx, order_id, Milestone.SCHEDULED, event.booked_at)
+
+
+async def _cancel_appointment(ctx: ApplyContext, event: AppointmentCancelled) -> None:
+    order_id = await _order_id(ctx, event.accession)
+    await ctx.conn.execute(
+        update(orders)
+        .where(orders.c.id == order_id, _not_older(orders.c.schedule_at, event.occurred_at))
+        .values(
+            scheduled_start=None,
+            scheduled_duration_minutes=None,
+            scheduled_resource="",
+            schedule_at=event.occurred_at,
+            updated_at=ctx.now,
+        )
+    )
+
+
+async def _no_show(ctx: ApplyContext, event: PatientNoShow) -> None:
+    order_id = await _order_id(ctx, event.accession)
+    await ctx.conn.execute(
+        update(orders)
+        .where(
+            orders.c.id == order_id,
+            orders.c.no_show_at.is_(None) | (orders.c.no_show_at > event.occurred_at),
+        )
+        .values(no_show_at=event.occurred_at, updated_at=ctx.now)
+    )
+
+
+async def _issue_report(ctx: ApplyContext, event: ReportIssued) -> None:
+    patient_id = await _patient_id(ctx, event.patient)
+    order_id = await _order_id(ctx, event.accession, patient_id)
+    await ctx.conn.execute(
+        insert(reports).values(
+            order_id=order_id,
+            status=event.status.value,
+            text=event.text,
+            radiologist_id=event.radiologist.id,
+            radiologist_name=_display_name(event.radiologist.name),
+            result_at=event.result_at,
+            message_id=ctx.message_id,
+            recorded_at=ctx.now,
+        )
+    )
+    await set_milestone(ctx, order_id, _REPORT_MILESTONES[event.status], event.result_at)
+
+
+def _not_older(stamp: ColumnElement[datetime], at: datetime) -> ColumnElement[bool]:
+    return stamp.is_(None) | (stamp <= at)
+
+
+# --- milestones -------------------------------------------------------------------------
 
 
 async def set_milestone(
-    ctx: ApplyContext, order_id: int, milestone: Milestone, occurred_at: datetime
+    ctx: ApplyContext,
+    order_id: int,
+    milestone: Milestone,
+    occurred_at: datetime,
+    *,
+    message_id: int | None = None,
 ) -> bool:
-    """Set a milestone once, from the first message that proves it; True when this one did.
+    """Record a milestone at the earliest time proven for it; True when this call moved it.
 
-    The status moves forward to the milestone unless the order has ended (DESIGN.md, "The exam
-    lifecycle"). A timeline row records the message that set it.
+    The status becomes the furthest milestone reached, unless the order has ended (DESIGN.md,
+    "The exam lifecycle"). A timeline row names the message that proved it.
     """
     column = orders.c[f"{milestone.value}_at"]
     result = await ctx.conn.execute(
         update(orders)
-        .where(orders.c.id == order_id, column.is_(None))
-        .values({column: occurred_at, "status": _status_after(milestone), "updated_at": ctx.now})
+        .where(orders.c.id == order_id, column.is_(None) | (column > occurred_at))
+        .values({column: occurred_at, "status": _status_with(milestone), "updated_at": ctx.now})
     )
     if result.rowcount == 0:
         return False
@@ -148,22 +438,24 @@ async def set_milestone(
             order_id=order_id,
             milestone=milestone.value,
             occurred_at=occurred_at,
-            message_id=ctx.message_id,
+            message_id=message_id if message_id is not None else ctx.message_id,
             recorded_at=ctx.now,
         )
     )
     return True
 
 
-def _status_after(milestone: Milestone) -> ColumnElement[str]:
-    """SQL for the status once `milestone` is reached: the furthest milestone, ends excepted."""
-    status = orders.c.status
-    if milestone.ends_exam:
-        return literal(milestone.value)
-    earlier = [m.value for m in PROGRESS[: PROGRESS.index(milestone)]]
-    if not earlier:
-        return status
-    return case((status.in_(earlier), literal(milestone.value)), else_=status)
+def _status_with(milestone: Milestone) -> ColumnElement[str]:
+    """SQL for the status once `milestone` is set: an end if any, else the furthest milestone.
+
+    SET expressions see the row as it was, so the milestone being set counts as reached.
+    """
+    order = [Milestone.CANCELLED, Milestone.DISCONTINUED, *reversed(PROGRESS)]
+    whens = [
+        (true() if m is milestone else orders.c[f"{m.value}_at"].is_not(None), literal(m.value))
+        for m in order
+    ]
+    return case(*whens, else_=orders.c.status)
 
 
 def _name_columns(name: PersonName) -> dict[str, str]:

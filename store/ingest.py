@@ -66,6 +66,8 @@ class Inbound:
     ack_code: str | None = None
     error: str | None = None
     error_location: str | None = None
+    # An operator's replay: a message kept earlier without being applied is processed afresh.
+    replay: bool = False
 
     @property
     def content_sha256(self) -> str:
@@ -282,7 +284,7 @@ async def _store(conn: AsyncConnection, inbound: Inbound, now: datetime) -> Stor
 
     if receive_count > 1:
         previous = Outcome(stored_outcome)
-        if previous.accepted:
+        if previous.accepted and not (inbound.replay and previous is not Outcome.APPLIED):
             # The same message again (HL7 v2 2.9.2 "duplicate"): acknowledged, not re-applied.
             return Stored(message_id, previous, duplicate=True, control_id_reused=reused)
         # Refused or failed before: this sending is processed afresh.

@@ -118,6 +118,11 @@ class PatientRecord(Base):
     name_suffix: Mapped[str] = mapped_column(String(32), default="")
     birth_date: Mapped[date | None] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(String(8), default="")
+    patient_class: Mapped[str] = mapped_column(String(16), default="")
+    location: Mapped[str] = mapped_column(String(128), default="")
+    visit_number: Mapped[str] = mapped_column(String(64), default="")
+    # ADT^A40: this identifier now belongs to another patient; it still resolves, to that one.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     # Demographics change only with a message at least as recent as the one that last set them.
     demographics_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -139,11 +144,23 @@ class OrderRecord(Base):
     procedure_code: Mapped[str] = mapped_column(String(64), default="")
     procedure_text: Mapped[str] = mapped_column(String(255), default="")
     procedure_system: Mapped[str] = mapped_column(String(64), default="")
+    requested_procedure_id: Mapped[str] = mapped_column(String(64), default="")
     modality: Mapped[str] = mapped_column(String(16), default="", index=True)
     priority: Mapped[str] = mapped_column(String(16), default="")
     ordering_provider_id: Mapped[str] = mapped_column(String(64), default="")
     ordering_provider_name: Mapped[str] = mapped_column(String(255), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
+    patient_class: Mapped[str] = mapped_column(String(16), default="")
+    location: Mapped[str] = mapped_column(String(128), default="")
+    study_instance_uid: Mapped[str] = mapped_column(String(64), default="")
+    # The message time of the details above: an older message does not overwrite them.
+    details_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The appointment as booked now (SIU, or the order's requested time until SIU books it).
+    scheduled_start: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    scheduled_duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    scheduled_resource: Mapped[str] = mapped_column(String(64), default="")
+    schedule_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    no_show_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(32), index=True)
     ordered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -172,7 +189,37 @@ class TimelineRecord(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class ReportRecord(Base):
+    """Every report issued for an order: preliminary, final and corrected versions alike."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    radiologist_id: Mapped[str] = mapped_column(String(64), default="")
+    radiologist_name: Mapped[str] = mapped_column(String(255), default="")
+    result_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ArrivalRecord(Base):
+    """ADT^A10 arrivals, kept so that an order placed after its patient arrived still gets
+    its `arrived` milestone (arrival order is not trusted)."""
+
+    __tablename__ = "patient_arrivals"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+
+
 messages = MessageRecord.__table__
 patients = PatientRecord.__table__
 orders = OrderRecord.__table__
 order_timeline = TimelineRecord.__table__
+reports = ReportRecord.__table__
+patient_arrivals = ArrivalRecord.__table__

@@ -256,18 +256,33 @@ async def test_text_that_is_no_hl7_gets_ar_and_the_listener_serves_on(
     assert await _count(gateway, messages) == 2
 
 
-async def test_a_well_formed_message_without_a_mapping_yet_is_kept_and_accepted(
+async def test_an_admission_updates_the_patient_and_its_visit(gateway: RunningGateway) -> None:
+    """ADT^A01 is applied: the patient with the class and location of the visit."""
+    client = await _connect(gateway)
+    ack = await client.send((FIXTURES / "adt_a01_v25_admit.hl7").read_bytes())
+    await client.close()
+    assert _msa(ack)[1] == "AA"
+    async with gateway.engine.connect() as conn:
+        patient = (await conn.execute(select(patients))).mappings().one()
+        logged = (await conn.execute(select(messages))).mappings().one()
+    assert (logged["outcome"], logged["message_type"]) == ("applied", "ADT^A01")
+    assert (patient["identifier"], patient["patient_class"]) == ("GH0112004", "inpatient")
+    assert patient["location"] == "3N^304^1"
+
+
+async def test_a_message_in_scope_without_a_mapping_is_kept_and_accepted(
     gateway: RunningGateway,
 ) -> None:
-    """An ADT^A01 is stored as received, not mapped, and acknowledged AA."""
-    message = (FIXTURES / "adt_a01_v25_admit.hl7").read_bytes()
+    """An ADT^A02 (transfer) changes nothing in the workflow: kept as not mapped, AA."""
+    message = (FIXTURES / "adt_a01_v25_admit.hl7").read_bytes().replace(b"ADT^A01", b"ADT^A02")
     client = await _connect(gateway)
     ack = await client.send(message)
     await client.close()
     assert _msa(ack)[1] == "AA"
     async with gateway.engine.connect() as conn:
         logged = (await conn.execute(select(messages))).mappings().one()
-    assert (logged["outcome"], logged["message_type"]) == ("not_mapped", "ADT^A01")
+    assert (logged["outcome"], logged["message_type"]) == ("not_mapped", "ADT^A02")
+    assert await _count(gateway, patients) == 0
 
 
 @pytest.mark.parametrize(

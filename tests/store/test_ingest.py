@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from mappers.events import CodedValue, OrderPlaced, PatientId, Provider
+from mappers.events import CodedValue, OrderDetails, OrderPlaced, PatientId
 from store.engine import create_engine
 from store.errors import StoreUnavailable
 from store.ingest import Inbound, Ingest, Outcome
@@ -24,13 +24,7 @@ def _inbound(number: int, *, ordered_at: datetime = NOW) -> Inbound:
     order = OrderPlaced(
         accession=f"ACC{number}",
         patient=PatientId(f"MRN{number % 7}", "HOSP"),
-        placer_number="",
-        filler_number="",
-        procedure=CodedValue("71250", "CT CHEST", "CPT4"),
-        modality="CT",
-        priority="R",
-        ordering_provider=Provider(),
-        reason="",
+        details=OrderDetails(procedure=CodedValue("71250", "CT CHEST", "CPT4"), modality="CT"),
         ordered_at=ordered_at,
     )
     return Inbound(
