@@ -10,7 +10,7 @@ from aiohttp import web
 from gateway import paging
 from gateway.jsonio import json_response
 from gateway.keys import ENGINE, HL7_RECEIVER
-from gateway.problems import BadRequest, HttpProblem, NotFound
+from gateway.problems import BadRequest, Conflict, NotFound
 from mappers.errors import MappingError
 from mappers.events import Milestone
 from mappers.hl7v2.charset import HL7_CHARSETS, decode_message
@@ -33,13 +33,6 @@ _OUTCOMES = tuple(o.value for o in Outcome)
 _ORDER_PARAMETERS = {"status", "modality", "patient", "accession", "from", "to"}
 _MESSAGE_PARAMETERS = {"outcome", "type", "control_id", "from", "to"}
 _MESSAGE_TYPE = re.compile(r"[A-Z0-9]{3}(\^[A-Z0-9]{3})?")
-
-
-class Conflict(HttpProblem):
-    """The resource is in a state that does not allow the request."""
-
-    status = 409
-    title = "Conflict"
 
 
 @routes.get("/api/v1/orders")

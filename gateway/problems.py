@@ -4,7 +4,8 @@ Hierarchy::
 
     HttpProblem        an error the API answers with its own status
     ├── BadRequest     400: a parameter or body the API cannot take
-    └── NotFound       404: no such resource
+    ├── NotFound       404: no such resource
+    └── Conflict       409: the resource's state does not allow the request
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ class NotFound(HttpProblem):
 
     status = 404
     title = "Not Found"
+
+
+class Conflict(HttpProblem):
+    """The resource's state does not allow the request."""
+
+    status = 409
+    title = "Conflict"
 
 
 def problem_response(status: int, title: str, detail: str, instance: str) -> web.Response:

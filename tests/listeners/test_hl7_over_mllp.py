@@ -388,3 +388,20 @@ async def test_replay_command_sends_a_fixture_file(gateway: RunningGateway) -> N
     assert process.returncode == 0, stderr
     assert "\tAA" in stdout.decode()
     assert await _count(gateway, orders) == 1
+
+
+async def test_every_sample_is_accepted_and_applied_over_mllp(gateway: RunningGateway) -> None:
+    """All samples (every type, trigger, version and character set) are AA/CA and applied."""
+    samples = sorted(FIXTURES.glob("*.hl7"))
+    assert len(samples) >= 40
+    client = await _connect(gateway)
+    for path in samples:
+        ack = await client.send(path.read_bytes())
+        assert _msa(ack)[1] in ("AA", "CA"), (path.name, ack)
+    await client.close()
+    async with gateway.engine.connect() as conn:
+        outcomes = dict(
+            (await conn.execute(select(messages.c.control_id, messages.c.outcome))).all()
+        )
+    assert len(outcomes) == len(samples)
+    assert set(outcomes.values()) == {"applied"}, outcomes

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,36 +19,19 @@ from mappers.events import (
 )
 from mappers.hl7v2.adt import map_adt
 from mappers.hl7v2.charset import decode_message
-from mappers.hl7v2.er7 import parse_message
-from mappers.hl7v2.header import read_header
 from mappers.hl7v2.rules import MappingRules
-
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "hl7"
-RULES = MappingRules()
+from tests.mappers.samples import FIXTURES, RULES, assert_same_events, at, map_text, read_sample
 
 
 def _map(text: str, rules: MappingRules = RULES) -> list | None:
-    return map_adt(parse_message(text), read_header(text), rules)
+    return map_text(map_adt, text, rules)
 
 
 def _map_file(name: str) -> list | None:
-    text, _ = decode_message((FIXTURES / name).read_bytes(), "UNICODE UTF-8")
-    return _map(text)
+    return _map(read_sample(name))
 
 
-def _at(text: str) -> datetime:
-    """A UTC moment written as HL7 writes it, YYYYMMDDHHMM[SS]."""
-    layout = "%Y%m%d%H%M%S" if len(text) == 14 else "%Y%m%d%H%M"
-    return datetime.strptime(text, layout).replace(tzinfo=UTC)
-
-
-def assert_same_events(actual: list | None, expected: list) -> None:
-    """The same events in the same order, compared field by field (the failure names it)."""
-    assert actual is not None
-    assert [type(e).__name__ for e in actual] == [type(e).__name__ for e in expected]
-    for n, (got, want) in enumerate(zip(actual, expected, strict=True)):
-        for f in dataclasses.fields(want):
-            assert getattr(got, f.name) == getattr(want, f.name), f"event {n}: {f.name}"
+_at = at
 
 
 GH = "GENERAL_HOSP"
