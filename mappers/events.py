@@ -221,6 +221,89 @@ class ReportIssued:
     patient: PatientId | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceSeen:
+    """A DICOM peer spoke to us: what it says about itself (learned into the registry)."""
+
+    ae_title: str
+    seen_at: datetime
+    station_name: str = ""
+    modality: str = ""
+    manufacturer: str = ""
+    model: str = ""
+    serial_number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceStored:
+    """C-STORE: one image (or other instance) indexed by study, series and instance."""
+
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    transfer_syntax: str
+    accession: str
+    patient: PatientId | None
+    modality: str
+    body_part: str
+    study_started_at: datetime | None
+    study_description: str
+    device_ae_title: str
+    received_at: datetime
+    stored_path: str = ""
+
+
+class StepStatus(StrEnum):
+    """Performed Procedure Step Status (0040,0252), DICOM PS3.3 C.4.14."""
+
+    IN_PROGRESS = "IN PROGRESS"
+    COMPLETED = "COMPLETED"
+    DISCONTINUED = "DISCONTINUED"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledStep:
+    """One item of the Scheduled Step Attribute Sequence: how an MPPS names its order."""
+
+    accession: str = ""
+    requested_procedure_id: str = ""
+    study_instance_uid: str = ""
+    scheduled_step_id: str = ""
+
+
+# Dose attributes kept from MPPS, by name (e.g. "total_time_of_fluoroscopy", "ctdi_vol",
+# "dlp", "entrance_dose_mgy"), as (name, value) pairs so that events stay hashable.
+Dose = tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureStepCreated:
+    """MPPS N-CREATE: the modality started (or performed) a procedure step."""
+
+    sop_instance_uid: str
+    status: StepStatus
+    steps: tuple[ScheduledStep, ...]
+    patient: PatientId | None
+    station_ae_title: str
+    modality: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    dose: Dose
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureStepUpdated:
+    """MPPS N-SET: the step's status, end and dose as the modality reports them now."""
+
+    sop_instance_uid: str
+    status: StepStatus | None
+    ended_at: datetime | None
+    dose: Dose
+    received_at: datetime
+
+
 Event = (
     PatientUpserted
     | PatientsMerged
@@ -232,4 +315,8 @@ Event = (
     | AppointmentCancelled
     | PatientNoShow
     | ReportIssued
+    | DeviceSeen
+    | InstanceStored
+    | ProcedureStepCreated
+    | ProcedureStepUpdated
 )

@@ -1,0 +1,1 @@
+"""Pure mappings between DICOM datasets and the gateway's events and worklist."""

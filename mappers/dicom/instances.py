@@ -1,0 +1,93 @@
+"""C-STORE: the header of one received instance to the device and the instance it proves.
+
+Only the attributes indexed are read, each by keyword, so a dataset decoded lazily (as
+pynetdicom and `dcmread` decode) never converts its Pixel Data (7FE0,0010).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from pydicom.dataset import Dataset
+
+from mappers.dicom.datetimes import parse_da_tm
+from mappers.dicom.errors import IDENTIFIER_DOES_NOT_MATCH, DicomMappingError
+from mappers.dicom.values import text
+from mappers.events import DeviceSeen, Event, InstanceStored, PatientId
+
+# The four UIDs that place an instance (PS3.3 C.7.2.1, C.7.3.1, C.12.1): without one the data
+# set does not match its SOP Class (PS3.4 B.2.3, status A900).
+_REQUIRED_UIDS = (
+    ("StudyInstanceUID", "(0020,000D)"),
+    ("SeriesInstanceUID", "(0020,000E)"),
+    ("SOPInstanceUID", "(0008,0018)"),
+    ("SOPClassUID", "(0008,0016)"),
+)
+
+
+def map_instance(
+    ds: Dataset,
+    *,
+    calling_ae: str,
+    transfer_syntax: str,
+    received_at: datetime,
+    facility_tz: tzinfo,
+    stored_path: str = "",
+) -> list[Event]:
+    """Map a stored instance's header to the device that sent it and the instance itself.
+
+    A StudyDate/StudyTime (or Timezone Offset From UTC) that cannot be read leaves the study
+    start unknown rather than refusing the image: the instance matters more than that time.
+
+    Raises:
+        DicomMappingError: a Study, Series, SOP Instance or SOP Class UID is missing or empty
+            (IDENTIFIER_DOES_NOT_MATCH, 0xA900).
+    """
+    uids = {}
+    for keyword, tag in _REQUIRED_UIDS:
+        uids[keyword] = text(ds, keyword)
+        if not uids[keyword]:
+            raise DicomMappingError(
+                f"{keyword} is missing or empty", IDENTIFIER_DOES_NOT_MATCH, tag=f"{tag} {keyword}"
+            )
+    modality = text(ds, "Modality")
+    patient_id = text(ds, "PatientID")
+    device = DeviceSeen(
+        ae_title=calling_ae,
+        seen_at=received_at,
+        station_name=text(ds, "StationName"),
+        modality=modality,
+        manufacturer=text(ds, "Manufacturer"),
+        model=text(ds, "ManufacturerModelName"),
+        serial_number=text(ds, "DeviceSerialNumber"),
+    )
+    instance = InstanceStored(
+        study_instance_uid=uids["StudyInstanceUID"],
+        series_instance_uid=uids["SeriesInstanceUID"],
+        sop_instance_uid=uids["SOPInstanceUID"],
+        sop_class_uid=uids["SOPClassUID"],
+        transfer_syntax=transfer_syntax,
+        accession=text(ds, "AccessionNumber"),
+        patient=PatientId(patient_id, text(ds, "IssuerOfPatientID")) if patient_id else None,
+        modality=modality,
+        body_part=text(ds, "BodyPartExamined"),
+        study_started_at=_study_start(ds, facility_tz),
+        study_description=text(ds, "StudyDescription"),
+        device_ae_title=calling_ae,
+        received_at=received_at,
+        stored_path=stored_path,
+    )
+    return [device, instance]
+
+
+def _study_start(ds: Dataset, facility_tz: tzinfo) -> datetime | None:
+    """StudyDate + StudyTime in the dataset's offset (PS3.3 C.12.1.1.8) or facility time."""
+    try:
+        return parse_da_tm(
+            text(ds, "StudyDate"),
+            text(ds, "StudyTime"),
+            facility_tz,
+            text(ds, "TimezoneOffsetFromUTC"),
+        )
+    except DicomMappingError:
+        return None
