@@ -1,8 +1,8 @@
 """The application factory: routes, middleware, and every resource with its own lifetime.
 
-Resources start in the order of `cleanup_ctx` and stop in reverse: on shutdown the MLLP
-listener stops accepting and finishes the messages in flight, then the ingest writer commits
-what is queued, then the database engine closes.
+Resources start in the order of `cleanup_ctx` and stop in reverse: on shutdown the DICOM and
+MLLP listeners stop accepting and finish the messages in flight, then the ingest writer
+commits what is queued, then the database engine closes.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from aiohttp import web
 
 from gateway import api, health
 from gateway.config import Settings
-from gateway.keys import ENGINE, HL7_RECEIVER, INGEST, MLLP_SERVER, SETTINGS
+from gateway.keys import DICOM_LISTENER, ENGINE, HL7_RECEIVER, INGEST, MLLP_SERVER, SETTINGS
 from gateway.problems import problem_middleware
+from listeners.dicom import DicomListener, DicomOptions
 from listeners.hl7 import Hl7Receiver, ReceiverOptions
 from listeners.mllp import MllpServer
+from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
 from mappers.events import Milestone, ReportStatus
 from mappers.hl7v2.ack import Responder
 from mappers.hl7v2.rules import MappingRules, OrderAction
@@ -24,6 +26,7 @@ from store.engine import create_engine
 from store.errors import SchemaOutOfDate
 from store.ingest import Ingest
 from store.migrate import migrate, pending_revisions
+from store.worklist import find_worklist as find_worklist_items
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -33,6 +36,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_ingest)
     app.cleanup_ctx.append(_mllp_listener)
+    app.cleanup_ctx.append(_dicom_listener)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
     return app
@@ -110,3 +114,42 @@ async def _mllp_listener(app: web.Application) -> AsyncIterator[None]:
     app[MLLP_SERVER] = server
     yield
     await server.close(settings.mllp.shutdown_grace)
+
+
+async def _dicom_listener(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    dicom = settings.dicom
+    engine = app[ENGINE]
+
+    async def find_worklist(query: WorklistQuery) -> list[WorklistItem]:
+        async with engine.connect() as conn:
+            return await find_worklist_items(conn, query, limit=dicom.worklist_max_results)
+
+    listener = DicomListener(
+        app[INGEST],
+        find_worklist,
+        DicomOptions(
+            ae_title=dicom.ae_title,
+            host=dicom.host,
+            port=dicom.port,
+            facility_tz=settings.tz,
+            calling_aes=dicom.calling_aes,
+            echo_calling_aes=dicom.echo_calling_aes,
+            storage_calling_aes=dicom.storage_calling_aes,
+            mpps_calling_aes=dicom.mpps_calling_aes,
+            worklist_calling_aes=dicom.worklist_calling_aes,
+            max_associations=dicom.max_associations,
+            acse_timeout=dicom.acse_timeout,
+            dimse_timeout=dicom.dimse_timeout,
+            network_timeout=dicom.network_timeout,
+            max_pdu=dicom.max_pdu,
+            storage_dir=dicom.storage_dir,
+            worklist_case_insensitive_names=dicom.worklist_case_insensitive_names,
+            worklist_max_results=dicom.worklist_max_results,
+            store_timeout=settings.database.busy_timeout * 3,
+        ),
+    )
+    await listener.start()
+    app[DICOM_LISTENER] = listener
+    yield
+    await listener.close()

@@ -197,6 +197,29 @@ class DicomSettings:
             lambda v: re.fullmatch(r"[^\\\x00-\x1f\x7f]{1,16}", v) is not None and bool(v.strip()),
         ),
     )
+    # Calling AE titles allowed to associate at all (empty: any); a stranger's association is
+    # rejected with "calling AE title not recognised". Per service, further limits (empty: any
+    # of the above), answered with status 0x0124 (refused: not authorised).
+    calling_aes: tuple[str, ...] = ()
+    echo_calling_aes: tuple[str, ...] = ()
+    storage_calling_aes: tuple[str, ...] = ()
+    mpps_calling_aes: tuple[str, ...] = ()
+    worklist_calling_aes: tuple[str, ...] = ()
+    max_associations: int = field(default=20, metadata=_rule("an integer >= 1", lambda v: v >= 1))
+    acse_timeout: float = field(default=30.0, metadata=_SECONDS)
+    dimse_timeout: float = field(default=60.0, metadata=_SECONDS)
+    network_timeout: float = field(default=60.0, metadata=_SECONDS)
+    # Largest PDU we receive, in bytes (PS3.8 9.3.1); 0 means no limit.
+    max_pdu: int = field(
+        default=262_144, metadata=_rule("0 or a byte count >= 4096", lambda v: v == 0 or v >= 4096)
+    )
+    # Folder to keep received instances in, as study/series/instance.dcm; off when unset.
+    storage_dir: Path | None = None
+    # Patient Name matching in worklist queries ignores case (PS3.4 C.2.2.2.1 allows it).
+    worklist_case_insensitive_names: bool = True
+    worklist_max_results: int = field(
+        default=1000, metadata=_rule("an integer >= 1", lambda v: v >= 1)
+    )
     # Root of the Study Instance UIDs made for new orders; 2.25 (UUID-derived, PS3.5 B.2)
     # needs no registration.
     uid_root: str = field(

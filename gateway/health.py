@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from gateway.jsonio import json_response
-from gateway.keys import ENGINE, MLLP_SERVER
+from gateway.keys import DICOM_LISTENER, ENGINE, MLLP_SERVER
 from store.queries import ping
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ async def readyz(request: web.Request) -> web.Response:
     checks = {
         "store": await _store_reachable(request.app),
         "mllp": request.app[MLLP_SERVER].is_serving(),
+        "dicom": request.app[DICOM_LISTENER].is_serving(),
     }
     ready = all(checks.values())
     return json_response(

@@ -10,7 +10,9 @@ whatever order the messages come:
   message later completes, so a report or a cancel that comes first is kept and applied;
 - a merged patient's identifier resolves to the survivor from then on, and
 - an arrival (ADT^A10) is kept and applies to the patient's orders placed within a day of it,
-  before or after.
+  before or after;
+- DICOM studies and procedure steps that match no order yet are kept unmatched and link to
+  the order, setting its milestones, when it is placed.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, case, func, insert, literal, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mappers.events import (
     PROGRESS,
     AppointmentCancelled,
+    DeviceSeen,
     Event,
+    InstanceStored,
     Milestone,
     MilestoneReached,
     OrderChanged,
@@ -39,12 +44,28 @@ from mappers.events import (
     PatientUpserted,
     PersonName,
     ProcedureScheduled,
+    ProcedureStepCreated,
+    ProcedureStepUpdated,
     ReportIssued,
     ReportStatus,
+    ScheduledStep,
+    StepStatus,
     Visit,
 )
 from store.dialect import upsert
-from store.schema import order_timeline, orders, patient_arrivals, patients, reports
+from store.errors import EventRejected, Rejection
+from store.schema import (
+    devices,
+    instances,
+    order_timeline,
+    orders,
+    patient_arrivals,
+    patients,
+    procedure_steps,
+    reports,
+    series,
+    studies,
+)
 
 # An arrival belongs to the orders placed within this long of it, either side.
 ARRIVAL_WINDOW = timedelta(hours=24)
@@ -96,6 +117,14 @@ async def apply_events(
                 await _no_show(ctx, event)
             case ReportIssued():
                 await _issue_report(ctx, event)
+            case DeviceSeen():
+                await _device_id(ctx, event)
+            case InstanceStored():
+                await _store_instance(ctx, event)
+            case ProcedureStepCreated():
+                await _create_step(ctx, event)
+            case ProcedureStepUpdated():
+                await _update_step(ctx, event)
             case _:
                 raise TypeError(f"no store rule for event {type(event).__name__}")
 
@@ -276,6 +305,8 @@ async def _upsert_order(
         "priority": details.priority,
         "ordering_provider_id": details.ordering_provider.id,
         "ordering_provider_name": _display_name(details.ordering_provider.name),
+        "ordering_provider_family": details.ordering_provider.name.family,
+        "ordering_provider_given": details.ordering_provider.name.given,
         "reason": details.reason,
         "patient_class": details.patient_class.value,
         "location": details.location,
@@ -324,6 +355,7 @@ async def _place_order(ctx: ApplyContext, event: OrderPlaced) -> None:
         requested_start=event.scheduled_start,
     )
     await set_milestone(ctx, order_id, Milestone.ORDERED, event.ordered_at)
+    await _link_waiting_dicom(ctx, order_id, event.accession, event.details.study_instance_uid)
     # An arrival that came before the order (arrival order is not trusted).
     window = (event.ordered_at - ARRIVAL_WINDOW, event.ordered_at + ARRIVAL_WINDOW)
     arrival = (
@@ -403,6 +435,284 @@ async def _issue_report(ctx: ApplyContext, event: ReportIssued) -> None:
         )
     )
     await set_milestone(ctx, order_id, _REPORT_MILESTONES[event.status], event.result_at)
+
+
+# --- DICOM ------------------------------------------------------------------------------
+
+
+async def _device_id(ctx: ApplyContext, event: DeviceSeen) -> int:
+    """Learn a device from traffic: what it says about itself fills what is not known yet."""
+    statement = upsert(ctx.conn.dialect.name, devices).values(
+        ae_title=event.ae_title,
+        station_name=event.station_name,
+        modality=event.modality,
+        manufacturer=event.manufacturer,
+        model=event.model,
+        serial_number=event.serial_number,
+        first_seen_at=event.seen_at,
+        last_seen_at=event.seen_at,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    incoming = statement.excluded
+    learned = ["station_name", "modality", "manufacturer", "model", "serial_number"]
+    changes = _newer_wins(devices.c, incoming, true(), text=learned)
+    changes["first_seen_at"] = case(
+        (
+            devices.c.first_seen_at.is_(None) | (incoming.first_seen_at < devices.c.first_seen_at),
+            incoming.first_seen_at,
+        ),
+        else_=devices.c.first_seen_at,
+    )
+    changes["last_seen_at"] = case(
+        (
+            devices.c.last_seen_at.is_(None) | (incoming.last_seen_at > devices.c.last_seen_at),
+            incoming.last_seen_at,
+        ),
+        else_=devices.c.last_seen_at,
+    )
+    changes["updated_at"] = incoming.updated_at
+    statement = statement.on_conflict_do_update(
+        index_elements=["ae_title"], set_=changes
+    ).returning(devices.c.id)
+    return (await ctx.conn.execute(statement)).scalar_one()
+
+
+async def _device_by_title(ctx: ApplyContext, ae_title: str) -> int | None:
+    if not ae_title:
+        return None
+    return (
+        await ctx.conn.execute(select(devices.c.id).where(devices.c.ae_title == ae_title))
+    ).scalar()
+
+
+async def _matching_order(
+    ctx: ApplyContext, accession: str, study_uid: str, requested_procedure_id: str = ""
+) -> int | None:
+    """The order a DICOM object names: by accession, else the order's Study Instance UID,
+    else its Requested Procedure ID."""
+    for column, value in (
+        (orders.c.accession, accession),
+        (orders.c.study_instance_uid, study_uid),
+        (orders.c.requested_procedure_id, requested_procedure_id),
+    ):
+        if value:
+            found = (
+                await ctx.conn.execute(select(orders.c.id).where(column == value).limit(1))
+            ).scalar()
+            if found is not None:
+                return found
+    return None
+
+
+async def _store_instance(ctx: ApplyContext, event: InstanceStored) -> None:
+    """Index one instance; the first of a study for an order sets `images_available`."""
+    device_id = await _device_by_title(ctx, event.device_ae_title)
+    patient = event.patient or PatientId("")
+    study = upsert(ctx.conn.dialect.name, studies).values(
+        study_instance_uid=event.study_instance_uid,
+        accession=event.accession,
+        patient_identifier=patient.value,
+        patient_authority=patient.authority,
+        study_started_at=event.study_started_at,
+        description=event.study_description,
+        device_id=device_id,
+        first_instance_at=event.received_at,
+        last_instance_at=event.received_at,
+        instance_count=0,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    study = study.on_conflict_do_update(
+        index_elements=["study_instance_uid"],
+        set_={"updated_at": study.excluded.updated_at},
+    ).returning(studies.c.id, studies.c.order_id)
+    study_id, order_id = (await ctx.conn.execute(study)).one()
+
+    one_series = upsert(ctx.conn.dialect.name, series).values(
+        series_instance_uid=event.series_instance_uid,
+        study_id=study_id,
+        modality=event.modality,
+        body_part=event.body_part,
+        instance_count=0,
+    )
+    one_series = one_series.on_conflict_do_update(
+        index_elements=["series_instance_uid"],
+        set_={"modality": one_series.excluded.modality},
+    ).returning(series.c.id)
+    series_id = (await ctx.conn.execute(one_series)).scalar_one()
+
+    instance = upsert(ctx.conn.dialect.name, instances).values(
+        sop_instance_uid=event.sop_instance_uid,
+        series_id=series_id,
+        sop_class_uid=event.sop_class_uid,
+        transfer_syntax=event.transfer_syntax,
+        received_at=event.received_at,
+        stored_path=event.stored_path,
+        message_id=ctx.message_id,
+    )
+    instance = instance.on_conflict_do_nothing(index_elements=["sop_instance_uid"]).returning(
+        instances.c.id
+    )
+    if (await ctx.conn.execute(instance)).first() is None:
+        return  # the same instance again: already counted
+    await ctx.conn.execute(
+        update(series)
+        .where(series.c.id == series_id)
+        .values(instance_count=series.c.instance_count + 1)
+    )
+    await ctx.conn.execute(
+        update(studies)
+        .where(studies.c.id == study_id)
+        .values(
+            instance_count=studies.c.instance_count + 1,
+            first_instance_at=case(
+                (studies.c.first_instance_at > event.received_at, event.received_at),
+                else_=studies.c.first_instance_at,
+            ),
+            last_instance_at=case(
+                (studies.c.last_instance_at < event.received_at, event.received_at),
+                else_=studies.c.last_instance_at,
+            ),
+        )
+    )
+    if order_id is None:
+        order_id = await _matching_order(ctx, event.accession, event.study_instance_uid)
+        if order_id is None:
+            return  # unmatched: kept, and linked when its order arrives
+        await ctx.conn.execute(
+            update(studies).where(studies.c.id == study_id).values(order_id=order_id)
+        )
+    await set_milestone(ctx, order_id, Milestone.IMAGES_AVAILABLE, event.received_at)
+
+
+async def _create_step(ctx: ApplyContext, event: ProcedureStepCreated) -> None:
+    """MPPS N-CREATE: a new step, linked to its order by its scheduled step attributes."""
+    first = event.steps[0] if event.steps else ScheduledStep()
+    order_id = None
+    for step in event.steps:
+        order_id = await _matching_order(
+            ctx, step.accession, step.study_instance_uid, step.requested_procedure_id
+        )
+        if order_id is not None:
+            break
+    statement = upsert(ctx.conn.dialect.name, procedure_steps).values(
+        sop_instance_uid=event.sop_instance_uid,
+        order_id=order_id,
+        accession=first.accession,
+        requested_procedure_id=first.requested_procedure_id,
+        study_instance_uid=first.study_instance_uid,
+        status=event.status.value,
+        device_id=await _device_by_title(ctx, event.station_ae_title),
+        station_ae_title=event.station_ae_title,
+        modality=event.modality,
+        started_at=event.started_at,
+        ended_at=event.ended_at,
+        dose=orjson.dumps(dict(event.dose)).decode(),
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    statement = statement.on_conflict_do_nothing(index_elements=["sop_instance_uid"]).returning(
+        procedure_steps.c.id
+    )
+    if (await ctx.conn.execute(statement)).first() is None:
+        raise EventRejected(
+            Rejection.DUPLICATE, f"procedure step {event.sop_instance_uid} exists already"
+        )
+    if order_id is not None:
+        await _step_milestones(ctx, order_id, event.status, event.started_at, event.ended_at)
+
+
+async def _update_step(ctx: ApplyContext, event: ProcedureStepUpdated) -> None:
+    """MPPS N-SET: refused for an unknown step or one already completed or discontinued
+    (PS3.4 F.7.2.2)."""
+    query = select(procedure_steps).where(
+        procedure_steps.c.sop_instance_uid == event.sop_instance_uid
+    )
+    if ctx.conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await ctx.conn.execute(query)).mappings().first()
+    if row is None:
+        raise EventRejected(
+            Rejection.UNKNOWN_INSTANCE, f"no procedure step {event.sop_instance_uid}"
+        )
+    if row["status"] != StepStatus.IN_PROGRESS.value:
+        raise EventRejected(
+            Rejection.NOT_UPDATABLE,
+            f"procedure step is {row['status']} and may no longer be updated",
+        )
+    status = event.status or StepStatus(row["status"])
+    ended_at = event.ended_at or row["ended_at"]
+    dose = {**orjson.loads(row["dose"] or "{}"), **dict(event.dose)}
+    await ctx.conn.execute(
+        update(procedure_steps)
+        .where(procedure_steps.c.id == row["id"])
+        .values(
+            status=status.value,
+            ended_at=ended_at,
+            dose=orjson.dumps(dose).decode(),
+            updated_at=ctx.now,
+        )
+    )
+    if row["order_id"] is not None:
+        await _step_milestones(ctx, row["order_id"], status, row["started_at"], ended_at)
+
+
+async def _step_milestones(
+    ctx: ApplyContext,
+    order_id: int,
+    status: StepStatus,
+    started_at: datetime | None,
+    ended_at: datetime | None,
+) -> None:
+    if started_at is not None:
+        await set_milestone(ctx, order_id, Milestone.EXAM_STARTED, started_at)
+    if ended_at is not None and status is StepStatus.COMPLETED:
+        await set_milestone(ctx, order_id, Milestone.EXAM_COMPLETED, ended_at)
+    elif ended_at is not None and status is StepStatus.DISCONTINUED:
+        await set_milestone(ctx, order_id, Milestone.DISCONTINUED, ended_at)
+
+
+async def _link_waiting_dicom(
+    ctx: ApplyContext, order_id: int, accession: str, study_uid: str
+) -> None:
+    """Studies and steps that came before their order link to it now and set its milestones."""
+    names = [accession, study_uid] if study_uid else [accession]
+    waiting = (
+        (
+            await ctx.conn.execute(
+                update(studies)
+                .where(
+                    studies.c.order_id.is_(None),
+                    or_(studies.c.accession == accession, studies.c.study_instance_uid.in_(names)),
+                )
+                .values(order_id=order_id)
+                .returning(studies.c.first_instance_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if waiting:
+        await set_milestone(ctx, order_id, Milestone.IMAGES_AVAILABLE, min(waiting))
+    steps = (
+        await ctx.conn.execute(
+            update(procedure_steps)
+            .where(
+                procedure_steps.c.order_id.is_(None),
+                or_(
+                    procedure_steps.c.accession == accession,
+                    procedure_steps.c.study_instance_uid.in_(names),
+                ),
+            )
+            .values(order_id=order_id)
+            .returning(
+                procedure_steps.c.status, procedure_steps.c.started_at, procedure_steps.c.ended_at
+            )
+        )
+    ).all()
+    for status, started_at, ended_at in steps:
+        await _step_milestones(ctx, order_id, StepStatus(status), started_at, ended_at)
 
 
 def _not_older(stamp: ColumnElement[datetime], at: datetime) -> ColumnElement[bool]:

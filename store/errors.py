@@ -5,10 +5,14 @@ Hierarchy::
     StoreError            the store could not do what was asked
     ├── StoreUnavailable  the database cannot be reached, is locked, or the gateway is stopping:
     │                     nothing was stored, and sending the same message again may succeed
-    └── SchemaOutOfDate   the database lacks migrations this version needs
+    ├── SchemaOutOfDate   the database lacks migrations this version needs
+    └── EventRejected     an event contradicts what is stored (a second MPPS N-CREATE, an
+                          N-SET for an unknown or finished step); the message is kept, refused
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 
 class StoreError(Exception):
@@ -21,3 +25,20 @@ class StoreUnavailable(StoreError):
 
 class SchemaOutOfDate(StoreError):
     """The database is not at the schema this version of the gateway needs."""
+
+
+class Rejection(StrEnum):
+    """Why the store refused an event, in terms a listener turns into its protocol's answer."""
+
+    DUPLICATE = "duplicate"
+    UNKNOWN_INSTANCE = "unknown_instance"
+    NOT_UPDATABLE = "not_updatable"
+
+
+class EventRejected(StoreError):
+    """An event contradicts what is stored; nothing of its message is applied."""
+
+    def __init__(self, kind: Rejection, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason

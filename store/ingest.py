@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from mappers.events import Event
 from store.apply import apply_events
 from store.dialect import upsert
-from store.errors import StoreError, StoreUnavailable
+from store.errors import EventRejected, Rejection, StoreError, StoreUnavailable
 from store.schema import messages
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class Stored:
     outcome: Outcome
     duplicate: bool  # the same message had been accepted before; nothing changed
     control_id_reused: bool  # another message from the same sender carried this control id
+    rejection: Rejection | None = None  # why the store refused its events, when it did
 
 
 @dataclass(slots=True)
@@ -203,7 +204,19 @@ class Ingest:
         _resolve(item.future, result)
 
     async def _record_failure(self, item: _Pending, error: Exception) -> None:
-        """Keep a message whose effects could not be applied, so it can be replayed."""
+        """Keep a message whose effects could not be applied, so it can be replayed; one the
+        store refused (EventRejected) is kept as rejected, with the reason."""
+        if isinstance(error, EventRejected):
+            refused = replace(
+                item.inbound, outcome=Outcome.REJECTED, events=(), error=error.reason, ack_code=None
+            )
+            try:
+                (result,) = await self._write([_Pending(refused, item.future)])
+            except Exception as second:
+                self._fail_all([item], second)
+                return
+            _resolve(item.future, replace(result, rejection=error.kind))
+            return
         log.error(
             "applying message %s from %s failed: %s",
             item.inbound.control_id,

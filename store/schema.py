@@ -149,6 +149,8 @@ class OrderRecord(Base):
     priority: Mapped[str] = mapped_column(String(16), default="")
     ordering_provider_id: Mapped[str] = mapped_column(String(64), default="")
     ordering_provider_name: Mapped[str] = mapped_column(String(255), default="")
+    ordering_provider_family: Mapped[str] = mapped_column(String(128), default="")
+    ordering_provider_given: Mapped[str] = mapped_column(String(128), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     patient_class: Mapped[str] = mapped_column(String(16), default="")
     location: Mapped[str] = mapped_column(String(128), default="")
@@ -217,9 +219,108 @@ class ArrivalRecord(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
 
 
+class DeviceRecord(Base):
+    """A modality or other DICOM peer, by AE title: learned from traffic or registered."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    ae_title: Mapped[str] = mapped_column(String(16), unique=True)
+    station_name: Mapped[str] = mapped_column(String(64), default="")
+    modality: Mapped[str] = mapped_column(String(16), default="")
+    manufacturer: Mapped[str] = mapped_column(String(64), default="")
+    model: Mapped[str] = mapped_column(String(64), default="")
+    serial_number: Mapped[str] = mapped_column(String(64), default="")
+    name: Mapped[str] = mapped_column(String(128), default="")
+    location: Mapped[str] = mapped_column(String(128), default="")
+    host: Mapped[str] = mapped_column(String(255), default="")
+    port: Mapped[int | None] = mapped_column(Integer)
+    monitored: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StudyRecord(Base):
+    """A study as images arrive for it; `order_id` empty while it matches no order."""
+
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    study_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    accession: Mapped[str] = mapped_column(String(64), default="", index=True)
+    patient_identifier: Mapped[str] = mapped_column(String(64), default="")
+    patient_authority: Mapped[str] = mapped_column(String(64), default="")
+    study_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    description: Mapped[str] = mapped_column(String(255), default="")
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
+    first_instance_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_instance_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    instance_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SeriesRecord(Base):
+    """A series within a study."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    series_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    modality: Mapped[str] = mapped_column(String(16), default="")
+    body_part: Mapped[str] = mapped_column(String(64), default="")
+    instance_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InstanceRecord(Base):
+    """One stored instance (metadata only; pixel data stays on disk when files are kept)."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sop_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"), index=True)
+    sop_class_uid: Mapped[str] = mapped_column(String(64))
+    transfer_syntax: Mapped[str] = mapped_column(String(64), default="")
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    stored_path: Mapped[str] = mapped_column(String(1024), default="")
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+
+
+class ProcedureStepRecord(Base):
+    """A Modality Performed Procedure Step (MPPS), linked to its order when one matches."""
+
+    __tablename__ = "procedure_steps"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    sop_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    accession: Mapped[str] = mapped_column(String(64), default="")
+    requested_procedure_id: Mapped[str] = mapped_column(String(64), default="")
+    study_instance_uid: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
+    station_ae_title: Mapped[str] = mapped_column(String(16), default="")
+    modality: Mapped[str] = mapped_column(String(16), default="")
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dose: Mapped[str] = mapped_column(Text, default="{}")  # JSON: name -> value
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 messages = MessageRecord.__table__
 patients = PatientRecord.__table__
 orders = OrderRecord.__table__
 order_timeline = TimelineRecord.__table__
 reports = ReportRecord.__table__
 patient_arrivals = ArrivalRecord.__table__
+devices = DeviceRecord.__table__
+studies = StudyRecord.__table__
+series = SeriesRecord.__table__
+instances = InstanceRecord.__table__
+procedure_steps = ProcedureStepRecord.__table__

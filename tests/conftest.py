@@ -104,6 +104,7 @@ def gateway_settings(database_url: str, **overrides: object) -> Settings:
         database=replace(base.database, url=database_url, busy_timeout=2.0),
         mllp=replace(base.mllp, port=free_port(), read_timeout=2.0, shutdown_grace=5.0),
         http=replace(base.http, port=free_port()),
+        dicom=replace(base.dicom, port=free_port()),
     )
     for section, values in overrides.items():
         settings = replace(settings, **{section: replace(getattr(settings, section), **values)})

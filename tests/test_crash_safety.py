@@ -41,6 +41,7 @@ async def _gateway_process(
         "IMAGING_GW_DATABASE_URL": database_url,
         "IMAGING_GW_MLLP_PORT": str(mllp_port),
         "IMAGING_GW_HTTP_PORT": str(http_port),
+        "IMAGING_GW_DICOM_PORT": str(free_port()),
         "IMAGING_GW_LOG_LEVEL": "WARNING",
     }
     process = await asyncio.create_subprocess_exec(

@@ -45,4 +45,4 @@ async def test_health_and_readiness(gateway: RunningGateway) -> None:
     """/healthz answers ok; /readyz is 200 with the store and the MLLP listener up."""
     assert (await _get(f"{gateway.http_url}/healthz"))[0] == 200
     status, _, body = await _get(f"{gateway.http_url}/readyz")
-    assert status == 200 and body["checks"] == {"store": True, "mllp": True}
+    assert status == 200 and body["checks"] == {"store": True, "mllp": True, "dicom": True}

@@ -57,6 +57,7 @@ async def test_serve_refuses_an_unmigrated_store_when_told_not_to_migrate(tmp_pa
             "IMAGING_GW_DATABASE_MIGRATE_ON_START": "false",
             "IMAGING_GW_HTTP_PORT": str(free_port()),
             "IMAGING_GW_MLLP_PORT": str(free_port()),
+            "IMAGING_GW_DICOM_PORT": str(free_port()),
         },
     )
     assert status == 1
@@ -76,6 +77,7 @@ async def test_sigterm_finishes_and_exits_cleanly(tmp_path: Path) -> None:
             "PATH": os.environ.get("PATH", ""),
             "IMAGING_GW_MLLP_PORT": str(mllp_port),
             "IMAGING_GW_HTTP_PORT": str(free_port()),
+            "IMAGING_GW_DICOM_PORT": str(free_port()),
         },
         stderr=asyncio.subprocess.PIPE,
     )

@@ -202,7 +202,8 @@ def test_example_file_is_valid_and_complete() -> None:
             assert f"[{top.name}]" in text
             for sub in dataclasses.fields(section):
                 # A code table may be written as its own [section.table].
-                written = rf"^({sub.name} = |\[{top.name}\.{sub.name}\]$)"
+                # An optional setting (default unset) is shown commented out.
+                written = rf"^((# )?{sub.name} = |\[{top.name}\.{sub.name}\]$)"
                 assert re.search(written, text, re.MULTILINE), sub.name
         else:
             assert re.search(rf"^(# )?{top.name} = ", text, re.MULTILINE), top.name

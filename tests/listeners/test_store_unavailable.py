@@ -49,7 +49,7 @@ async def test_postgresql_out_of_reach_gets_ae_and_service_resumes(
             assert ack["ERR"][1].endswith("207&Application internal error&HL70357")
 
         status, body = await _readiness(gateway.http_url)
-        assert (status, body["checks"]) == (503, {"store": False, "mllp": True})
+        assert (status, body["checks"]) == (503, {"store": False, "mllp": True, "dicom": True})
 
         await proxy.restore()
         assert (await _readiness(gateway.http_url))[0] == 200
