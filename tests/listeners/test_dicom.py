@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import aiohttp
 import pydicom
@@ -287,3 +288,37 @@ async def test_strangers_are_rejected_and_the_ae_serves_on(
     assert written.SOPInstanceUID == image.SOPInstanceUID
     assert Path(instance["stored_path"]).parent.name == image.SeriesInstanceUID
     assert not list(Path(instance["stored_path"]).parent.glob("*.part"))
+
+
+class _CancellingFind:
+    """A C-FIND event whose SCU cancels after the first answer (as pynetdicom reports it)."""
+
+    def __init__(self, identifier: Dataset) -> None:
+        self.identifier = identifier
+        self.answers = 0
+        self.assoc = SimpleNamespace(requestor=SimpleNamespace(ae_title="MODALITY1"))
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.answers >= 1
+
+
+async def test_c_cancel_stops_a_worklist_query(gateway: RunningGateway) -> None:
+    """Once the SCU has cancelled, the handler stops answering and ends with Cancel (0xFE00).
+
+    Over the network every answer of a small worklist leaves before the C-CANCEL arrives, so
+    the handler is driven directly, on a pynetdicom-like thread, against the running store.
+    """
+    for number in range(5):
+        await send_order(gateway, f"CX{number:02d}", patient_id=f"P{number}")
+    listener = gateway.app[DICOM_LISTENER]
+    event = _CancellingFind(worklist_query())
+
+    def drive() -> list[int]:
+        statuses = []
+        for answer_status, _ in listener._on_find(event):
+            statuses.append(int(answer_status))
+            event.answers += 1
+        return statuses
+
+    assert await asyncio.to_thread(drive) == [0xFF00, 0xFE00]
