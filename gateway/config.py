@@ -96,6 +96,8 @@ class HttpSettings:
 
     host: str = field(default="127.0.0.1", metadata=_HOST)
     port: int = field(default=8080, metadata=_PORT)
+    # Browser origins allowed to call the API (CORS); empty allows none.
+    cors_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,46 @@ class DicomSettings:
     )
 
 
+# Goals for the flow figures (DESIGN.md): "figure/modality/priority/patient_class" -> minutes,
+# "*" matching anything; the most specific goal that matches an order applies to it.
+DEFAULT_GOALS: Mapping[str, float] = {
+    "report_turnaround/*/S/emergency": 60.0,
+    "report_turnaround/*/*/emergency": 120.0,
+    "report_turnaround/*/*/inpatient": 240.0,
+    "report_turnaround/*/*/outpatient": 1440.0,
+    "wait/*/*/outpatient": 30.0,
+    "access/*/S/*": 60.0,
+}
+FIGURES = (
+    "access",
+    "wait",
+    "start_delay",
+    "exam_duration",
+    "report_turnaround",
+    "preliminary_turnaround",
+    "total_turnaround",
+)
+
+
+def _is_goal_key(key: str) -> bool:
+    parts = key.split("/")
+    return len(parts) == 4 and parts[0] in FIGURES and all(parts)
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """Patient-flow figures."""
+
+    goals: dict[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_GOALS),
+        hash=False,
+        metadata=_rule(
+            "a table of figure/modality/priority/patient_class to minutes > 0",
+            lambda table: all(_is_goal_key(k) and v > 0 for k, v in table.items()),
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class ProbeSettings:
     """The C-ECHO prober."""
@@ -248,6 +290,7 @@ class Settings:
     mllp: MllpSettings = MllpSettings()
     hl7: Hl7Settings = Hl7Settings()
     dicom: DicomSettings = DicomSettings()
+    flow: FlowSettings = FlowSettings()
     probe: ProbeSettings = ProbeSettings()
     # HL7 times without an offset are read in this zone.
     timezone: str = field(default="UTC", metadata=_rule("an IANA time zone name", _is_zone))

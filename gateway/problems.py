@@ -1,9 +1,12 @@
-"""HTTP errors as RFC 9457 problem details, from one middleware.
+"""HTTP errors from one middleware: RFC 9457 problem details under /api, FHIR
+OperationOutcome under /fhir.
 
 Hierarchy::
 
     HttpProblem        an error the API answers with its own status
     ├── BadRequest     400: a parameter or body the API cannot take
+    ├── Unauthorized   401: no bearer token, or one we do not know
+    ├── Forbidden      403: the token's role does not allow the request
     ├── NotFound       404: no such resource
     └── Conflict       409: the resource's state does not allow the request
 """
@@ -39,6 +42,20 @@ class BadRequest(HttpProblem):
     title = "Bad Request"
 
 
+class Unauthorized(HttpProblem):
+    """No bearer token, or one we do not know."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(HttpProblem):
+    """The token's role does not allow the request."""
+
+    status = 403
+    title = "Forbidden"
+
+
 class NotFound(HttpProblem):
     """No such resource."""
 
@@ -51,6 +68,41 @@ class Conflict(HttpProblem):
 
     status = 409
     title = "Conflict"
+
+
+FHIR_JSON = "application/fhir+json"
+
+# OperationOutcome issue codes (FHIR R4 value set issue-type) by HTTP status.
+_FHIR_ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    409: "conflict",
+    405: "not-supported",
+}
+
+
+def operation_outcome(status: int, detail: str) -> web.Response:
+    """A FHIR R4 OperationOutcome with one error issue."""
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error" if status < 500 else "fatal",
+                "code": _FHIR_ISSUE_CODES.get(status, "exception"),
+                "diagnostics": detail,
+            }
+        ],
+    }
+    return web.Response(status=status, body=orjson.dumps(body), content_type=FHIR_JSON)
+
+
+def error_response(status: int, title: str, detail: str, path: str) -> web.Response:
+    """The error in the form its API speaks: OperationOutcome under /fhir, else problem+json."""
+    if path == "/fhir" or path.startswith("/fhir/"):
+        return operation_outcome(status, detail)
+    return problem_response(status, title, detail, path)
 
 
 def problem_response(status: int, title: str, detail: str, instance: str) -> web.Response:
@@ -74,11 +126,14 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         return await handler(request)
     except HttpProblem as problem:
-        return problem_response(problem.status, problem.title, problem.detail, request.path)
+        response = error_response(problem.status, problem.title, problem.detail, request.path)
+        if problem.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="imaging-gateway"'
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem_response(exc.status, exc.reason, exc.text or exc.reason, request.path)
+        return error_response(exc.status, exc.reason, exc.text or exc.reason, request.path)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem_response(500, "Internal Server Error", "unexpected error", request.path)
+        return error_response(500, "Internal Server Error", "unexpected error", request.path)
