@@ -1,4 +1,6 @@
 # imaging-gateway: HL7 v2 (MLLP), DICOM and HTTP in one process.
+# It binds every interface, so the API needs tokens: mount a tokens file (made with
+# `imaging-gateway token NAME --role reader`) at /etc/imaging-gateway/tokens.toml.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,7 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     IMAGING_GW_HTTP_HOST=0.0.0.0 \
     IMAGING_GW_MLLP_HOST=0.0.0.0 \
     IMAGING_GW_DICOM_HOST=0.0.0.0 \
-    IMAGING_GW_DATABASE_URL=sqlite+aiosqlite:////var/lib/imaging-gateway/gateway.db
+    IMAGING_GW_DATABASE_URL=sqlite+aiosqlite:////var/lib/imaging-gateway/gateway.db \
+    IMAGING_GW_TOKENS_FILE=/etc/imaging-gateway/tokens.toml
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/imaging-gateway --create-home gateway
 

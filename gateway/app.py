@@ -7,13 +7,24 @@ commits what is queued, then the database engine closes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
 from gateway import api, health
+from gateway.auth import Token, auth_middleware
 from gateway.config import Settings
-from gateway.keys import DICOM_LISTENER, ENGINE, HL7_RECEIVER, INGEST, MLLP_SERVER, SETTINGS
+from gateway.cors import cors_middleware
+from gateway.keys import (
+    DICOM_LISTENER,
+    ENGINE,
+    HL7_RECEIVER,
+    INGEST,
+    METRICS,
+    MLLP_SERVER,
+    SETTINGS,
+)
+from gateway.metrics import Metrics
 from gateway.problems import problem_middleware
 from listeners.dicom import DicomListener, DicomOptions
 from listeners.hl7 import Hl7Receiver, ReceiverOptions
@@ -29,10 +40,23 @@ from store.migrate import migrate, pending_revisions
 from store.worklist import find_worklist as find_worklist_items
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the application; nothing is opened until it starts."""
-    app = web.Application(middlewares=[problem_middleware])
+def create_app(settings: Settings, tokens: Mapping[str, Token] | None = None) -> web.Application:
+    """Build the application; nothing is opened until it starts.
+
+    `tokens` (from the tokens file) protects /api and /fhir; None leaves them open, which the
+    settings allow on a loopback bind only.
+    """
+    metrics = Metrics()
+    app = web.Application(
+        middlewares=[
+            metrics.middleware(),
+            cors_middleware(settings.http.cors_origins),
+            problem_middleware,
+            auth_middleware(tokens),
+        ]
+    )
     app[SETTINGS] = settings
+    app[METRICS] = metrics
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_ingest)
     app.cleanup_ctx.append(_mllp_listener)
@@ -99,6 +123,7 @@ async def _mllp_listener(app: web.Application) -> AsyncIterator[None]:
             rules=mapping_rules(settings),
             responder=Responder(settings.hl7.application, settings.hl7.facility),
         ),
+        observe=app[METRICS].observe_message,
     )
     app[HL7_RECEIVER] = receiver
     server = MllpServer(
@@ -148,6 +173,7 @@ async def _dicom_listener(app: web.Application) -> AsyncIterator[None]:
             worklist_max_results=dicom.worklist_max_results,
             store_timeout=settings.database.busy_timeout * 3,
         ),
+        observe=app[METRICS].observe_dicom,
     )
     await listener.start()
     app[DICOM_LISTENER] = listener

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.auth import Role, TokensError, hash_token, load_tokens, new_token
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.logs import configure_logging
 from gateway.replay import replay, split_messages
@@ -57,12 +58,22 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--port", type=int, help="gateway MLLP port (default: the MLLP setting)")
     replay.add_argument("--timeout", type=float, default=30.0, help="seconds to wait per ACK")
     replay.set_defaults(run=_replay)
+
+    token = commands.add_parser("token", help="make an API token and print its tokens-file entry")
+    token.add_argument("name", help="who the token is for, e.g. dashboard")
+    token.add_argument("--role", choices=[r.value for r in Role], default=Role.READER.value)
+    token.set_defaults(run=_token)
     return parser
 
 
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     try:
-        asyncio.run(serve(settings))
+        tokens = load_tokens(settings.tokens_file) if settings.tokens_file else None
+    except TokensError as exc:
+        print(f"imaging-gateway: bad setting: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(settings, tokens))
     except SchemaOutOfDate as exc:
         print(f"imaging-gateway: cannot start: {exc}", file=sys.stderr)
         return 1
@@ -105,6 +116,14 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{reply.control_id}\t{reply.ack_code}\t{reply.text}".rstrip())
     accepted = all(reply.ack_code in ("AA", "CA") for reply in replies)
     return 0 if accepted else 1
+
+
+def _token(_settings: Settings, args: argparse.Namespace) -> int:
+    token = new_token()
+    print(f"token (give it to {args.name}; it is not kept anywhere): {token}")
+    print("entry for the tokens file:")
+    print(f'[tokens.{args.name}]\nrole = "{args.role}"\nsha256 = "{hash_token(token)}"')
+    return 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import math
 import re
 import tomllib
@@ -321,7 +322,24 @@ def load_settings(environ: Mapping[str, str], config_path: Path | None = None) -
     if path is not None:
         raw.update(_read_file(path))
     raw.update(_read_environ(environ))
-    return _build(Settings, "", raw)
+    settings = _build(Settings, "", raw)
+    if settings.tokens_file is None and not is_loopback(settings.http.host):
+        # Without tokens the API is open: only this machine may reach it.
+        raise ConfigError(
+            f"IMAGING_GW_HTTP_HOST: binding HTTP to {settings.http.host} needs "
+            "IMAGING_GW_TOKENS_FILE (without tokens the API is open to whoever reaches it)"
+        )
+    return settings
+
+
+def is_loopback(host: str) -> bool:
+    """True for names and addresses of this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def describe(settings: Settings) -> str:

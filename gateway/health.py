@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from gateway.jsonio import json_response
-from gateway.keys import DICOM_LISTENER, ENGINE, MLLP_SERVER
+from gateway.keys import DICOM_LISTENER, ENGINE, METRICS, MLLP_SERVER
 from store.queries import ping
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,12 @@ READINESS_TIMEOUT = 2.0  # seconds; a probe must answer quickly even when the st
 async def healthz(_request: web.Request) -> web.Response:
     """The process is up and its event loop answers."""
     return json_response({"status": "ok"})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus metrics: messages by type and outcome, ACK latency, DICOM, HTTP."""
+    return request.app[METRICS].exposition()
 
 
 @routes.get("/readyz")

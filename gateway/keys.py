@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import Settings
+from gateway.metrics import Metrics
 from listeners.dicom import DicomListener
 from listeners.hl7 import Hl7Receiver
 from listeners.mllp import MllpServer
@@ -17,3 +18,4 @@ INGEST = web.AppKey("ingest", Ingest)
 MLLP_SERVER = web.AppKey("mllp_server", MllpServer)
 HL7_RECEIVER = web.AppKey("hl7_receiver", Hl7Receiver)
 DICOM_LISTENER = web.AppKey("dicom_listener", DicomListener)
+METRICS = web.AppKey("metrics", Metrics)

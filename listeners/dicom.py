@@ -87,7 +87,9 @@ class DicomListener:
         options: DicomOptions,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        observe: Callable[[str, int], None] | None = None,
     ) -> None:
+        self._observe = observe
         self._ingest = ingest
         self._find_worklist = find_worklist
         self._options = options
@@ -101,11 +103,11 @@ class DicomListener:
         ae = self._application_entity()
         handlers = [
             (evt.EVT_CONN_OPEN, _set_nodelay),
-            (evt.EVT_C_ECHO, self._on_echo),
-            (evt.EVT_C_STORE, self._on_store),
-            (evt.EVT_N_CREATE, self._on_n_create),
-            (evt.EVT_N_SET, self._on_n_set),
-            (evt.EVT_C_FIND, self._on_find),
+            (evt.EVT_C_ECHO, self._counted("C-ECHO", self._on_echo)),
+            (evt.EVT_C_STORE, self._counted("C-STORE", self._on_store)),
+            (evt.EVT_N_CREATE, self._counted("N-CREATE", self._on_n_create)),
+            (evt.EVT_N_SET, self._counted("N-SET", self._on_n_set)),
+            (evt.EVT_C_FIND, self._counted_find),
         ]
         options = self._options
         server = ae.make_server(
@@ -156,6 +158,29 @@ class DicomListener:
         ae.add_supported_context(ModalityPerformedProcedureStep, ALL_TRANSFER_SYNTAXES)
         ae.add_supported_context(ModalityWorklistInformationFind, ALL_TRANSFER_SYNTAXES)
         return ae
+
+    def _counted(
+        self, operation: str, handler: Callable[[evt.Event], T]
+    ) -> Callable[[evt.Event], T]:
+        """The handler, reporting each answer's status to the observer."""
+
+        def answer(event: evt.Event) -> T:
+            result = handler(event)
+            if self._observe is not None:
+                self._observe(
+                    operation, _status_of(result[0] if isinstance(result, tuple) else result)
+                )
+            return result
+
+        return answer
+
+    def _counted_find(self, event: evt.Event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
+        last = SUCCESS
+        for answer in self._on_find(event):
+            last = _status_of(answer[0])
+            yield answer
+        if self._observe is not None:
+            self._observe("C-FIND", SUCCESS if last == PENDING else last)
 
     # --- the bridge to the event loop ------------------------------------------------
 
@@ -378,6 +403,10 @@ def _calling_ae(event: evt.Event) -> str:
 
 def _allowed(titles: tuple[str, ...], event: evt.Event) -> bool:
     return not titles or _calling_ae(event) in titles
+
+
+def _status_of(answer: int | Dataset) -> int:
+    return int(answer.Status) if isinstance(answer, Dataset) else int(answer)
 
 
 def _failure(code: int, comment: str) -> Dataset:

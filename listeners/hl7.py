@@ -8,6 +8,7 @@ every other answer names the reason in an ERR segment.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,6 +25,9 @@ from store.errors import StoreError
 from store.ingest import Inbound, Ingest, Outcome, Stored
 
 log = logging.getLogger(__name__)
+
+# (protocol, message type, outcome, seconds from receipt to answer) -> None
+Observer = Callable[[str, str, str, float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +66,13 @@ class Hl7Receiver:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_control_id: Callable[[], str] = _new_control_id,
+        observe: Observer | None = None,
     ) -> None:
         self._ingest = ingest
         self._options = options
         self._clock = clock
         self._new_control_id = new_control_id
+        self._observe = observe
 
     async def handle(self, payload: bytes, peer: str, *, replay: bool = False) -> bytes | None:
         """Store the message, then answer it; None when enhanced mode asks for no answer.
@@ -74,6 +80,7 @@ class Hl7Receiver:
         With `replay`, a message kept before without being applied (not mapped, rejected,
         failed) is processed afresh rather than answered as a duplicate.
         """
+        started = time.perf_counter()
         received_at = self._clock()
         reading = self._read(payload)
         inbound = replace(self._inbound(payload, peer, received_at, reading), replay=replay)
@@ -82,8 +89,17 @@ class Hl7Receiver:
         except StoreError as exc:
             log.error("message %s from %s not stored: %s", _control_id(reading), peer, exc)
             error = AckError(ErrorCode.APPLICATION_INTERNAL_ERROR, "storage unavailable; resend")
-            return self._answer(reading, Verdict.ERROR, error)
-        return self._answer_stored(reading, stored, peer)
+            answer = self._answer(reading, Verdict.ERROR, error)
+            self._observed(inbound, "store_unavailable", started)
+            return answer
+        answer = self._answer_stored(reading, stored, peer)
+        self._observed(inbound, stored.outcome.value, started)
+        return answer
+
+    def _observed(self, inbound: Inbound, outcome: str, started: float) -> None:
+        if self._observe is not None:
+            message_type = inbound.message_type or "unreadable"
+            self._observe("hl7v2", message_type, outcome, time.perf_counter() - started)
 
     async def reject_oversize(self, head: bytes, peer: str) -> bytes | None:
         """Answer AR to a message over the size limit; keep its head in the message log."""

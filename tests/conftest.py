@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
+from gateway.auth import Token
 from gateway.config import Settings, load_settings
 from gateway.keys import ENGINE, MLLP_SERVER
 
@@ -132,9 +133,11 @@ class RunningGateway:
         return self.app[ENGINE]
 
 
-async def start_gateway(settings: Settings) -> RunningGateway:
-    """Start the whole application (store, ingest, MLLP, HTTP) as `serve` does."""
-    app = create_app(settings)
+async def start_gateway(
+    settings: Settings, tokens: Mapping[str, Token] | None = None
+) -> RunningGateway:
+    """Start the whole application (store, ingest, MLLP, DICOM, HTTP) as `serve` does."""
+    app = create_app(settings, tokens)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port)

@@ -1,0 +1,93 @@
+"""Prometheus metrics of one gateway: a registry per application, never a global one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# ACKs are due within milliseconds; the buckets resolve that range.
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class Metrics:
+    """The counters and histograms the gateway exports at /metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.messages = Counter(
+            "imaging_gateway_messages",
+            "Inbound messages by protocol, type and outcome.",
+            ["protocol", "type", "outcome"],
+            registry=self.registry,
+        )
+        self.ack_latency = Histogram(
+            "imaging_gateway_ack_latency_seconds",
+            "Time from receiving a message to its acknowledgement (after the commit).",
+            ["protocol"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.dicom_operations = Counter(
+            "imaging_gateway_dicom_operations",
+            "DICOM operations answered, by operation and status.",
+            ["operation", "status"],
+            registry=self.registry,
+        )
+        self.http_requests = Counter(
+            "imaging_gateway_http_requests",
+            "HTTP requests by method, route and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_latency = Histogram(
+            "imaging_gateway_http_request_seconds",
+            "HTTP request duration by route.",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe_message(
+        self, protocol: str, message_type: str, outcome: str, seconds: float
+    ) -> None:
+        """Count one inbound message and its acknowledgement latency."""
+        self.messages.labels(protocol, message_type or "unknown", outcome).inc()
+        self.ack_latency.labels(protocol).observe(seconds)
+
+    def observe_dicom(self, operation: str, status: int) -> None:
+        """Count one DICOM operation by its answer."""
+        self.dicom_operations.labels(operation, f"0x{status:04X}").inc()
+
+    def exposition(self) -> web.Response:
+        """The text exposition format Prometheus scrapes."""
+        response = web.Response(body=generate_latest(self.registry))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
+        """A middleware counting requests by route pattern (never by raw path: no ids)."""
+
+        @web.middleware
+        async def count(
+            request: web.Request, handler: Callable[..., Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            started = time.perf_counter()
+            status = 500
+            try:
+                response = await handler(request)
+                status = response.status
+                return response
+            except web.HTTPException as exc:
+                status = exc.status
+                raise
+            finally:
+                info = request.match_info.route.resource
+                route = info.canonical if info is not None else "unmatched"
+                self.http_requests.labels(request.method, route, str(status)).inc()
+                self.http_latency.labels(route).observe(time.perf_counter() - started)
+
+        return count
