@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
-from gateway import api, health
+from gateway import api, health, openapi
 from gateway.auth import Token, auth_middleware
 from gateway.config import Settings
 from gateway.cors import cors_middleware
@@ -63,6 +63,7 @@ def create_app(settings: Settings, tokens: Mapping[str, Token] | None = None) ->
     app.cleanup_ctx.append(_dicom_listener)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
+    app.add_routes(openapi.routes)
     return app
 
 

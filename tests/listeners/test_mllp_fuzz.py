@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import socket
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from fixtures.messages import orm_new_order
+from gateway.auth import Token
 from store.engine import create_engine
 from store.schema import messages, order_timeline, reports
 from tests.conftest import PostgresServer, gateway_settings, reach_postgres, start_gateway
@@ -32,12 +33,12 @@ _probes = itertools.count()
 class ThreadedGateway:
     """A gateway running in its own thread and event loop, for blocking-socket clients."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, tokens: Mapping[str, Token] | None = None) -> None:
         self.database_url = database_url
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.running = self._call(start_gateway(gateway_settings(database_url)))
+        self.running = self._call(start_gateway(gateway_settings(database_url), tokens))
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
