@@ -715,6 +715,40 @@ async def _link_waiting_dicom(
         await _step_milestones(ctx, order_id, StepStatus(status), started_at, ended_at)
 
 
+async def link_study(ctx: ApplyContext, study_id: int, order_id: int) -> bool:
+    """Link an unmatched study to an order and set what it proves; False if already linked."""
+    first_instance_at = (
+        await ctx.conn.execute(
+            update(studies)
+            .where(studies.c.id == study_id, studies.c.order_id.is_(None))
+            .values(order_id=order_id)
+            .returning(studies.c.first_instance_at)
+        )
+    ).scalar()
+    if first_instance_at is None:
+        return False
+    await set_milestone(ctx, order_id, Milestone.IMAGES_AVAILABLE, first_instance_at)
+    return True
+
+
+async def link_step(ctx: ApplyContext, step_id: int, order_id: int) -> bool:
+    """Link an unmatched procedure step to an order and set what it proves; False if linked."""
+    row = (
+        await ctx.conn.execute(
+            update(procedure_steps)
+            .where(procedure_steps.c.id == step_id, procedure_steps.c.order_id.is_(None))
+            .values(order_id=order_id)
+            .returning(
+                procedure_steps.c.status, procedure_steps.c.started_at, procedure_steps.c.ended_at
+            )
+        )
+    ).first()
+    if row is None:
+        return False
+    await _step_milestones(ctx, order_id, StepStatus(row.status), row.started_at, row.ended_at)
+    return True
+
+
 def _not_older(stamp: ColumnElement[datetime], at: datetime) -> ColumnElement[bool]:
     return stamp.is_(None) | (stamp <= at)
 

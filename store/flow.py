@@ -1,0 +1,899 @@
+"""Patient-flow queries: the board, turnaround figures, volumes, and unmatched DICOM items.
+
+Definitions (DESIGN.md, "Patient-flow figures"; the pure rules are in `store.figures`):
+- Turnaround: a figure counts an order when both its ends exist, its END time lies in
+  [start, end), and the order was not cancelled (a cancelled order's times describe no exam;
+  a discontinued one counts where both ends exist). Negative values are kept (an exam that
+  starts before its appointment has a negative start delay). One statement; percentiles are
+  computed in SQL (ROW_NUMBER/COUNT windows, then h = (n - 1) * p interpolated).
+- An order's device: the device of its first-started MPPS step that names a known device,
+  else of its first study, else "".
+- Day, hour and week buckets are facility-local wall-clock periods; the zone's UTC offset
+  over the range is passed in as a CASE, so SQLite and PostgreSQL bucket alike.
+- Volumes per bucket: ordered (ordered_at), performed (exam_completed_at, else
+  images_available_at when no exam start is known), reported (final_report_at), cancelled
+  (the earlier of cancelled_at and discontinued_at), no-shows (no_show_at). One statement.
+- The board: one statement reads the open orders (by the indexed status) with patient and
+  devices; the states are assigned here (`board_state`).
+- Linking an unmatched study or step is logged as an `api` message, so the timeline names it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mappers.events import Milestone, StepStatus
+from store import figures
+from store.apply import ApplyContext, link_step, link_study
+from store.ingest import Outcome
+from store.schema import (
+    UtcDateTime,
+    devices,
+    messages,
+    orders,
+    patients,
+    procedure_steps,
+    studies,
+)
+
+T = TypeVar("T")
+
+BOARD_STATES = ("ordered", "scheduled_today", "waiting", "in_exam", "awaiting_report")
+UNMATCHED_KINDS = ("study", "procedure_step", "order")
+GROUPS = ("modality", "priority", "patient_class", "device", "day")
+VOLUME_GROUPS = ("modality", "device")
+# Open orders: not ended and not finally reported (the status is the furthest milestone).
+_OPEN_STATUSES = tuple(
+    m.value for m in Milestone if not m.ends_exam and m is not Milestone.FINAL_REPORT
+)
+_VOLUME_MEASURES = ("ordered", "performed", "reported", "cancelled", "no_shows")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedPage(Generic[T]):
+    """One page of a list, and the sort key of its last item when more follow."""
+
+    items: tuple[T, ...]
+    next_key: tuple[Any, ...] | None = None
+
+
+# --- the board --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoardPatient:
+    """The patient of an order on the board."""
+
+    identifier: str
+    authority: str
+    family_name: str
+    given_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class BoardItem:
+    """An open order on the board, in one state since `since`."""
+
+    state: str
+    since: datetime
+    accession: str
+    status: str
+    modality: str
+    priority: str
+    patient_class: str
+    procedure_code: str
+    procedure_text: str
+    device: str
+    scheduled_resource: str
+    patient: BoardPatient | None
+    ordered_at: datetime | None
+    scheduled_start: datetime | None
+    arrived_at: datetime | None
+    exam_started_at: datetime | None
+    exam_completed_at: datetime | None
+    images_available_at: datetime | None
+    preliminary_report_at: datetime | None
+    minutes_waiting: float | None  # waiting only: now - arrived_at
+
+
+@dataclass(frozen=True, slots=True)
+class BoardQuery:
+    """What the board shows: the department at `now` (today in `tz`), narrowed by filters."""
+
+    now: datetime
+    tz: ZoneInfo
+    modality: str | None = None
+    device: str | None = None
+    states: tuple[str, ...] = ()  # narrows the items, not the counts
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """Counts per state (overall, by modality, by device) and one page of the items."""
+
+    now: datetime
+    day: date
+    counts: dict[str, int]
+    by_modality: dict[str, dict[str, int]]
+    by_device: dict[str, dict[str, int]]
+    items: tuple[BoardItem, ...]
+    next_key: tuple[str, datetime, int] | None = None
+
+
+def board_state(row: Mapping[str, Any], day_start: datetime, day_end: datetime) -> str | None:
+    """The board state of an open order row, or None when it is not on today's board."""
+    # In exam: started, not completed, not reported, and an MPPS step still in progress or no
+    # images yet (images without an open step mean the exam is over).
+    done = row["exam_completed_at"] or row["preliminary_report_at"]
+    if (
+        row["exam_started_at"] is not None
+        and done is None
+        and (row["open_device"] is not None or row["images_available_at"] is None)
+    ):
+        return "in_exam"
+    if done is not None or row["images_available_at"] is not None:
+        return "awaiting_report"
+    if row["arrived_at"] is not None:
+        return "waiting"
+    start = row["scheduled_start"]
+    if start is not None:
+        today = day_start <= start < day_end
+        return "scheduled_today" if today and row["no_show_at"] is None else None
+    return "ordered" if row["ordered_at"] is not None else None
+
+
+_STATE_SINCE = {
+    "ordered": ("ordered_at",),
+    "scheduled_today": ("scheduled_start",),
+    "waiting": ("arrived_at",),
+    "in_exam": ("exam_started_at",),
+    "awaiting_report": ("exam_completed_at", "images_available_at", "preliminary_report_at"),
+}
+
+
+async def read_board(
+    conn: AsyncConnection, query: BoardQuery, *, after: tuple[str, datetime, int] | None, limit: int
+) -> Board:
+    """The department now: open orders by state, counted and listed; one statement."""
+    day = figures.local_date(query.now, query.tz)
+    day_start = datetime.combine(day, time(), query.tz)
+    day_end = datetime.combine(day + timedelta(days=1), time(), query.tz)
+    not_arrived = orders.c.status.in_((Milestone.ORDERED.value, Milestone.SCHEDULED.value))
+    conditions = [
+        orders.c.status.in_(_OPEN_STATUSES),
+        # Not arrived yet: on the board only without an appointment, or with one today.
+        or_(
+            ~not_arrived,
+            orders.c.scheduled_start.is_(None),
+            and_(
+                orders.c.scheduled_start >= _at(day_start),
+                orders.c.scheduled_start < _at(day_end),
+            ),
+        ),
+    ]
+    if query.modality is not None:
+        conditions.append(orders.c.modality == query.modality)
+    statement = (
+        select(
+            orders.c.id,
+            orders.c.accession,
+            orders.c.status,
+            orders.c.modality,
+            orders.c.priority,
+            orders.c.patient_class,
+            orders.c.procedure_code,
+            orders.c.procedure_text,
+            orders.c.scheduled_resource,
+            orders.c.ordered_at,
+            orders.c.scheduled_start,
+            orders.c.no_show_at,
+            orders.c.arrived_at,
+            orders.c.exam_started_at,
+            orders.c.exam_completed_at,
+            orders.c.images_available_at,
+            orders.c.preliminary_report_at,
+            patients.c.identifier,
+            patients.c.authority,
+            patients.c.family_name,
+            patients.c.given_name,
+            _open_step_device().label("open_device"),
+            _order_device().label("performed_device"),
+        )
+        .select_from(orders.outerjoin(patients, orders.c.patient_id == patients.c.id))
+        .where(*conditions)
+    )
+    entries: list[tuple[tuple[int, datetime, int], BoardItem]] = []
+    for row in (await conn.execute(statement)).mappings():
+        state = board_state(row, day_start, day_end)
+        if state is None:
+            continue
+        device = row["open_device"] if state == "in_exam" and row["open_device"] else ""
+        device = device or row["performed_device"]
+        if query.device is not None and device != query.device:
+            continue
+        since = min(row[name] for name in _STATE_SINCE[state] if row[name] is not None)
+        entries.append(
+            (
+                (BOARD_STATES.index(state), since, row["id"]),
+                _board_item(row, state, since, device, query.now),
+            )
+        )
+
+    counts = Counter(item.state for _, item in entries)
+    by_modality: dict[str, Counter[str]] = defaultdict(Counter)
+    by_device: dict[str, Counter[str]] = defaultdict(Counter)
+    for _, item in entries:
+        by_modality[item.modality][item.state] += 1
+        by_device[item.device][item.state] += 1
+    listed = sorted(
+        (entry for entry in entries if not query.states or entry[1].state in query.states),
+        key=lambda entry: entry[0],
+    )
+    if after is not None:
+        state, since, order_id = after
+        key = (BOARD_STATES.index(state), since, order_id)
+        listed = [entry for entry in listed if entry[0] > key]
+    shown = listed[:limit]
+    next_key = None
+    if len(listed) > limit:
+        last = shown[-1][1]
+        next_key = (last.state, last.since, shown[-1][0][2])
+    return Board(
+        now=query.now,
+        day=day,
+        counts={state: counts[state] for state in BOARD_STATES},
+        by_modality={name: _state_counts(c) for name, c in sorted(by_modality.items())},
+        by_device={name: _state_counts(c) for name, c in sorted(by_device.items())},
+        items=tuple(item for _, item in shown),
+        next_key=next_key,
+    )
+
+
+def _board_item(
+    row: Mapping[str, Any], state: str, since: datetime, device: str, now: datetime
+) -> BoardItem:
+    patient = (
+        BoardPatient(row["identifier"], row["authority"], row["family_name"], row["given_name"])
+        if row["identifier"] is not None
+        else None
+    )
+    waiting = (now - row["arrived_at"]) / timedelta(minutes=1) if state == "waiting" else None
+    return BoardItem(
+        state=state,
+        since=since,
+        accession=row["accession"],
+        status=row["status"],
+        modality=row["modality"],
+        priority=row["priority"],
+        patient_class=row["patient_class"],
+        procedure_code=row["procedure_code"],
+        procedure_text=row["procedure_text"],
+        device=device,
+        scheduled_resource=row["scheduled_resource"],
+        patient=patient,
+        ordered_at=row["ordered_at"],
+        scheduled_start=row["scheduled_start"],
+        arrived_at=row["arrived_at"],
+        exam_started_at=row["exam_started_at"],
+        exam_completed_at=row["exam_completed_at"],
+        images_available_at=row["images_available_at"],
+        preliminary_report_at=row["preliminary_report_at"],
+        minutes_waiting=waiting,
+    )
+
+
+def _state_counts(counter: Counter[str]) -> dict[str, int]:
+    return {state: counter[state] for state in BOARD_STATES}
+
+
+# --- turnaround -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TurnaroundQuery:
+    """Which figures, over which window of END times, grouped how, against which goals."""
+
+    figures: tuple[str, ...]
+    start: datetime  # inclusive
+    end: datetime  # exclusive
+    tz: ZoneInfo
+    group_by: str | None = None  # one of GROUPS
+    goals: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FigureRow:
+    """One figure for one group: count, percentiles in minutes, and the share within goal."""
+
+    figure: str
+    group: str | None
+    count: int
+    p50: float
+    p90: float
+    p95: float
+    with_goal: int  # orders that have a goal
+    within_goal: int  # of those, the ones whose value <= their goal
+    share_within_goal: float | None  # within_goal / with_goal; None when no order has a goal
+
+
+async def read_turnaround(
+    conn: AsyncConnection, query: TurnaroundQuery, *, after: tuple[str, str] | None, limit: int
+) -> KeyedPage[FigureRow]:
+    """Turnaround figures by figure and group; one statement, percentiles computed in SQL.
+
+    `after` is the (figure, group) of the previous page's last row (keyset paging).
+    """
+    dialect = conn.dialect.name
+    origin = figures.bucket_origin(query.start, query.tz, "day")
+    by_day = query.group_by == "day"
+    spans = figures.offset_spans(query.tz, query.start, query.end) if by_day else ()
+    branches = []
+    for rank, (name, (start_name, end_name)) in enumerate(figures.FIGURES.items()):
+        if name not in query.figures:
+            continue
+        begin, end = orders.c[start_name], orders.c[end_name]
+        if by_day:
+            group_number = _bucket(dialect, end, spans, origin, "day")
+            group_text: ColumnElement[Any] = literal("", String)
+        else:
+            group_number = literal(0, BigInteger)
+            group_text = _group_text(query.group_by)
+        branches.append(
+            select(
+                literal(rank, Integer).label("fig"),
+                group_number.label("grp_num"),
+                group_text.label("grp_text"),
+                (cast(_milliseconds(dialect, begin, end), Float) / 60000.0).label("v"),
+                _goal(query.goals, name).label("goal"),
+            ).where(
+                begin.is_not(None),
+                end >= _at(query.start),
+                end < _at(query.end),
+                orders.c.cancelled_at.is_(None),
+            )
+        )
+    if not branches:
+        return KeyedPage(())
+    values = (union_all(*branches) if len(branches) > 1 else branches[0]).cte("figure_values")
+    part = (values.c.fig, values.c.grp_num, values.c.grp_text)
+    ranked = select(
+        *part,
+        values.c.v,
+        values.c.goal,
+        (func.row_number().over(partition_by=part, order_by=values.c.v) - 1).label("rn"),
+        func.count().over(partition_by=part).label("n"),
+    ).cte("ranked")
+    bounds = []
+    for p in figures.PERCENTILES:
+        low = (ranked.c.n - 1) * p // 100
+        bounds.append(func.max(case((ranked.c.rn == low, ranked.c.v))).label(f"lo{p}"))
+        bounds.append(func.max(case((ranked.c.rn == low + 1, ranked.c.v))).label(f"hi{p}"))
+    has_goal = ranked.c.goal.is_not(None)
+    grouped = (
+        select(
+            ranked.c.fig,
+            ranked.c.grp_num,
+            ranked.c.grp_text,
+            func.max(ranked.c.n).label("n"),
+            *bounds,
+            func.sum(case((has_goal, 1), else_=0)).label("with_goal"),
+            func.sum(case((has_goal & (ranked.c.v <= ranked.c.goal), 1), else_=0)).label(
+                "within_goal"
+            ),
+        )
+        .group_by(ranked.c.fig, ranked.c.grp_num, ranked.c.grp_text)
+        .subquery("grouped")
+    )
+    percentiles = []
+    for p in figures.PERCENTILES:
+        low, high = grouped.c[f"lo{p}"], grouped.c[f"hi{p}"]
+        fraction = cast((grouped.c.n - 1) * p % 100, Float) / 100.0
+        percentiles.append((low + (func.coalesce(high, low) - low) * fraction).label(f"p{p}"))
+    statement = select(
+        grouped.c.fig,
+        grouped.c.grp_num,
+        grouped.c.grp_text,
+        grouped.c.n,
+        grouped.c.with_goal,
+        grouped.c.within_goal,
+        *percentiles,
+    )
+    if after is not None:
+        statement = statement.where(_after_figure(grouped, after, query.group_by, origin))
+    rows = (
+        await conn.execute(
+            statement.order_by(grouped.c.fig, grouped.c.grp_num, grouped.c.grp_text).limit(
+                limit + 1
+            )
+        )
+    ).mappings()
+    names = list(figures.FIGURES)
+    items = []
+    for row in rows:
+        group = _group_label(query.group_by, row["grp_num"], row["grp_text"], origin)
+        with_goal, within = int(row["with_goal"]), int(row["within_goal"])
+        items.append(
+            (
+                (names[row["fig"]], group or ""),
+                FigureRow(
+                    figure=names[row["fig"]],
+                    group=group,
+                    count=int(row["n"]),
+                    p50=float(row["p50"]),
+                    p90=float(row["p90"]),
+                    p95=float(row["p95"]),
+                    with_goal=with_goal,
+                    within_goal=within,
+                    share_within_goal=within / with_goal if with_goal else None,
+                ),
+            )
+        )
+    return _page(items, limit)
+
+
+def _after_figure(
+    grouped: Any, after: tuple[str, str], group_by: str | None, origin: datetime
+) -> ColumnElement[bool]:
+    """Rows after the (figure, group) key in (figure, group) order."""
+    figure, group = after
+    rank = list(figures.FIGURES).index(figure)
+    if group_by == "day":
+        number, text = (date.fromisoformat(group) - origin.date()).days, ""
+    else:
+        number, text = 0, group
+    return or_(
+        grouped.c.fig > rank,
+        and_(
+            grouped.c.fig == rank,
+            or_(
+                grouped.c.grp_num > number,
+                and_(grouped.c.grp_num == number, grouped.c.grp_text > text),
+            ),
+        ),
+    )
+
+
+def _group_label(group_by: str | None, number: int, text: str, origin: datetime) -> str | None:
+    if group_by is None:
+        return None
+    if group_by == "day":
+        return (origin.date() + timedelta(days=int(number))).isoformat()
+    return text
+
+
+def _group_text(group_by: str | None) -> ColumnElement[Any]:
+    if group_by is None:
+        return literal("", String)
+    if group_by == "device":
+        return _order_device()
+    return orders.c[group_by]
+
+
+def _goal(goals: Mapping[str, float], figure: str) -> ColumnElement[Any]:
+    """Each order's goal: a CASE whose first match wins, its branches in `goal_rules` order."""
+    whens: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = []
+    fallback: float | None = None
+    for rule in figures.goal_rules(goals, figure):
+        conditions = [
+            orders.c[column] == wanted
+            for column, wanted in (
+                ("modality", rule.modality),
+                ("priority", rule.priority),
+                ("patient_class", rule.patient_class),
+            )
+            if wanted is not None
+        ]
+        if not conditions:
+            fallback = rule.minutes  # matches every order: later rules never apply
+            break
+        whens.append((and_(*conditions), literal(rule.minutes, Float)))
+    otherwise = cast(null(), Float) if fallback is None else literal(fallback, Float)
+    return case(*whens, else_=otherwise) if whens else otherwise
+
+
+# --- volumes ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeQuery:
+    """Counts per facility-local bucket over [start, end), optionally per group."""
+
+    start: datetime  # inclusive
+    end: datetime  # exclusive
+    tz: ZoneInfo
+    interval: str = "day"  # hour, day or week
+    group_by: str | None = None  # modality or device
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeRow:
+    """Exams ordered, performed, reported, cancelled and not shown in one bucket and group."""
+
+    bucket: datetime  # the bucket's local start, with its offset
+    group: str | None
+    ordered: int
+    performed: int
+    reported: int
+    cancelled: int
+    no_shows: int
+
+
+async def read_volumes(
+    conn: AsyncConnection, query: VolumeQuery, *, after: tuple[datetime, str] | None, limit: int
+) -> KeyedPage[VolumeRow]:
+    """Volumes per bucket and group, buckets oldest first; one statement.
+
+    `after` is the (bucket start, group) of the previous page's last row (keyset paging).
+    """
+    dialect = conn.dialect.name
+    origin = figures.bucket_origin(query.start, query.tz, query.interval)
+    spans = figures.offset_spans(query.tz, query.start, query.end)
+    group = literal("", String) if query.group_by is None else _group_text(query.group_by)
+    branches = []
+    for rank, moment, condition in _volume_times():
+        branches.append(
+            select(
+                literal(rank, Integer).label("measure"),
+                _bucket(dialect, moment, spans, origin, query.interval).label("bucket"),
+                group.label("grp"),
+            ).where(moment >= _at(query.start), moment < _at(query.end), condition)
+        )
+    events = union_all(*branches).subquery("events")
+    counts = [
+        func.sum(case((events.c.measure == rank, 1), else_=0)).label(name)
+        for rank, name in enumerate(_VOLUME_MEASURES)
+    ]
+    grouped = (
+        select(events.c.bucket, events.c.grp, *counts)
+        .group_by(events.c.bucket, events.c.grp)
+        .subquery("grouped")
+    )
+    statement = select(grouped)
+    if after is not None:
+        wall, name = after
+        index = figures.bucket_index(
+            origin, wall.astimezone(query.tz).replace(tzinfo=None), query.interval
+        )
+        statement = statement.where(
+            or_(
+                grouped.c.bucket > index,
+                and_(grouped.c.bucket == index, grouped.c.grp > name),
+            )
+        )
+    rows = (
+        await conn.execute(statement.order_by(grouped.c.bucket, grouped.c.grp).limit(limit + 1))
+    ).mappings()
+    items = []
+    for row in rows:
+        bucket = figures.bucket_start(origin, int(row["bucket"]), query.interval, query.tz)
+        items.append(
+            (
+                (bucket, row["grp"]),
+                VolumeRow(
+                    bucket=bucket,
+                    group=None if query.group_by is None else row["grp"],
+                    **{name: int(row[name]) for name in _VOLUME_MEASURES},
+                ),
+            )
+        )
+    return _page(items, limit)
+
+
+def _volume_times() -> list[tuple[int, ColumnElement[Any], ColumnElement[bool]]]:
+    """(measure, time column, condition) per branch: bare columns, so each can use an index."""
+    c = orders.c
+    rank = {name: number for number, name in enumerate(_VOLUME_MEASURES)}
+    return [
+        (rank["ordered"], c.ordered_at, true()),
+        (rank["performed"], c.exam_completed_at, true()),
+        # No MPPS (no exam start known): the first image says the exam was performed.
+        (
+            rank["performed"],
+            c.images_available_at,
+            c.exam_completed_at.is_(None) & c.exam_started_at.is_(None),
+        ),
+        (rank["reported"], c.final_report_at, true()),
+        # Cancelled or discontinued, whichever came first, counted once.
+        (
+            rank["cancelled"],
+            c.cancelled_at,
+            c.discontinued_at.is_(None) | (c.cancelled_at <= c.discontinued_at),
+        ),
+        (
+            rank["cancelled"],
+            c.discontinued_at,
+            c.cancelled_at.is_(None) | (c.discontinued_at < c.cancelled_at),
+        ),
+        (rank["no_shows"], c.no_show_at, true()),
+    ]
+
+
+# --- unmatched items --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UnmatchedItem:
+    """A study or procedure step that matches no order, or a placeholder order never placed."""
+
+    kind: str  # study, procedure_step or order
+    id: int
+    accession: str
+    study_instance_uid: str
+    patient_identifier: str
+    patient_authority: str
+    first_seen: datetime
+    device: str
+    status: str  # the step's or order's status; "" for a study
+
+
+async def list_unmatched(
+    conn: AsyncConnection,
+    *,
+    kinds: Sequence[str] = UNMATCHED_KINDS,
+    after: tuple[datetime, str, int] | None,
+    limit: int,
+) -> KeyedPage[UnmatchedItem]:
+    """Unmatched items newest first by (first_seen, kind, id); one statement."""
+    branches: list[Select[Any]] = []
+    if "study" in kinds:
+        branches.append(
+            select(
+                literal("study", String).label("kind"),
+                studies.c.id,
+                studies.c.accession,
+                studies.c.study_instance_uid,
+                studies.c.patient_identifier,
+                studies.c.patient_authority,
+                studies.c.first_instance_at.label("first_seen"),
+                func.coalesce(devices.c.ae_title, "").label("device"),
+                literal("", String).label("status"),
+            )
+            .select_from(studies.outerjoin(devices, studies.c.device_id == devices.c.id))
+            .where(studies.c.order_id.is_(None))
+        )
+    if "procedure_step" in kinds:
+        steps = procedure_steps.c
+        branches.append(
+            select(
+                literal("procedure_step", String).label("kind"),
+                steps.id,
+                steps.accession,
+                steps.study_instance_uid,
+                literal("", String).label("patient_identifier"),
+                literal("", String).label("patient_authority"),
+                steps.created_at.label("first_seen"),
+                func.coalesce(devices.c.ae_title, steps.station_ae_title).label("device"),
+                steps.status,
+            )
+            .select_from(procedure_steps.outerjoin(devices, steps.device_id == devices.c.id))
+            .where(steps.order_id.is_(None))
+        )
+    if "order" in kinds:
+        branches.append(
+            select(
+                literal("order", String).label("kind"),
+                orders.c.id,
+                orders.c.accession,
+                orders.c.study_instance_uid,
+                func.coalesce(patients.c.identifier, "").label("patient_identifier"),
+                func.coalesce(patients.c.authority, "").label("patient_authority"),
+                orders.c.created_at.label("first_seen"),
+                literal("", String).label("device"),
+                orders.c.status,
+            )
+            .select_from(orders.outerjoin(patients, orders.c.patient_id == patients.c.id))
+            .where(orders.c.ordered_at.is_(None))
+        )
+    listed = (union_all(*branches) if len(branches) > 1 else branches[0]).subquery("unmatched")
+    statement = select(listed)
+    if after is not None:
+        seen, kind, item_id = after
+        statement = statement.where(
+            or_(
+                listed.c.first_seen < _at(seen),
+                and_(
+                    listed.c.first_seen == _at(seen),
+                    or_(listed.c.kind > kind, and_(listed.c.kind == kind, listed.c.id < item_id)),
+                ),
+            )
+        )
+    rows = (
+        await conn.execute(
+            statement.order_by(listed.c.first_seen.desc(), listed.c.kind, listed.c.id.desc()).limit(
+                limit + 1
+            )
+        )
+    ).mappings()
+    items = [((row["first_seen"], row["kind"], row["id"]), UnmatchedItem(**row)) for row in rows]
+    return _page(items, limit)
+
+
+class LinkOutcome(StrEnum):
+    """What became of a request to link an unmatched item to an order."""
+
+    LINKED = "linked"
+    NO_ITEM = "no_item"  # no such study or step
+    NO_ORDER = "no_order"  # no order with that accession number
+    ALREADY_LINKED = "already_linked"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRequest:
+    """An operator's request to link an unmatched study or step to an order."""
+
+    kind: str  # study or procedure_step
+    item_id: int
+    accession: str
+    peer: str  # who asked, for the message log
+    raw: bytes  # the request as received, for the message log
+
+
+async def link_unmatched(
+    engine: AsyncEngine, request: LinkRequest, *, now: datetime
+) -> LinkOutcome:
+    """Link an unmatched study or step to an order in one transaction, as apply does on arrival."""
+    table = studies if request.kind == "study" else procedure_steps
+    async with engine.begin() as conn:
+        found = (
+            await conn.execute(select(table.c.order_id).where(table.c.id == request.item_id))
+        ).first()
+        if found is None:
+            return LinkOutcome.NO_ITEM
+        if found.order_id is not None:
+            return LinkOutcome.ALREADY_LINKED
+        order_id = await conn.scalar(
+            select(orders.c.id).where(orders.c.accession == request.accession)
+        )
+        if order_id is None:
+            return LinkOutcome.NO_ORDER
+        ctx = ApplyContext(conn=conn, message_id=await _log_link(conn, request, now), now=now)
+        link = link_study if request.kind == "study" else link_step
+        if not await link(ctx, request.item_id, order_id):
+            await conn.rollback()  # linked by someone else meanwhile: log nothing
+            return LinkOutcome.ALREADY_LINKED
+    return LinkOutcome.LINKED
+
+
+async def _log_link(conn: AsyncConnection, request: LinkRequest, now: datetime) -> int:
+    """Keep the operator's request in the message log; the timeline rows name it."""
+    return (
+        await conn.execute(
+            insert(messages)
+            .values(
+                protocol="api",
+                received_at=now,
+                last_received_at=now,
+                receive_count=1,
+                peer=request.peer[:255],
+                content_sha256=hashlib.sha256(request.raw).hexdigest(),
+                message_type=f"link {request.kind}"[:32],
+                raw=request.raw,
+                outcome=Outcome.APPLIED.value,
+                control_id_reused=False,
+            )
+            .returning(messages.c.id)
+        )
+    ).scalar_one()
+
+
+# --- shared SQL pieces ------------------------------------------------------------------
+
+
+def _at(instant: datetime) -> ColumnElement[datetime]:
+    """A bound time that compares with stored times on both databases."""
+    return literal(instant, UtcDateTime())
+
+
+def _milliseconds(
+    dialect: str, begin: ColumnElement[datetime], end: ColumnElement[datetime]
+) -> ColumnElement[int]:
+    """Whole milliseconds from `begin` to `end` (both databases round alike)."""
+    if dialect == "sqlite":
+        return cast(
+            func.round((func.julianday(end) - func.julianday(begin)) * 86_400_000), BigInteger
+        )
+    return cast(func.round((extract("epoch", end) - extract("epoch", begin)) * 1000), BigInteger)
+
+
+def _epoch_seconds(dialect: str, moment: ColumnElement[datetime]) -> ColumnElement[int]:
+    """Whole seconds since 1970 UTC (floored) of a stored time."""
+    if dialect == "sqlite":
+        return cast(func.strftime("%s", moment), BigInteger)
+    return cast(func.floor(extract("epoch", moment)), BigInteger)
+
+
+def _bucket(
+    dialect: str,
+    moment: ColumnElement[datetime],
+    spans: Sequence[tuple[datetime | None, int]],
+    origin: datetime,
+    interval: str,
+) -> ColumnElement[int]:
+    """The index of the local bucket holding `moment`: (epoch + offset - origin) // width."""
+    *changes, (_, last) = spans
+    offset: ColumnElement[int] = (
+        case(
+            *((moment < _at(until), literal(off, BigInteger)) for until, off in changes),
+            else_=literal(last, BigInteger),
+        )
+        if changes
+        else literal(last, BigInteger)
+    )
+    local = (
+        _epoch_seconds(dialect, moment) + offset - literal(figures.wall_seconds(origin), BigInteger)
+    )
+    return local // literal(figures.INTERVAL_SECONDS[interval], BigInteger)
+
+
+def _order_device() -> ColumnElement[str]:
+    """The order's device: its first-started step's known one, else its first study's, else ""."""
+    step = (
+        select(devices.c.ae_title)
+        .select_from(procedure_steps.join(devices, procedure_steps.c.device_id == devices.c.id))
+        .where(procedure_steps.c.order_id == orders.c.id)
+        .order_by(procedure_steps.c.started_at.asc().nulls_last(), procedure_steps.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    study = (
+        select(devices.c.ae_title)
+        .select_from(studies.join(devices, studies.c.device_id == devices.c.id))
+        .where(studies.c.order_id == orders.c.id)
+        .order_by(studies.c.first_instance_at, studies.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(step, study, "")
+
+
+def _open_step_device() -> ColumnElement[str]:
+    """The device of the order's MPPS step in progress ("" if unnamed); NULL when none is."""
+    return (
+        select(func.coalesce(devices.c.ae_title, procedure_steps.c.station_ae_title))
+        .select_from(
+            procedure_steps.outerjoin(devices, procedure_steps.c.device_id == devices.c.id)
+        )
+        .where(
+            procedure_steps.c.order_id == orders.c.id,
+            procedure_steps.c.status == StepStatus.IN_PROGRESS.value,
+        )
+        .order_by(procedure_steps.c.started_at.asc().nulls_last(), procedure_steps.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _page(items: Sequence[tuple[tuple[Any, ...], T]], limit: int) -> KeyedPage[T]:
+    """A page from up to `limit + 1` keyed items (the extra one says that more follow)."""
+    shown = items[:limit]
+    next_key = shown[-1][0] if len(items) > limit else None
+    return KeyedPage(tuple(item for _, item in shown), next_key)
