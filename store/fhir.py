@@ -59,7 +59,16 @@ from mappers.fhir.search import (
     Sort,
     SortKey,
 )
-from store.schema import devices, orders, patients, procedure_steps, reports, series, studies
+from store.schema import (
+    device_transitions,
+    devices,
+    orders,
+    patients,
+    procedure_steps,
+    reports,
+    series,
+    studies,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +134,16 @@ _study_patient_id = func.coalesce(
     orders.c.patient_id, _study_patient.c.merged_into_id, _study_patient.c.id
 )
 
+# The prober's last recorded state of a device ("" when never probed).
+_device_state = func.coalesce(
+    select(device_transitions.c.state)
+    .where(device_transitions.c.device_id == devices.c.id)
+    .order_by(device_transitions.c.id.desc())
+    .limit(1)
+    .scalar_subquery(),
+    "",
+)
+
 _SOURCES: dict[ResourceType, _Source] = {
     ResourceType.PATIENT: _Source(
         PatientRow,
@@ -175,7 +194,7 @@ _SOURCES: dict[ResourceType, _Source] = {
     ResourceType.DEVICE: _Source(
         DeviceRow,
         devices,
-        _columns(DeviceRow, devices),
+        _columns(DeviceRow, devices, state=_device_state),
         devices.c.id,
         devices.c.updated_at,
         identifiers={AE_TITLE: devices.c.ae_title},

@@ -162,18 +162,18 @@ class OrderRecord(Base):
     scheduled_duration_minutes: Mapped[int | None] = mapped_column(Integer)
     scheduled_resource: Mapped[str] = mapped_column(String(64), default="")
     schedule_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    no_show_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    no_show_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     status: Mapped[str] = mapped_column(String(32), index=True)
     ordered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    arrived_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    exam_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    exam_completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    images_available_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    preliminary_report_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    final_report_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    discontinued_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    arrived_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    exam_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    exam_completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    images_available_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    preliminary_report_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    final_report_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    discontinued_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -313,6 +313,47 @@ class ProcedureStepRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class ProbeSessionRecord(Base):
+    """A stretch of time the prober watched a device without a gap: what it saw is known."""
+
+    __tablename__ = "probe_sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The last probe's time plus the probe interval: the watched time ends there.
+    covered_until: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DeviceTransitionRecord(Base):
+    """The prober saw a device go down or come back up, when and why (append-only)."""
+
+    __tablename__ = "device_transitions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    state: Mapped[str] = mapped_column(String(8))  # up / down
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DowntimeRecord(Base):
+    """Downtime an operator declared: planned (excluded from the window) or unplanned."""
+
+    __tablename__ = "downtimes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    planned: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    ticket: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 messages = MessageRecord.__table__
 patients = PatientRecord.__table__
 orders = OrderRecord.__table__
@@ -324,3 +365,6 @@ studies = StudyRecord.__table__
 series = SeriesRecord.__table__
 instances = InstanceRecord.__table__
 procedure_steps = ProcedureStepRecord.__table__
+probe_sessions = ProbeSessionRecord.__table__
+device_transitions = DeviceTransitionRecord.__table__
+downtimes = DowntimeRecord.__table__

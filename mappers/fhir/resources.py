@@ -259,6 +259,7 @@ class DeviceRow:
     name: str
     location: str
     updated_at: datetime
+    state: str = ""  # the prober's last word: up, down, or "" when never probed
 
 
 ResourceRow = PatientRow | OrderRow | ReportRow | StudyRow | StepRow | DeviceRow
@@ -429,7 +430,20 @@ def to_fhir_device(row: DeviceRow) -> Resource:
         resource["type"] = {"coding": [_modality(row.modality)]}
     if row.location:
         resource["location"] = {"display": row.location}
+    if row.state in _DEVICE_STATE_REASONS:
+        resource["statusReason"] = [{"coding": [_DEVICE_STATE_REASONS[row.state]]}]
     return resource
+
+
+# What the C-ECHO prober saw, as R4's device-status-reason codes.
+_DEVICE_STATE_REASONS = {
+    state: {
+        "system": "http://terminology.hl7.org/CodeSystem/device-status-reason",
+        "code": code,
+        "display": code.capitalize(),
+    }
+    for state, code in (("up", "online"), ("down", "offline"))
+}
 
 
 def to_fhir_procedure(row: StepRow) -> Resource:

@@ -1,0 +1,396 @@
+"""The equipment registry, what the prober saw, declared downtime, and uptime inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, and_, func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from store.dialect import upsert
+from store.schema import (
+    device_transitions,
+    devices,
+    downtimes,
+    probe_sessions,
+    procedure_steps,
+    studies,
+)
+
+UP, DOWN = "up", "down"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRegistration:
+    """What an operator (or the devices file) says about a device."""
+
+    host: str = ""
+    port: int | None = None
+    modality: str = ""
+    name: str = ""
+    location: str = ""
+    monitored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceView:
+    """A device as the API shows it: registered and learned facts, and its state now."""
+
+    ae_title: str
+    host: str
+    port: int | None
+    modality: str
+    name: str
+    location: str
+    monitored: bool
+    station_name: str
+    manufacturer: str
+    model: str
+    serial_number: str
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+    state: str  # up, down, or "" when never probed
+    state_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeTarget:
+    """A monitored device the prober echoes."""
+
+    device_id: int
+    ae_title: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class DowntimeView:
+    """Declared downtime."""
+
+    id: int
+    ae_title: str
+    starts_at: datetime
+    ends_at: datetime | None
+    planned: bool
+    reason: str
+    ticket: str
+
+
+@dataclass(frozen=True, slots=True)
+class UptimeInputs:
+    """Everything the uptime figures of one device need, within a window."""
+
+    sessions: tuple[tuple[datetime, datetime], ...]
+    transitions: tuple[tuple[datetime, str], ...]  # every transition up to the window's end
+    downtimes: tuple[DowntimeView, ...]
+    busy: tuple[tuple[datetime, datetime], ...]
+    exams: int
+
+
+_DEVICE_COLUMNS = [
+    devices.c.ae_title,
+    devices.c.host,
+    devices.c.port,
+    devices.c.modality,
+    devices.c.name,
+    devices.c.location,
+    devices.c.monitored,
+    devices.c.station_name,
+    devices.c.manufacturer,
+    devices.c.model,
+    devices.c.serial_number,
+    devices.c.first_seen_at,
+    devices.c.last_seen_at,
+]
+
+
+def _device_query() -> Select:
+    latest = (
+        select(
+            device_transitions.c.device_id,
+            func.max(device_transitions.c.id).label("last_id"),
+        )
+        .group_by(device_transitions.c.device_id)
+        .subquery()
+    )
+    return (
+        select(*_DEVICE_COLUMNS, device_transitions.c.state, device_transitions.c.at)
+        .select_from(
+            devices.outerjoin(latest, latest.c.device_id == devices.c.id).outerjoin(
+                device_transitions, device_transitions.c.id == latest.c.last_id
+            )
+        )
+        .order_by(devices.c.ae_title)
+    )
+
+
+def _view(row: Row) -> DeviceView:
+    values = dict(row._mapping)
+    state, since = values.pop("state"), values.pop("at")
+    return DeviceView(**values, state=state or "", state_since=since)
+
+
+async def list_devices(conn: AsyncConnection) -> list[DeviceView]:
+    """Every device, registered or learned, with its state now (one statement)."""
+    return [_view(row) for row in await conn.execute(_device_query())]
+
+
+async def get_device(conn: AsyncConnection, ae_title: str) -> DeviceView | None:
+    """One device by AE title."""
+    row = (await conn.execute(_device_query().where(devices.c.ae_title == ae_title))).first()
+    return _view(row) if row is not None else None
+
+
+async def register_device(
+    conn: AsyncConnection, ae_title: str, registration: DeviceRegistration, now: datetime
+) -> int:
+    """Create or change a device's registration (learned facts are kept)."""
+    values = {
+        "host": registration.host,
+        "port": registration.port,
+        "modality": registration.modality,
+        "name": registration.name,
+        "location": registration.location,
+        "monitored": registration.monitored,
+    }
+    statement = upsert(conn.dialect.name, devices).values(
+        ae_title=ae_title, created_at=now, updated_at=now, **values
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["ae_title"],
+        set_={**{name: statement.excluded[name] for name in values}, "updated_at": now},
+    ).returning(devices.c.id)
+    return (await conn.execute(statement)).scalar_one()
+
+
+async def probe_targets(conn: AsyncConnection) -> list[ProbeTarget]:
+    """The monitored devices with an address to echo."""
+    rows = await conn.execute(
+        select(devices.c.id, devices.c.ae_title, devices.c.host, devices.c.port)
+        .where(devices.c.monitored.is_(True), devices.c.host != "", devices.c.port.is_not(None))
+        .order_by(devices.c.ae_title)
+    )
+    return [ProbeTarget(*row) for row in rows]
+
+
+async def current_states(conn: AsyncConnection) -> dict[int, str]:
+    """Each probed device's last recorded state (for a prober that restarts)."""
+    latest = (
+        select(func.max(device_transitions.c.id))
+        .group_by(device_transitions.c.device_id)
+        .scalar_subquery()
+    )
+    rows = await conn.execute(
+        select(device_transitions.c.device_id, device_transitions.c.state).where(
+            device_transitions.c.id.in_(latest)
+        )
+    )
+    return {device_id: state for device_id, state in rows}
+
+
+async def record_probe(
+    conn: AsyncConnection,
+    device_id: int,
+    *,
+    at: datetime,
+    interval: timedelta,
+    transition: tuple[str, datetime, str] | None,
+    now: datetime,
+) -> None:
+    """Extend what the prober has watched by this probe, and record a transition if any.
+
+    A probe covers [at, at + interval). A gap longer than twice the interval since the last
+    probe (the gateway was not running) starts a new session, so the gap stays unknown time.
+    """
+    last = (
+        await conn.execute(
+            select(probe_sessions.c.id, probe_sessions.c.covered_until)
+            .where(probe_sessions.c.device_id == device_id)
+            .order_by(probe_sessions.c.covered_until.desc())
+            .limit(1)
+        )
+    ).first()
+    if last is not None and at - last.covered_until <= interval:
+        await conn.execute(
+            update(probe_sessions)
+            .where(probe_sessions.c.id == last.id)
+            .values(covered_until=at + interval)
+        )
+    else:
+        await conn.execute(
+            insert(probe_sessions).values(
+                device_id=device_id, started_at=at, covered_until=at + interval
+            )
+        )
+    if transition is not None:
+        state, since, reason = transition
+        await conn.execute(
+            insert(device_transitions).values(
+                device_id=device_id, state=state, at=since, reason=reason[:255], recorded_at=now
+            )
+        )
+
+
+async def device_id(conn: AsyncConnection, ae_title: str) -> int | None:
+    """The row id of a device."""
+    return (await conn.execute(select(devices.c.id).where(devices.c.ae_title == ae_title))).scalar()
+
+
+async def add_downtime(
+    conn: AsyncConnection,
+    device: int,
+    *,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    planned: bool,
+    reason: str,
+    ticket: str,
+    now: datetime,
+) -> int:
+    """Declare downtime; its id."""
+    return (
+        await conn.execute(
+            insert(downtimes)
+            .values(
+                device_id=device,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                planned=planned,
+                reason=reason,
+                ticket=ticket,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(downtimes.c.id)
+        )
+    ).scalar_one()
+
+
+async def end_downtime(
+    conn: AsyncConnection, device: int, downtime_id: int, ends_at: datetime, now: datetime
+) -> bool:
+    """Set the end of a declared downtime; False when there is no such downtime."""
+    result = await conn.execute(
+        update(downtimes)
+        .where(downtimes.c.id == downtime_id, downtimes.c.device_id == device)
+        .values(ends_at=ends_at, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def _downtime_query() -> Select:
+    return select(
+        downtimes.c.id,
+        devices.c.ae_title,
+        downtimes.c.starts_at,
+        downtimes.c.ends_at,
+        downtimes.c.planned,
+        downtimes.c.reason,
+        downtimes.c.ticket,
+    ).select_from(downtimes.join(devices, downtimes.c.device_id == devices.c.id))
+
+
+async def list_downtimes(conn: AsyncConnection, device: int) -> list[DowntimeView]:
+    """A device's declared downtime, newest first."""
+    rows = await conn.execute(
+        _downtime_query()
+        .where(downtimes.c.device_id == device)
+        .order_by(downtimes.c.starts_at.desc(), downtimes.c.id.desc())
+    )
+    return [DowntimeView(**row._mapping) for row in rows]
+
+
+async def uptime_inputs(
+    conn: AsyncConnection, device_ids: Sequence[int], start: datetime, end: datetime
+) -> dict[int, UptimeInputs]:
+    """The sessions, transitions, downtime, busy time and exams of devices in [start, end):
+    five statements whatever the number of devices."""
+    ids = list(device_ids)
+    sessions = await conn.execute(
+        select(
+            probe_sessions.c.device_id, probe_sessions.c.started_at, probe_sessions.c.covered_until
+        )
+        .where(
+            probe_sessions.c.device_id.in_(ids),
+            probe_sessions.c.started_at < end,
+            probe_sessions.c.covered_until > start,
+        )
+        .order_by(probe_sessions.c.started_at)
+    )
+    transitions = await conn.execute(
+        select(device_transitions.c.device_id, device_transitions.c.at, device_transitions.c.state)
+        .where(device_transitions.c.device_id.in_(ids), device_transitions.c.at < end)
+        .order_by(device_transitions.c.at, device_transitions.c.id)
+    )
+    declared = await conn.execute(
+        _downtime_query()
+        .add_columns(downtimes.c.device_id)
+        .where(
+            downtimes.c.device_id.in_(ids),
+            downtimes.c.starts_at < end,
+            (downtimes.c.ends_at.is_(None)) | (downtimes.c.ends_at > start),
+        )
+    )
+    steps = await conn.execute(
+        select(
+            procedure_steps.c.device_id,
+            procedure_steps.c.started_at,
+            procedure_steps.c.ended_at,
+            procedure_steps.c.study_instance_uid,
+        ).where(
+            procedure_steps.c.device_id.in_(ids),
+            procedure_steps.c.started_at < end,
+            procedure_steps.c.ended_at > start,
+            procedure_steps.c.status == "COMPLETED",
+        )
+    )
+    # Studies with no MPPS count busy from their first to their last image.
+    without_mpps = (
+        ~select(procedure_steps.c.id)
+        .where(and_(procedure_steps.c.study_instance_uid == studies.c.study_instance_uid))
+        .exists()
+    )
+    images = await conn.execute(
+        select(studies.c.device_id, studies.c.first_instance_at, studies.c.last_instance_at).where(
+            studies.c.device_id.in_(ids),
+            studies.c.first_instance_at < end,
+            studies.c.last_instance_at >= start,
+            without_mpps,
+        )
+    )
+    gathered: dict[int, dict[str, list]] = {
+        i: {"sessions": [], "transitions": [], "downtimes": [], "busy": [], "exams": []}
+        for i in ids
+    }
+    for device, started, until in sessions:
+        gathered[device]["sessions"].append((started, until))
+    for device, at, state in transitions:
+        gathered[device]["transitions"].append((at, state))
+    for row in declared:
+        values = dict(row._mapping)
+        gathered[values.pop("device_id")]["downtimes"].append(DowntimeView(**values))
+    for device, started, ended, _uid in steps:
+        gathered[device]["busy"].append((started, ended))
+        gathered[device]["exams"].append(1)
+    for device, first, last in images:
+        gathered[device]["busy"].append((first, max(last, first + timedelta(seconds=1))))
+        gathered[device]["exams"].append(1)
+    return {
+        device: UptimeInputs(
+            sessions=tuple(parts["sessions"]),
+            transitions=tuple(parts["transitions"]),
+            downtimes=tuple(parts["downtimes"]),
+            busy=tuple(parts["busy"]),
+            exams=len(parts["exams"]),
+        )
+        for device, parts in gathered.items()
+    }
+
+
+async def device_ids(conn: AsyncConnection) -> dict[str, int]:
+    """Every device's row id by AE title (one statement)."""
+    rows = await conn.execute(select(devices.c.ae_title, devices.c.id))
+    return {ae_title: row_id for ae_title, row_id in rows}
