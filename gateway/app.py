@@ -8,10 +8,12 @@ commits what is queued, then the database engine closes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from aiohttp import web
 
-from gateway import api, health, openapi
+from gateway import api, equipment, fhir, flow, health, openapi
 from gateway.auth import Token, auth_middleware
 from gateway.config import Settings
 from gateway.cors import cors_middleware
@@ -22,6 +24,7 @@ from gateway.keys import (
     INGEST,
     METRICS,
     MLLP_SERVER,
+    PROBER,
     SETTINGS,
 )
 from gateway.metrics import Metrics
@@ -29,18 +32,32 @@ from gateway.problems import problem_middleware
 from listeners.dicom import DicomListener, DicomOptions
 from listeners.hl7 import Hl7Receiver, ReceiverOptions
 from listeners.mllp import MllpServer
+from listeners.prober import Prober, echo_device
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
 from mappers.events import Milestone, ReportStatus
 from mappers.hl7v2.ack import Responder
 from mappers.hl7v2.rules import MappingRules, OrderAction
 from store.engine import create_engine
+from store.equipment import (
+    DeviceRegistration,
+    ProbeTarget,
+    current_states,
+    probe_targets,
+    record_probe,
+    register_device,
+)
 from store.errors import SchemaOutOfDate
 from store.ingest import Ingest
+from store.locks import LeaderLock
 from store.migrate import migrate, pending_revisions
 from store.worklist import find_worklist as find_worklist_items
 
 
-def create_app(settings: Settings, tokens: Mapping[str, Token] | None = None) -> web.Application:
+def create_app(
+    settings: Settings,
+    tokens: Mapping[str, Token] | None = None,
+    devices: Mapping[str, DeviceRegistration] | None = None,
+) -> web.Application:
     """Build the application; nothing is opened until it starts.
 
     `tokens` (from the tokens file) protects /api and /fhir; None leaves them open, which the
@@ -61,8 +78,12 @@ def create_app(settings: Settings, tokens: Mapping[str, Token] | None = None) ->
     app.cleanup_ctx.append(_ingest)
     app.cleanup_ctx.append(_mllp_listener)
     app.cleanup_ctx.append(_dicom_listener)
+    app.cleanup_ctx.append(partial(_prober, devices=devices or {}))
     app.add_routes(health.routes)
     app.add_routes(api.routes)
+    app.add_routes(flow.routes)
+    app.add_routes(equipment.routes)
+    app.add_routes(fhir.routes)
     app.add_routes(openapi.routes)
     return app
 
@@ -180,3 +201,52 @@ async def _dicom_listener(app: web.Application) -> AsyncIterator[None]:
     app[DICOM_LISTENER] = listener
     yield
     await listener.close()
+
+
+async def _prober(
+    app: web.Application, *, devices: Mapping[str, DeviceRegistration]
+) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = app[ENGINE]
+    interval = timedelta(seconds=settings.probe.interval)
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        for ae_title, registration in devices.items():
+            await register_device(conn, ae_title, registration, now)
+    async with engine.connect() as conn:
+        states = await current_states(conn)
+
+    async def targets() -> list[ProbeTarget]:
+        async with engine.connect() as conn:
+            return await probe_targets(conn)
+
+    async def record(
+        target: ProbeTarget, at: datetime, transition: tuple[str, datetime, str] | None
+    ) -> None:
+        async with engine.begin() as conn:
+            await record_probe(
+                conn,
+                target.device_id,
+                at=at,
+                interval=interval,
+                transition=transition,
+                now=datetime.now(UTC),
+            )
+
+    lock = LeaderLock(engine)
+    prober = Prober(
+        targets,
+        record,
+        interval=settings.probe.interval,
+        failures_to_down=settings.probe.failures,
+        is_leader=lock.held,
+        echo=partial(
+            echo_device, calling_ae=settings.dicom.ae_title, timeout=settings.probe.timeout
+        ),
+        states=states,
+    )
+    await prober.start()
+    app[PROBER] = prober
+    yield
+    await prober.close()
+    await lock.release()

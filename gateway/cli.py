@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.auth import Role, TokensError, hash_token, load_tokens, new_token
 from gateway.config import ConfigError, Settings, load_settings
+from gateway.devices_file import DevicesFileError, load_devices
 from gateway.logs import configure_logging
 from gateway.replay import replay, split_messages
 from gateway.serve import serve
@@ -67,13 +68,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+    # Both files are read before the event loop starts: nothing blocks it later.
     try:
         tokens = load_tokens(settings.tokens_file) if settings.tokens_file else None
-    except TokensError as exc:
+        devices = load_devices(settings.devices_file) if settings.devices_file else None
+    except (TokensError, DevicesFileError) as exc:
         print(f"imaging-gateway: bad setting: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(settings, tokens))
+        asyncio.run(serve(settings, tokens, devices))
     except SchemaOutOfDate as exc:
         print(f"imaging-gateway: cannot start: {exc}", file=sys.stderr)
         return 1

@@ -280,6 +280,8 @@ class ProbeSettings:
 
     interval: float = field(default=60.0, metadata=_SECONDS)
     failures: int = field(default=3, metadata=_rule("an integer >= 1", lambda v: v >= 1))
+    # Seconds one C-ECHO may take (connect, associate, answer) before it counts as failed.
+    timeout: float = field(default=5.0, metadata=_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,9 @@ class Settings:
         metadata=_rule("one of " + ", ".join(LOG_LEVELS), LOG_LEVELS.__contains__, str.upper),
     )
     tokens_file: Path | None = None
+    # Devices registered at start-up (TOML [devices.AE_TITLE] tables: host, port, modality,
+    # name, location, monitored); PUT /api/v1/devices/{ae_title} changes them later.
+    devices_file: Path | None = None
 
     @property
     def tz(self) -> ZoneInfo:

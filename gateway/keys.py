@@ -10,6 +10,7 @@ from gateway.metrics import Metrics
 from listeners.dicom import DicomListener
 from listeners.hl7 import Hl7Receiver
 from listeners.mllp import MllpServer
+from listeners.prober import Prober
 from store.ingest import Ingest
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -19,3 +20,4 @@ MLLP_SERVER = web.AppKey("mllp_server", MllpServer)
 HL7_RECEIVER = web.AppKey("hl7_receiver", Hl7Receiver)
 DICOM_LISTENER = web.AppKey("dicom_listener", DicomListener)
 METRICS = web.AppKey("metrics", Metrics)
+PROBER = web.AppKey("prober", Prober)

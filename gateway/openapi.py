@@ -19,9 +19,21 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.equipment import UptimeReport
 from gateway.jsonio import json_response
 from gateway.paging import DEFAULT_LIMIT, MAX_LIMIT
 from mappers.events import Milestone
+from store.equipment import DeviceView, DowntimeView
+from store.flow import (
+    BOARD_STATES,
+    UNMATCHED_KINDS,
+    VOLUME_GROUPS,
+    BoardItem,
+    FigureRow,
+    UnmatchedItem,
+    VolumeRow,
+)
+from store.flow import GROUPS as FLOW_GROUPS
 from store.ingest import Outcome
 from store.queries import MessageView, OrderSummary, OrderView
 
@@ -63,6 +75,7 @@ class Operation:
     path_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     errors: Sequence[int] = (400, 401, 403)
     body: Mapping[str, Any] | None = None
+    success: int = 200
 
 
 def _page_of(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,7 +189,317 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
 )
 
-COMPONENTS = (OrderSummary, OrderView, MessageView)
+_AE = {"ae_title": {"type": "string", "minLength": 1, "maxLength": 16}}
+_WINDOW = [
+    Param("from", "Window start (default: 7 days before `to`).", _MOMENT),
+    Param("to", "Window end (default: now); a window is at most 366 days.", _MOMENT),
+]
+_REGISTRATION = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "host": {"type": "string", "maxLength": 255},
+        "port": {"type": ["integer", "null"], "minimum": 1, "maximum": 65535},
+        "modality": {"type": "string", "maxLength": 16},
+        "name": {"type": "string", "maxLength": 128},
+        "location": {"type": "string", "maxLength": 128},
+        "monitored": {"type": "boolean", "description": "Probed with C-ECHO; needs host and port."},
+    },
+}
+_DOWNTIME = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["start", "planned"],
+    "properties": {
+        "start": {"type": "string", "format": "date-time"},
+        "end": {"type": ["string", "null"], "format": "date-time"},
+        "planned": {"type": "boolean"},
+        "reason": {"type": "string", "maxLength": 255},
+        "ticket": {"type": "string", "maxLength": 64},
+    },
+}
+
+EQUIPMENT_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "get",
+        "/api/v1/devices",
+        "Every device, registered or learned, with its state.",
+        {
+            "type": "object",
+            "required": ["items"],
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/DeviceView"}}
+            },
+        },
+        errors=(400, 401),
+    ),
+    Operation(
+        "get",
+        "/api/v1/devices/{ae_title}",
+        "One device.",
+        {"$ref": "#/components/schemas/DeviceView"},
+        path_params=_AE,
+        errors=(401, 404),
+    ),
+    Operation(
+        "put",
+        "/api/v1/devices/{ae_title}",
+        "Register a device or change it (operator).",
+        {"$ref": "#/components/schemas/DeviceView"},
+        path_params=_AE,
+        errors=(400, 401, 403),
+        body=_REGISTRATION,
+    ),
+    Operation(
+        "post",
+        "/api/v1/devices/{ae_title}/downtime",
+        "Declare planned or unplanned downtime (operator).",
+        {"$ref": "#/components/schemas/DowntimeView"},
+        path_params=_AE,
+        errors=(400, 401, 403, 404),
+        body=_DOWNTIME,
+        success=201,
+    ),
+    Operation(
+        "get",
+        "/api/v1/devices/{ae_title}/downtime",
+        "A device's declared downtime.",
+        {
+            "type": "object",
+            "required": ["items"],
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/DowntimeView"}}
+            },
+        },
+        path_params=_AE,
+        errors=(400, 401, 404),
+    ),
+    Operation(
+        "patch",
+        "/api/v1/devices/{ae_title}/downtime/{id}",
+        "End a declared downtime (operator).",
+        {"$ref": "#/components/schemas/DowntimeView"},
+        path_params={**_AE, "id": {"type": "integer", "minimum": 0}},
+        errors=(400, 401, 403, 404),
+        body={
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["end"],
+            "properties": {"end": {"type": "string", "format": "date-time"}},
+        },
+    ),
+    Operation(
+        "get",
+        "/api/v1/devices/{ae_title}/uptime",
+        "Availability, downtime, failures, MTBF/MTTR and utilization over a window.",
+        {"$ref": "#/components/schemas/UptimeReport"},
+        _WINDOW,
+        path_params=_AE,
+        errors=(400, 401, 404),
+    ),
+    Operation(
+        "get",
+        "/api/v1/equipment/uptime",
+        "The fleet's figures per modality or location, with daily series.",
+        {
+            "type": "object",
+            "required": ["group_by", "groups", "fleet"],
+            "properties": {
+                "group_by": {"type": "string", "enum": ["modality", "location"]},
+                "groups": {"type": "array", "items": {"$ref": "#/components/schemas/UptimeReport"}},
+                "fleet": {"$ref": "#/components/schemas/UptimeReport"},
+            },
+        },
+        [
+            *_WINDOW,
+            Param(
+                "group_by",
+                "modality (default) or location.",
+                {"type": "string", "enum": ["modality", "location"]},
+            ),
+        ],
+        errors=(400, 401),
+    ),
+)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _keyed_page(item: str, **extra: Mapping[str, Any]) -> dict[str, Any]:
+    """A page of `item` with the query's echo fields."""
+    page = _page_of(_ref(item))
+    page["properties"] = {**extra, **page["properties"]}
+    page["required"] = [*extra, *page["required"]]
+    return page
+
+
+_FIGURES = [
+    "access",
+    "wait",
+    "start_delay",
+    "exam_duration",
+    "report_turnaround",
+    "preliminary_turnaround",
+    "total_turnaround",
+]
+_ECHO_WINDOW = {
+    "from": {"type": "string", "format": "date-time"},
+    "to": {"type": "string", "format": "date-time"},
+}
+_OPTIONAL_GROUP = {"type": ["string", "null"]}
+
+FLOW_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "get",
+        "/api/v1/flow/board",
+        "The department now: open orders by state, with counts by modality and device.",
+        {
+            "type": "object",
+            "required": [
+                "now",
+                "day",
+                "counts",
+                "by_modality",
+                "by_device",
+                "items",
+                "next_cursor",
+            ],
+            "properties": {
+                "now": {"type": "string", "format": "date-time"},
+                "day": {"type": "string", "format": "date"},
+                "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "by_modality": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": {"type": "integer"},
+                    },
+                },
+                "by_device": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "additionalProperties": {"type": "integer"},
+                    },
+                },
+                "items": {"type": "array", "items": _ref("BoardItem")},
+                "next_cursor": {"type": ["string", "null"]},
+            },
+        },
+        [
+            Param("modality", "DICOM modality code."),
+            Param("device", "Device AE title."),
+            Param(
+                "state",
+                "Board states, comma-separated: " + ", ".join(BOARD_STATES),
+                _names(BOARD_STATES),
+            ),
+            *_PAGING,
+        ],
+        errors=(400, 401),
+    ),
+    Operation(
+        "get",
+        "/api/v1/flow/turnaround",
+        "Count, p50, p90, p95 and share within goal of each figure, by group; a figure counts "
+        "when its end time is in [from, to) (default: the last 7 days).",
+        _keyed_page(
+            "FigureRow", **_ECHO_WINDOW, window={"type": "string"}, group_by=_OPTIONAL_GROUP
+        ),
+        [
+            *_RANGE,
+            Param(
+                "group_by",
+                "modality, priority, patient_class, device or day.",
+                {"type": "string", "enum": list(FLOW_GROUPS)},
+            ),
+            Param(
+                "figure",
+                "Figures, comma-separated (default all): " + ", ".join(_FIGURES),
+                _names(_FIGURES),
+            ),
+            *_PAGING,
+        ],
+        errors=(400, 401),
+    ),
+    Operation(
+        "get",
+        "/api/v1/flow/volumes",
+        "Exams ordered, performed, reported, cancelled and not shown per local bucket.",
+        _keyed_page(
+            "VolumeRow", **_ECHO_WINDOW, interval={"type": "string"}, group_by=_OPTIONAL_GROUP
+        ),
+        [
+            *_RANGE,
+            Param(
+                "interval",
+                "hour, day (default) or week.",
+                {"type": "string", "enum": ["hour", "day", "week"]},
+            ),
+            Param(
+                "group_by", "modality or device.", {"type": "string", "enum": list(VOLUME_GROUPS)}
+            ),
+            *_PAGING,
+        ],
+        errors=(400, 401),
+    ),
+    Operation(
+        "get",
+        "/api/v1/unmatched",
+        "Studies and procedure steps that match no order, and placeholder orders.",
+        _page_of(_ref("UnmatchedItem")),
+        [
+            Param(
+                "kind",
+                "Kinds, comma-separated: " + ", ".join(UNMATCHED_KINDS),
+                _names(UNMATCHED_KINDS),
+            ),
+            *_PAGING,
+        ],
+        errors=(400, 401),
+    ),
+    Operation(
+        "post",
+        "/api/v1/unmatched/{kind}/{id}/link",
+        "Link an unmatched study or procedure step to an order by accession (operator).",
+        {
+            "type": "object",
+            "required": ["kind", "id", "accession", "linked"],
+            "properties": {
+                "kind": {"type": "string"},
+                "id": {"type": "integer"},
+                "accession": {"type": "string"},
+                "linked": {"type": "boolean"},
+            },
+        },
+        path_params={
+            "kind": {"type": "string", "enum": ["study", "procedure_step"]},
+            "id": {"type": "integer", "minimum": 0},
+        },
+        errors=(400, 401, 403, 404, 409),
+        body={
+            "type": "object",
+            "required": ["accession"],
+            "additionalProperties": False,
+            "properties": {"accession": {"type": "string", "minLength": 1}},
+        },
+    ),
+)
+
+COMPONENTS = (
+    OrderSummary,
+    OrderView,
+    MessageView,
+    DeviceView,
+    DowntimeView,
+    UptimeReport,
+    BoardItem,
+    FigureRow,
+    VolumeRow,
+    UnmatchedItem,
+)
 
 
 def schema_of(kind: Any, components: dict[str, Any]) -> dict[str, Any]:
@@ -250,7 +573,7 @@ def document() -> dict[str, Any]:
     for kind in COMPONENTS:
         schema_of(kind, components)
     paths: dict[str, Any] = {}
-    for op in OPERATIONS:
+    for op in (*OPERATIONS, *FLOW_OPERATIONS, *EQUIPMENT_OPERATIONS):
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": schema}
             for name, schema in op.path_params.items()
@@ -265,7 +588,7 @@ def document() -> dict[str, Any]:
             for p in op.params
         ]
         responses: dict[str, Any] = {
-            "200": {
+            str(op.success): {
                 "description": op.summary,
                 "content": {"application/json": {"schema": dict(op.response)}},
             }

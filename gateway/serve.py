@@ -12,14 +12,21 @@ from aiohttp import web
 from gateway.app import create_app
 from gateway.auth import Token
 from gateway.config import Settings, describe
+from store.equipment import DeviceRegistration
 
 log = logging.getLogger(__name__)
 
 
-async def serve(settings: Settings, tokens: Mapping[str, Token] | None = None) -> None:
+async def serve(
+    settings: Settings,
+    tokens: Mapping[str, Token] | None = None,
+    devices: Mapping[str, DeviceRegistration] | None = None,
+) -> None:
     """Start every listener, wait for a stop signal, then stop accepting, finish the messages
     in flight and close the store."""
-    runner = web.AppRunner(create_app(settings, tokens), handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        create_app(settings, tokens, devices), handle_signals=False, access_log=None
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

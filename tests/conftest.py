@@ -18,6 +18,7 @@ from gateway.app import create_app
 from gateway.auth import Token
 from gateway.config import Settings, load_settings
 from gateway.keys import ENGINE, MLLP_SERVER
+from store.equipment import DeviceRegistration
 
 # The server every PostgreSQL test creates its own database on (trust auth on this machine
 # and in CI). In CI a PostgreSQL test that cannot connect fails; elsewhere it is skipped.
@@ -134,10 +135,12 @@ class RunningGateway:
 
 
 async def start_gateway(
-    settings: Settings, tokens: Mapping[str, Token] | None = None
+    settings: Settings,
+    tokens: Mapping[str, Token] | None = None,
+    devices: Mapping[str, DeviceRegistration] | None = None,
 ) -> RunningGateway:
-    """Start the whole application (store, ingest, MLLP, DICOM, HTTP) as `serve` does."""
-    app = create_app(settings, tokens)
+    """Start the whole application (store, listeners, prober, HTTP) as `serve` does."""
+    app = create_app(settings, tokens, devices)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port)
