@@ -16,8 +16,8 @@ import socketserver
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,7 +36,7 @@ from mappers.dicom.instances import map_instance
 from mappers.dicom.mpps import map_n_create, map_n_set
 from mappers.dicom.worklist import parse_worklist_query, worklist_response
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
-from mappers.events import Event
+from mappers.events import DeviceSeen, Event
 from store.errors import Rejection, StoreError
 from store.ingest import Inbound, Ingest, Outcome, Stored
 
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 FindWorklist = Callable[[WorklistQuery], Awaitable[list[WorklistItem]]]
 
+DEVICE_REFRESH = timedelta(minutes=10)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SHUTDOWN_POLL = 0.05  # seconds between the acceptor's checks for a shutdown request
 SUCCESS = 0x0000
 PENDING = 0xFF00
@@ -96,6 +98,11 @@ class DicomListener:
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: ThreadedAssociationServer | None = None
+        # What each device last said about itself, and when we last stored it: an
+        # unchanged device is learned again only every DEVICE_REFRESH (handlers run on
+        # several threads, hence the lock).
+        self._devices_seen: dict[str, tuple[DeviceSeen, datetime]] = {}
+        self._devices_lock = threading.Lock()
 
     async def start(self) -> None:
         """Bind and serve in pynetdicom's own threads; captures the running loop for the bridge."""
@@ -236,7 +243,7 @@ class DicomListener:
             return self._refuse(
                 inbound, DicomMappingError("dataset cannot be read", status.CANNOT_UNDERSTAND)
             )
-        stored = self._submit(_with(inbound, events, control_id=sop_instance_uid))
+        stored = self._submit(_with(inbound, self._news(events), control_id=sop_instance_uid))
         if stored is None:
             return _failure(status.OUT_OF_RESOURCES, "storage unavailable; resend")
         if stored.outcome is Outcome.FAILED:
@@ -321,6 +328,20 @@ class DicomListener:
                 PENDING,
                 worklist_response(item, event.identifier, facility_tz=options.facility_tz),
             )
+
+    def _news(self, events: list[Event]) -> list[Event]:
+        """The events without a DeviceSeen that says nothing new (every image repeats it)."""
+        kept = []
+        for event in events:
+            if isinstance(event, DeviceSeen):
+                described = replace(event, seen_at=_EPOCH)
+                with self._devices_lock:
+                    last = self._devices_seen.get(event.ae_title)
+                    if last and last[0] == described and event.seen_at - last[1] < DEVICE_REFRESH:
+                        continue
+                    self._devices_seen[event.ae_title] = (described, event.seen_at)
+            kept.append(event)
+        return kept
 
     # --- answers ---------------------------------------------------------------------
 

@@ -507,7 +507,9 @@ async def _matching_order(
 
 async def _store_instance(ctx: ApplyContext, event: InstanceStored) -> None:
     """Index one instance; the first of a study for an order sets `images_available`."""
-    device_id = await _device_by_title(ctx, event.device_ae_title)
+    device_id = (
+        select(devices.c.id).where(devices.c.ae_title == event.device_ae_title).scalar_subquery()
+    )
     patient = event.patient or PatientId("")
     study = upsert(ctx.conn.dialect.name, studies).values(
         study_instance_uid=event.study_instance_uid,
@@ -526,8 +528,8 @@ async def _store_instance(ctx: ApplyContext, event: InstanceStored) -> None:
     study = study.on_conflict_do_update(
         index_elements=["study_instance_uid"],
         set_={"updated_at": study.excluded.updated_at},
-    ).returning(studies.c.id, studies.c.order_id)
-    study_id, order_id = (await ctx.conn.execute(study)).one()
+    ).returning(studies.c.id, studies.c.order_id, studies.c.instance_count)
+    study_id, order_id, earlier_instances = (await ctx.conn.execute(study)).one()
 
     one_series = upsert(ctx.conn.dialect.name, series).values(
         series_instance_uid=event.series_instance_uid,
@@ -576,6 +578,10 @@ async def _store_instance(ctx: ApplyContext, event: InstanceStored) -> None:
             ),
         )
     )
+    if earlier_instances:
+        # The study's first instance already matched its order (or found none, and the order
+        # links the study when it arrives); later instances change no milestone.
+        return
     if order_id is None:
         order_id = await _matching_order(ctx, event.accession, event.study_instance_uid)
         if order_id is None:

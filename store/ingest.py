@@ -311,7 +311,8 @@ async def _store(conn: AsyncConnection, inbound: Inbound, now: datetime) -> Stor
                 error_location=inbound.error_location,
             )
         )
-    elif inbound.control_id is not None:
+    elif inbound.control_id is not None and inbound.protocol == "hl7v2":
+        # Only HL7 engines reset MSH-10 counters; a DICOM key (a UID) is never reused.
         reused = await _control_id_reused(conn, inbound, message_id)
 
     if inbound.outcome is Outcome.APPLIED:
