@@ -14,7 +14,7 @@ identifier too, and `patient=<merged id>` finds the survivor's resources.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +97,8 @@ class _Source:
         default_factory=dict
     )
     searched: tuple[ColumnElement[bool], ...] = ()  # what every search (not a read) adds
+    # How `patient=` narrows, when `patient IN (...)` would defeat the indexes.
+    patient_match: Callable[[Select[Any]], ColumnElement[bool]] | None = None
 
 
 _named = patients.alias("named_patient")  # a patient an identifier search names
@@ -133,6 +135,35 @@ _study_sources = studies.outerjoin(orders, studies.c.order_id == orders.c.id).ou
 _study_patient_id = func.coalesce(
     orders.c.patient_id, _study_patient.c.merged_into_id, _study_patient.c.id
 )
+_images_patient = patients.alias("images_patient")
+
+
+def _studies_of(survivors: Select[Any]) -> ColumnElement[bool]:
+    """Studies of these patients: through their order, or, for a study with no order, by the
+    identifier its images carry. A filter on `_study_patient_id` would sit across two outer
+    joins where no index serves it (1.8 s at 300,000 studies; this, under a millisecond)."""
+    through_orders = (
+        select(studies.c.id)
+        .join(orders, studies.c.order_id == orders.c.id)
+        .where(orders.c.patient_id.in_(survivors))
+    )
+    by_images = (
+        select(studies.c.id)
+        .join(
+            _images_patient,
+            and_(
+                _images_patient.c.identifier == studies.c.patient_identifier,
+                _images_patient.c.authority == studies.c.patient_authority,
+            ),
+        )
+        .where(
+            studies.c.order_id.is_(None),
+            studies.c.patient_identifier != "",
+            func.coalesce(_images_patient.c.merged_into_id, _images_patient.c.id).in_(survivors),
+        )
+    )
+    return studies.c.id.in_(through_orders.union(by_images))
+
 
 # The prober's last recorded state of a device ("" when never probed).
 _device_state = func.coalesce(
@@ -179,6 +210,7 @@ _SOURCES: dict[ResourceType, _Source] = {
         status=case((studies.c.instance_count > 0, "available"), else_="registered"),
         patient=_study_patient_id,
         identifiers={DICOM_UID: studies.c.study_instance_uid, ACCESSION: studies.c.accession},
+        patient_match=_studies_of,
     ),
     ResourceType.DIAGNOSTIC_REPORT: _Source(
         ReportRow,
@@ -315,6 +347,8 @@ def _condition(source: _Source, clause: Clause) -> ColumnElement[bool]:
             survivors = select(func.coalesce(_named.c.merged_into_id, _named.c.id)).where(
                 _named.c.id.in_(clause.values)
             )
+            if source.patient_match is not None:
+                return source.patient_match(survivors)
             return source.patient.in_(survivors)
         case Field.STATUS:
             assert source.status is not None

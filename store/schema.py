@@ -122,7 +122,7 @@ class PatientRecord(Base):
     location: Mapped[str] = mapped_column(String(128), default="")
     visit_number: Mapped[str] = mapped_column(String(64), default="")
     # ADT^A40: this identifier now belongs to another patient; it still resolves, to that one.
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     # Demographics change only with a message at least as recent as the one that last set them.
     demographics_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -135,6 +135,8 @@ class OrderRecord(Base):
     """An imaging order (one exam), identified by its accession number, with its milestones."""
 
     __tablename__ = "orders"
+    # The board reads open orders by status and today's appointments.
+    __table_args__ = (Index(None, "status", "scheduled_start"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     accession: Mapped[str] = mapped_column(String(64), unique=True)
@@ -246,6 +248,8 @@ class StudyRecord(Base):
     """A study as images arrive for it; `order_id` empty while it matches no order."""
 
     __tablename__ = "studies"
+    # FHIR ImagingStudy?patient= finds studies without an order by the images' identifier.
+    __table_args__ = (Index(None, "patient_identifier", "patient_authority"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     study_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
