@@ -17,13 +17,28 @@ whatever order the messages come:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, case, func, insert, literal, or_, select, true, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Executable,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mappers.events import (
@@ -154,6 +169,55 @@ def _newer_wins(
     return changes
 
 
+_PATIENT_COLUMNS = (
+    "identifier",
+    "authority",
+    "family_name",
+    "given_name",
+    "middle_name",
+    "name_prefix",
+    "name_suffix",
+    "birth_date",
+    "sex",
+    "patient_class",
+    "location",
+    "visit_number",
+    "demographics_at",
+    "created_at",
+    "updated_at",
+)
+
+
+@functools.cache
+def _patient_upsert(dialect: str) -> Executable:
+    """The patient upsert with bind parameters, built once per dialect: building it anew for
+    every message (its CASE expressions, its cache key) cost more than running it."""
+    statement = upsert(dialect, patients).values(_binds(patients, _PATIENT_COLUMNS))
+    incoming = statement.excluded
+    # Out-of-order arrival: an older message does not overwrite newer demographics, and an
+    # empty field does not erase a known value.
+    newer = patients.c.demographics_at.is_(None) | (
+        incoming.demographics_at >= patients.c.demographics_at
+    )
+    text = [*_name_columns(PersonName()), "sex", "patient_class", "location", "visit_number"]
+    changes = _newer_wins(
+        patients.c, incoming, newer, text=text, nullable=["birth_date", "demographics_at"]
+    )
+    changes["updated_at"] = incoming.updated_at
+    return statement.on_conflict_do_update(
+        index_elements=["identifier", "authority"], set_=changes
+    ).returning(patients.c.id, patients.c.merged_into_id)
+
+
+def _binds(table: Table, names: Sequence[str]) -> dict[str, BindParameter[Any]]:
+    """A bind parameter `v_<name>` per column, typed as the column (UTC times and all)."""
+    return {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in names}
+
+
+def _params(values: dict[str, Any]) -> dict[str, Any]:
+    return {f"v_{name}": value for name, value in values.items()}
+
+
 async def _upsert_patient(ctx: ApplyContext, event: PatientUpserted) -> int:
     visit = event.visit or Visit()
     values = {
@@ -169,20 +233,8 @@ async def _upsert_patient(ctx: ApplyContext, event: PatientUpserted) -> int:
         "created_at": ctx.now,
         "updated_at": ctx.now,
     }
-    statement = upsert(ctx.conn.dialect.name, patients).values(values)
-    incoming = statement.excluded
-    newer = patients.c.demographics_at.is_(None) | (
-        incoming.demographics_at >= patients.c.demographics_at
-    )
-    text = [*_name_columns(PersonName()), "sex", "patient_class", "location", "visit_number"]
-    changes = _newer_wins(
-        patients.c, incoming, newer, text=text, nullable=["birth_date", "demographics_at"]
-    )
-    changes["updated_at"] = incoming.updated_at
-    statement = statement.on_conflict_do_update(
-        index_elements=["identifier", "authority"], set_=changes
-    ).returning(patients.c.id, patients.c.merged_into_id)
-    row_id, merged_into = (await ctx.conn.execute(statement)).one()
+    result = await ctx.conn.execute(_patient_upsert(ctx.conn.dialect.name), _params(values))
+    row_id, merged_into = result.one()
     resolved = merged_into or row_id
     ctx.patient_ids[event.patient] = resolved
     return resolved
@@ -312,22 +364,59 @@ async def _upsert_order(
         "location": details.location,
         "study_instance_uid": details.study_instance_uid,
     }
-    statement = upsert(ctx.conn.dialect.name, orders).values(
+    values.update(
         accession=accession,
         status=Milestone.ORDERED.value,
         details_at=details_at,
         scheduled_start=requested_start,
         created_at=ctx.now,
         updated_at=ctx.now,
-        **values,
     )
+    result = await ctx.conn.execute(_order_upsert(ctx.conn.dialect.name), _params(values))
+    return result.scalar_one(), patient_id
+
+
+_ORDER_DETAILS = (
+    "patient_id",
+    "placer_number",
+    "filler_number",
+    "procedure_code",
+    "procedure_text",
+    "procedure_system",
+    "requested_procedure_id",
+    "modality",
+    "priority",
+    "ordering_provider_id",
+    "ordering_provider_name",
+    "ordering_provider_family",
+    "ordering_provider_given",
+    "reason",
+    "patient_class",
+    "location",
+    "study_instance_uid",
+)
+
+
+@functools.cache
+def _order_upsert(dialect: str) -> Executable:
+    """The order upsert with bind parameters, built once per dialect."""
+    names = (
+        *_ORDER_DETAILS,
+        "accession",
+        "status",
+        "details_at",
+        "scheduled_start",
+        "created_at",
+        "updated_at",
+    )
+    statement = upsert(dialect, orders).values(_binds(orders, names))
     incoming = statement.excluded
     newer = orders.c.details_at.is_(None) | (incoming.details_at >= orders.c.details_at)
     changes = _newer_wins(
         orders.c,
         incoming,
         newer,
-        text=[name for name in values if name != "patient_id"],
+        text=[name for name in _ORDER_DETAILS if name != "patient_id"],
         nullable=["patient_id", "details_at"],
     )
     # The order's requested time stands until an appointment (SIU) is booked.
@@ -339,10 +428,9 @@ async def _upsert_order(
         else_=orders.c.scheduled_start,
     )
     changes["updated_at"] = incoming.updated_at
-    statement = statement.on_conflict_do_update(
-        index_elements=["accession"], set_=changes
-    ).returning(orders.c.id)
-    return (await ctx.conn.execute(statement)).scalar_one(), patient_id
+    return statement.on_conflict_do_update(index_elements=["accession"], set_=changes).returning(
+        orders.c.id
+    )
 
 
 async def _place_order(ctx: ApplyContext, event: OrderPlaced) -> None:
@@ -775,24 +863,43 @@ async def set_milestone(
     The status becomes the furthest milestone reached, unless the order has ended (DESIGN.md,
     "The exam lifecycle"). A timeline row names the message that proved it.
     """
-    column = orders.c[f"{milestone.value}_at"]
     result = await ctx.conn.execute(
-        update(orders)
-        .where(orders.c.id == order_id, column.is_(None) | (column > occurred_at))
-        .values({column: occurred_at, "status": _status_with(milestone), "updated_at": ctx.now})
+        _milestone_update(milestone), {"p_order": order_id, "p_at": occurred_at, "p_now": ctx.now}
     )
     if result.rowcount == 0:
         return False
     await ctx.conn.execute(
-        insert(order_timeline).values(
-            order_id=order_id,
-            milestone=milestone.value,
-            occurred_at=occurred_at,
-            message_id=message_id if message_id is not None else ctx.message_id,
-            recorded_at=ctx.now,
-        )
+        _TIMELINE_INSERT,
+        {
+            "order_id": order_id,
+            "milestone": milestone.value,
+            "occurred_at": occurred_at,
+            "message_id": message_id if message_id is not None else ctx.message_id,
+            "recorded_at": ctx.now,
+        },
     )
     return True
+
+
+_TIMELINE_INSERT = insert(order_timeline)
+
+
+@functools.cache
+def _milestone_update(milestone: Milestone) -> Executable:
+    """The milestone's UPDATE with bind parameters, built once."""
+    column = orders.c[f"{milestone.value}_at"]
+    at = bindparam("p_at", type_=column.type)
+    return (
+        update(orders)
+        .where(orders.c.id == bindparam("p_order"), column.is_(None) | (column > at))
+        .values(
+            {
+                column: at,
+                "status": _status_with(milestone),
+                "updated_at": bindparam("p_now", type_=orders.c.updated_at.type),
+            }
+        )
+    )
 
 
 def _status_with(milestone: Milestone) -> ColumnElement[str]:

@@ -13,6 +13,7 @@ because the database is out of reach fails every message in it with `StoreUnavai
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -20,8 +21,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from sqlalchemy import Executable, bindparam, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mappers.events import Event
@@ -283,17 +284,11 @@ async def _store(conn: AsyncConnection, inbound: Inbound, now: datetime) -> Stor
         "error_location": inbound.error_location,
         "control_id_reused": False,
     }
-    statement = upsert(conn.dialect.name, messages).values(row)
-    statement = statement.on_conflict_do_update(
-        index_elements=["sending_application", "sending_facility", "control_id", "content_sha256"],
-        set_={
-            "receive_count": messages.c.receive_count + 1,
-            "last_received_at": statement.excluded.last_received_at,
-        },
-    ).returning(
-        messages.c.id, messages.c.receive_count, messages.c.outcome, messages.c.control_id_reused
-    )
-    message_id, receive_count, stored_outcome, reused = (await conn.execute(statement)).one()
+    params = {f"v_{name}": value for name, value in row.items()}
+    statement = _message_upsert(conn.dialect.name)
+    message_id, receive_count, stored_outcome, reused = (
+        await conn.execute(statement, params)
+    ).one()
 
     if receive_count > 1:
         previous = Outcome(stored_outcome)
@@ -318,6 +313,46 @@ async def _store(conn: AsyncConnection, inbound: Inbound, now: datetime) -> Stor
     if inbound.outcome is Outcome.APPLIED:
         await apply_events(conn, inbound.events, message_id=message_id, now=now)
     return Stored(message_id, inbound.outcome, duplicate=False, control_id_reused=reused)
+
+
+_MESSAGE_COLUMNS = (
+    "protocol",
+    "received_at",
+    "last_received_at",
+    "receive_count",
+    "peer",
+    "sending_application",
+    "sending_facility",
+    "control_id",
+    "content_sha256",
+    "message_type",
+    "version",
+    "charset",
+    "raw",
+    "outcome",
+    "ack_code",
+    "error",
+    "error_location",
+    "control_id_reused",
+)
+
+
+@functools.cache
+def _message_upsert(dialect: str) -> Executable:
+    """The message log upsert with bind parameters, built once per dialect (building it for
+    every message cost more than running it)."""
+    statement = upsert(dialect, messages).values(
+        {name: bindparam(f"v_{name}", type_=messages.c[name].type) for name in _MESSAGE_COLUMNS}
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["sending_application", "sending_facility", "control_id", "content_sha256"],
+        set_={
+            "receive_count": messages.c.receive_count + 1,
+            "last_received_at": statement.excluded.last_received_at,
+        },
+    ).returning(
+        messages.c.id, messages.c.receive_count, messages.c.outcome, messages.c.control_id_reused
+    )
 
 
 async def _control_id_reused(conn: AsyncConnection, inbound: Inbound, message_id: int) -> bool:
