@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint migrate clean
+.PHONY: run test lint migrate bench clean
 
 # The virtualenv is rebuilt when pyproject.toml changes; the stamp records what it holds.
 $(BIN)/.installed: pyproject.toml
@@ -22,6 +22,11 @@ test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check --quiet .
 	$(BIN)/python -m pytest
+
+# Benchmarks (bench/README.md); BENCH_QUICK=1 for a short look. Needs PostgreSQL and DCMTK.
+bench: $(BIN)/.installed
+	@command -v storescp >/dev/null || (apt-get update -q && apt-get install -y -q dcmtk)
+	$(BIN)/python -m bench.run
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

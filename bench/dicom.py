@@ -1,0 +1,311 @@
+"""DICOM C-STORE: the gateway receiving CT instances beside DCMTK's `storescp`.
+
+The same sender each time: DCMTK `storescu` with every file on one association and
+`TCP_NODELAY=1` in its environment. The floor is `storescp` writing the files; the gateway
+runs as its own process, on SQLite (index only, then with files written) and on PostgreSQL
+(index only). Afterwards the rows in `instances` are counted, so a fast answer that stored
+nothing cannot pass.
+
+Run alone: `.venv/bin/python -m bench.dicom` (BENCH_QUICK=1 for 100 instances).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import asyncpg
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+from sqlalchemy.engine import make_url
+
+from bench.common import POSTGRES_ADMIN_URL, Figure, free_port, quick
+from bench.run import table
+
+REPO = Path(__file__).resolve().parent.parent
+CALLED_AE = "IMAGING_GW"
+CALLING_AE = "BENCH_CT1"
+READY_TIMEOUT = 30.0
+SEND_TIMEOUT = 300.0
+INDEX_GOAL_RATIO = 0.5
+INDEX_GOAL_RATE = 300.0
+FILES_GOAL_RATIO = 0.45
+
+
+# --- the instances -----------------------------------------------------------------
+
+
+def make_instances(folder: Path, count: int) -> list[Path]:
+    """`count` copies of pydicom's CT_small.dcm as one new study and series, each instance
+    with its own SOP Instance UID, written once to `folder`."""
+    template = dcmread(get_testdata_file("CT_small.dcm"))
+    study_uid, series_uid = generate_uid(), generate_uid()
+    accession = f"BENCH{secrets.token_hex(4).upper()}"
+    paths = []
+    for number in range(1, count + 1):
+        dataset = template.copy()
+        sop_uid = generate_uid()
+        dataset.StudyInstanceUID = study_uid
+        dataset.SeriesInstanceUID = series_uid
+        dataset.SOPInstanceUID = sop_uid
+        dataset.file_meta.MediaStorageSOPInstanceUID = sop_uid
+        dataset.AccessionNumber = accession
+        dataset.PatientID = "BENCH0001"
+        dataset.PatientName = "BENCH^CT"
+        dataset.InstanceNumber = number
+        path = folder / f"CT{number:05d}.dcm"
+        dataset.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+# --- processes ---------------------------------------------------------------------
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any IMAGING_GW_* setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGING_GW_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def storescp(out_dir: Path) -> Iterator[int]:
+    """DCMTK's storescp writing what it receives to `out_dir`; yields its port."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["storescp", "-aet", CALLED_AE, "-od", str(out_dir), str(port)],
+        env=_clean_env(TCP_NODELAY="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_port(port, process, READY_TIMEOUT)
+        yield port
+    finally:
+        _stop(process)
+
+
+@contextlib.contextmanager
+def gateway(
+    database_url: str, work_dir: Path, settings: Mapping[str, str] | None = None
+) -> Iterator[dict[str, int]]:
+    """`python -m gateway serve` as its own process on `database_url`, ready (GET /readyz
+    answers 200); yields its ports {"dicom", "http", "mllp"}."""
+    ports = {"dicom": free_port(), "http": free_port(), "mllp": free_port()}
+    env = _clean_env(
+        IMAGING_GW_DATABASE_URL=database_url,
+        IMAGING_GW_DICOM_PORT=str(ports["dicom"]),
+        IMAGING_GW_HTTP_PORT=str(ports["http"]),
+        IMAGING_GW_MLLP_PORT=str(ports["mllp"]),
+        IMAGING_GW_LOG_LEVEL="WARNING",
+        **(settings or {}),
+    )
+    log = (work_dir / "gateway.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve"],
+        cwd=work_dir,  # no gateway.toml here: the settings are the variables above
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        try:
+            _wait_ready(ports["http"], process)
+        except RuntimeError as exc:
+            log.flush()
+            tail = (work_dir / "gateway.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{exc}\n{tail}") from None
+        yield {**ports, "pid": process.pid}
+    finally:
+        _stop(process)
+        log.close()
+
+
+def _wait_ready(http_port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    url = f"http://127.0.0.1:{http_port}/readyz"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the gateway exited with {process.returncode}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as answer:
+            if answer.status == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"the gateway was not ready after {READY_TIMEOUT} s")
+
+
+def send(port: int, files: list[Path]) -> float:
+    """storescu sends `files` on one association; the wall time in seconds."""
+    command = ["storescu", "-aet", CALLING_AE, "-aec", CALLED_AE, "127.0.0.1", str(port)]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*command, *map(str, files)],
+        env=_clean_env(TCP_NODELAY="1"),
+        capture_output=True,
+        timeout=SEND_TIMEOUT,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"storescu exited {done.returncode}: {done.stderr.decode()[-500:]}")
+    return elapsed
+
+
+# --- PostgreSQL ----------------------------------------------------------------------
+
+
+async def _admin(statement: str) -> None:
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards; yields its asyncpg URL."""
+    name = f"imaging_gw_bench_{secrets.token_hex(4)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+asyncpg", database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def count_instances(database_url: str) -> int:
+    """Rows in the gateway's `instances` table."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        with contextlib.closing(sqlite3.connect(url.database)) as conn:
+            return conn.execute("SELECT count(*) FROM instances").fetchone()[0]
+
+    async def count() -> int:
+        conn = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
+        try:
+            return await conn.fetchval("SELECT count(*) FROM instances")
+        finally:
+            await conn.close()
+
+    return asyncio.run(count())
+
+
+# --- the benchmark -------------------------------------------------------------------
+
+
+def _gateway_rate(files: list[Path], database_url: str, work: Path, **settings: str) -> float:
+    with gateway(database_url, work, settings) as ports:
+        elapsed = send(ports["dicom"], files)
+    stored = count_instances(database_url)
+    if stored != len(files):
+        raise RuntimeError(f"the gateway indexed {stored} of {len(files)} instances")
+    return len(files) / elapsed
+
+
+def run(quick: bool) -> list[Figure]:
+    """Instances per second: storescp, then the gateway index-only and with files (SQLite),
+    and index-only on PostgreSQL."""
+    count = 100 if quick else 500
+    with tempfile.TemporaryDirectory(prefix="bench-dicom-") as tmp:
+        root = Path(tmp)
+        (root / "in").mkdir()
+        files = make_instances(root / "in", count)
+
+        # The floor. A first send warms the page cache and storescu's binary; the second counts.
+        for attempt in ("warm", "floor"):
+            out = root / f"storescp-{attempt}"
+            out.mkdir()
+            with storescp(out) as port:
+                elapsed = send(port, files)
+            received = len(list(out.iterdir()))
+            if received != count:
+                raise RuntimeError(f"storescp wrote {received} of {count} files")
+        floor = count / elapsed
+
+        rates = {}
+        for label, database in (("index", "index.db"), ("files", "files.db")):
+            work = root / f"gw-{label}"
+            work.mkdir()
+            settings = {}
+            if label == "files":
+                settings["IMAGING_GW_DICOM_STORAGE_DIR"] = str(work / "storage")
+            url = f"sqlite+aiosqlite:///{work / database}"
+            rates[label] = _gateway_rate(files, url, work, **settings)
+            if label == "files":
+                written = sum(1 for _ in (work / "storage").rglob("*.dcm"))
+                if written != count:
+                    raise RuntimeError(f"the gateway wrote {written} of {count} files")
+
+        work = root / "gw-postgres"
+        work.mkdir()
+        with postgres_database() as url:
+            rates["postgres"] = _gateway_rate(files, url, work)
+
+    def figure(name: str, rate: float, ratio_goal: float, min_rate: float | None) -> Figure:
+        goal = f">= {ratio_goal}x storescp" + (f" and >= {min_rate:.0f}/s" if min_rate else "")
+        met = rate >= ratio_goal * floor and (min_rate is None or rate >= min_rate)
+        return Figure(
+            name=name,
+            value=rate,
+            unit="instances/s",
+            floor_name="DCMTK storescp (files)",
+            floor_value=floor,
+            goal=goal,
+            met=met,
+            note=f"{count} CT_small instances, one association, storescu TCP_NODELAY=1",
+        )
+
+    return [
+        figure(
+            "DICOM C-STORE, index only (SQLite)", rates["index"], INDEX_GOAL_RATIO, INDEX_GOAL_RATE
+        ),
+        figure("DICOM C-STORE, with files (SQLite)", rates["files"], FILES_GOAL_RATIO, None),
+        figure(
+            "DICOM C-STORE, index only (PostgreSQL)",
+            rates["postgres"],
+            INDEX_GOAL_RATIO,
+            INDEX_GOAL_RATE,
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    started = time.monotonic()
+    print(table(run(quick())))
+    print(f"\n{time.monotonic() - started:.1f} s")
