@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import tomllib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,6 +24,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.problems import Forbidden, Unauthorized
+from gateway.tomlfile import read_toml
 
 # Open without a token: orchestrator probes, Prometheus, and the API's own description.
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/api/docs"})
@@ -66,11 +66,7 @@ def load_tokens(path: Path) -> Mapping[str, Token]:
     Raises:
         TokensError: the file cannot be read, or an entry lacks a role or a digest.
     """
-    try:
-        with path.open("rb") as fh:
-            document = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise TokensError(f"{path}: cannot read tokens: {exc}") from exc
+    document = read_toml(path, TokensError, "tokens")
     entries = document.get("tokens")
     if not isinstance(entries, dict) or not entries:
         raise TokensError(f"{path}: no [tokens.NAME] entries")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
+from gateway.tomlfile import read_toml
 from store.equipment import DeviceRegistration
 
 _KEYS = {"host", "port", "modality", "name", "location", "monitored"}
@@ -20,11 +20,7 @@ def load_devices(path: Path) -> dict[str, DeviceRegistration]:
     Raises:
         DevicesFileError: the file cannot be read, or an entry has an unknown or bad key.
     """
-    try:
-        with path.open("rb") as fh:
-            document = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DevicesFileError(f"{path}: cannot read devices: {exc}") from exc
+    document = read_toml(path, DevicesFileError, "devices")
     entries = document.get("devices", {})
     if not isinstance(entries, dict):
         raise DevicesFileError(f"{path}: expected [devices.AE_TITLE] tables")
