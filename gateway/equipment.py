@@ -14,7 +14,6 @@ from gateway.jsonio import json_response
 from gateway.keys import ENGINE, SETTINGS
 from gateway.problems import BadRequest, NotFound
 from store.equipment import (
-    DOWN,
     DeviceRegistration,
     UptimeInputs,
     add_downtime,
@@ -22,12 +21,20 @@ from store.equipment import (
     device_ids,
     end_downtime,
     get_device,
+    get_downtime,
     list_devices,
     list_downtimes,
     register_device,
     uptime_inputs,
 )
-from store.uptime import DeviceFigures, Interval, daily_windows, device_figures, fleet_figures
+from store.uptime import (
+    DeviceFigures,
+    Interval,
+    daily_windows,
+    device_figures,
+    fleet_figures,
+    observed_intervals,
+)
 
 routes = web.RouteTableDef()
 
@@ -109,7 +116,7 @@ async def downtime_post(request: web.Request) -> web.Response:
             ticket=_text(body, "ticket", 64),
             now=datetime.now(UTC),
         )
-        created = next(d for d in await list_downtimes(conn, device) if d.id == downtime)
+        created = await get_downtime(conn, device, downtime)
     return json_response(created, status=201)
 
 
@@ -133,13 +140,13 @@ async def downtime_end(request: web.Request) -> web.Response:
         raise NotFound(f"no downtime {downtime}")
     async with request.app[ENGINE].begin() as conn:
         device = await _device(conn, request)
-        existing = {d.id: d for d in await list_downtimes(conn, device)}
-        if downtime not in existing:
+        existing = await get_downtime(conn, device, downtime)
+        if existing is None:
             raise NotFound(f"no downtime {downtime} for this device")
-        if ends_at is not None and ends_at <= existing[downtime].starts_at:
+        if ends_at is not None and ends_at <= existing.starts_at:
             raise BadRequest("end: must be after the downtime's start")
         await end_downtime(conn, device, downtime, ends_at, datetime.now(UTC))
-        changed = next(d for d in await list_downtimes(conn, device) if d.id == downtime)
+        changed = await get_downtime(conn, device, downtime)
     return json_response(changed)
 
 
@@ -183,26 +190,8 @@ async def fleet_uptime(request: web.Request) -> web.Response:
 # --- figures from what the store holds ---------------------------------------------------
 
 
-def observed(inputs: UptimeInputs) -> tuple[list[Interval], list[Interval]]:
-    """The watched time split by the prober's transitions into (up, down) intervals."""
-    up: list[Interval] = []
-    down: list[Interval] = []
-    for started, until in inputs.sessions:
-        state = "up"
-        for at, recorded in inputs.transitions:
-            if at <= started:
-                state = recorded
-        cursor = started
-        for at, recorded in inputs.transitions:
-            if started < at < until:
-                (down if state == DOWN else up).append(Interval(cursor, at))
-                cursor, state = at, recorded
-        (down if state == DOWN else up).append(Interval(cursor, until))
-    return up, down
-
-
 def _figures(window: Interval, inputs: UptimeInputs) -> DeviceFigures:
-    up, down = observed(inputs)
+    up, down = observed_intervals(inputs.sessions, inputs.transitions)
     end = _end(window)
     declared = [(Interval(d.starts_at, d.ends_at or end), d.planned) for d in inputs.downtimes]
     return device_figures(

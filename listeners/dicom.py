@@ -15,7 +15,7 @@ import socket
 import socketserver
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -358,13 +358,11 @@ class DicomListener:
             error.status,
             error.tag,
         )
-        refused = Inbound(
-            **{
-                **_fields(inbound),
-                "outcome": Outcome.REJECTED,
-                "error": error.reason,
-                "error_location": error.tag[:64] or None,
-            }
+        refused = replace(
+            inbound,
+            outcome=Outcome.REJECTED,
+            error=error.reason,
+            error_location=error.tag[:64] or None,
         )
         self._submit(refused)
         return _failure(error.status, error.reason)
@@ -460,14 +458,9 @@ def _inbound(operation: str, calling: str, event: evt.Event, at: datetime, raw: 
     )
 
 
-def _fields(inbound: Inbound) -> dict[str, Any]:
-    return {name: getattr(inbound, name) for name in Inbound.__dataclass_fields__}
-
-
-def _with(inbound: Inbound, events: tuple[Event, ...] | list[Event], control_id: str) -> Inbound:
-    return Inbound(
-        **{**_fields(inbound), "events": tuple(events), "control_id": control_id or None}
-    )
+def _with(inbound: Inbound, events: Sequence[Event], control_id: str) -> Inbound:
+    """The message with its events and its key (SOP Instance UID, or operation and UID)."""
+    return replace(inbound, events=tuple(events), control_id=control_id or None)
 
 
 def _header(encoded: bytes) -> bytes:

@@ -86,8 +86,7 @@ class UptimeInputs:
     sessions: tuple[tuple[datetime, datetime], ...]
     transitions: tuple[tuple[datetime, str], ...]  # every transition up to the window's end
     downtimes: tuple[DowntimeView, ...]
-    busy: tuple[tuple[datetime, datetime], ...]
-    exams: int
+    busy: tuple[tuple[datetime, datetime], ...]  # one interval per exam
 
 
 _DEVICE_COLUMNS = [
@@ -293,6 +292,16 @@ def _downtime_query() -> Select:
     ).select_from(downtimes.join(devices, downtimes.c.device_id == devices.c.id))
 
 
+async def get_downtime(conn: AsyncConnection, device: int, downtime_id: int) -> DowntimeView | None:
+    """One declared downtime of a device."""
+    row = (
+        await conn.execute(
+            _downtime_query().where(downtimes.c.id == downtime_id, downtimes.c.device_id == device)
+        )
+    ).first()
+    return DowntimeView(**row._mapping) if row is not None else None
+
+
 async def list_downtimes(conn: AsyncConnection, device: int) -> list[DowntimeView]:
     """A device's declared downtime, newest first."""
     rows = await conn.execute(
@@ -362,8 +371,7 @@ async def uptime_inputs(
         )
     )
     gathered: dict[int, dict[str, list]] = {
-        i: {"sessions": [], "transitions": [], "downtimes": [], "busy": [], "exams": []}
-        for i in ids
+        i: {"sessions": [], "transitions": [], "downtimes": [], "busy": []} for i in ids
     }
     for device, started, until in sessions:
         gathered[device]["sessions"].append((started, until))
@@ -374,17 +382,14 @@ async def uptime_inputs(
         gathered[values.pop("device_id")]["downtimes"].append(DowntimeView(**values))
     for device, started, ended, _uid in steps:
         gathered[device]["busy"].append((started, ended))
-        gathered[device]["exams"].append(1)
     for device, first, last in images:
         gathered[device]["busy"].append((first, max(last, first + timedelta(seconds=1))))
-        gathered[device]["exams"].append(1)
     return {
         device: UptimeInputs(
             sessions=tuple(parts["sessions"]),
             transitions=tuple(parts["transitions"]),
             downtimes=tuple(parts["downtimes"]),
             busy=tuple(parts["busy"]),
-            exams=len(parts["exams"]),
         )
         for device, parts in gathered.items()
     }

@@ -346,3 +346,27 @@ def _length(interval: Interval) -> timedelta:
 
 def _spans(intervals: Iterable[Interval]) -> list[tuple[datetime, datetime]]:
     return [_bounds(interval) for interval in union(intervals)]
+
+
+def observed_intervals(
+    sessions: Sequence[tuple[datetime, datetime]], transitions: Sequence[tuple[datetime, str]]
+) -> tuple[list[Interval], list[Interval]]:
+    """The prober's watched sessions split by its up/down transitions: (up, down).
+
+    `transitions` are time-ordered (time, "up"/"down"); a session starts in the state of the
+    last transition before it, "up" when there is none.
+    """
+    up: list[Interval] = []
+    down: list[Interval] = []
+    for started, until in sessions:
+        state = "up"
+        for at, recorded in transitions:
+            if at <= started:
+                state = recorded
+        cursor = started
+        for at, recorded in transitions:
+            if started < at < until:
+                (down if state == "down" else up).append(Interval(cursor, at))
+                cursor, state = at, recorded
+        (down if state == "down" else up).append(Interval(cursor, until))
+    return up, down

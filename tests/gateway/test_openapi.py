@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from gateway.auth import Role, Token, hash_token
 from gateway.openapi import document
 from tests.conftest import RunningGateway
-from tests.listeners.test_mllp_fuzz import ThreadedGateway, exchange
+from tests.support.threaded_gateway import ThreadedGateway, exchange
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "hl7"
 TOKEN = "schemathesis-operator-token"

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-import threading
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,40 +15,15 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from fixtures.messages import orm_new_order
-from gateway.auth import Token
 from store.engine import create_engine
 from store.schema import messages, order_timeline, reports
-from tests.conftest import PostgresServer, gateway_settings, reach_postgres, start_gateway
+from tests.conftest import PostgresServer, reach_postgres
+from tests.support.threaded_gateway import END, START, ThreadedGateway, exchange, read_until
 
 SAMPLES = [
     p.read_bytes() for p in sorted((Path(__file__).parents[2] / "fixtures" / "hl7").rglob("*.hl7"))
 ]
-T = TypeVar("T")
-START, END = b"\x0b", b"\x1c\x0d"
 _probes = itertools.count()
-
-
-class ThreadedGateway:
-    """A gateway running in its own thread and event loop, for blocking-socket clients."""
-
-    def __init__(self, database_url: str, tokens: Mapping[str, Token] | None = None) -> None:
-        self.database_url = database_url
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.running = self._call(start_gateway(gateway_settings(database_url), tokens))
-
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
-
-    @property
-    def port(self) -> int:
-        return self.running.mllp_port
-
-    def stop(self) -> None:
-        self._call(self.running.runner.cleanup())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -73,13 +46,6 @@ def fuzz_gateway(
         asyncio.run(server.drop_database(name))
 
 
-def exchange(port: int, payload: bytes) -> bytes:
-    """Send one framed payload; the answer's bytes, or b"" when the gateway closed cleanly."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(START + payload + END)
-        return _read_until(sock, END)
-
-
 def exchange_with_probe(port: int, payload: bytes, probe_id: str) -> list[bytes] | None:
     """Send the payload, then a valid probe order on the same connection; the answers up to
     the probe's ACK, or None when the gateway closed the connection (a clean close).
@@ -95,24 +61,11 @@ def exchange_with_probe(port: int, payload: bytes, probe_id: str) -> list[bytes]
             return None  # closed after an oversize or unreadable frame
         answers, received = [], b""
         while f"MSA|AA|{probe_id}".encode() not in received:
-            received = _read_until(sock, END)
+            received = read_until(sock, END)
             if not received:
                 return None
             answers.append(received)
         return answers
-
-
-def _read_until(sock: socket.socket, marker: bytes) -> bytes:
-    received = b""
-    while marker not in received:
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            return b""
-        if not chunk:
-            return received
-        received += chunk
-    return received
 
 
 def _mutate(sample: bytes, how: str, where: int, data: bytes) -> bytes:

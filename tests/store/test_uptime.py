@@ -21,6 +21,7 @@ from store.uptime import (
     fleet_figures,
     intersect,
     measure,
+    observed_intervals,
     subtract,
     union,
 )
@@ -319,3 +320,19 @@ def test_union_laws(a: list[Interval], b: list[Interval]) -> None:
     assert union([*a, *b]) == union([*reversed(b), *a])
     assert measure(union([*a, *b])) <= measure(a) + measure(b)
     assert measure(a) == measure(intersect(a, b)) + measure(subtract(a, b))
+
+
+def test_observed_intervals_split_sessions_at_transitions() -> None:
+    """A session split where the prober saw down and up; a later session starts in the
+    state of the last transition before it; the gap between sessions is in neither."""
+    t = datetime(2026, 3, 2, tzinfo=UTC)
+    h = timedelta(hours=1)
+    sessions = [(t, t + 10 * h), (t + 12 * h, t + 14 * h)]
+    transitions = [(t + 2 * h, "down"), (t + 4 * h, "up"), (t + 9 * h, "down")]
+    up, down = observed_intervals(sessions, transitions)
+    assert up == [Interval(t, t + 2 * h), Interval(t + 4 * h, t + 9 * h)]
+    assert down == [
+        Interval(t + 2 * h, t + 4 * h),
+        Interval(t + 9 * h, t + 10 * h),
+        Interval(t + 12 * h, t + 14 * h),
+    ]
