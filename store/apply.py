@@ -1,5 +1,9 @@
 """Apply mapped events to the workflow tables, inside the caller's transaction.
 
+This is plain synchronous code on a synchronous connection, so that a whole batch of messages
+runs in one call: on SQLite in the ingest writer's own thread, on PostgreSQL through
+`AsyncConnection.run_sync`. No statement pays an event-loop round trip of its own.
+
 Arrival order is not trusted (DESIGN.md), so every rule here gives the same final state in
 whatever order the messages come:
 - a milestone takes the earliest time any message proves for it, and each time it moves a
@@ -27,6 +31,7 @@ import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Connection,
     Executable,
     Table,
     bindparam,
@@ -39,7 +44,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mappers.events import (
     PROGRESS,
@@ -96,50 +100,48 @@ _REPORT_MILESTONES = {
 class ApplyContext:
     """What one message's events share while they are applied."""
 
-    conn: AsyncConnection
+    conn: Connection
     message_id: int
     now: datetime
     patient_ids: dict[PatientId, int] = field(default_factory=dict)
 
 
-async def apply_events(
-    conn: AsyncConnection, events: Sequence[Event], *, message_id: int, now: datetime
+def apply_events(
+    conn: Connection, events: Sequence[Event], *, message_id: int, now: datetime
 ) -> None:
     """Apply each event in order; the caller owns (and commits) the transaction."""
     ctx = ApplyContext(conn=conn, message_id=message_id, now=now)
     for event in events:
         match event:
             case PatientUpserted():
-                await _upsert_patient(ctx, event)
+                _upsert_patient(ctx, event)
             case PatientsMerged():
-                await _merge_patients(ctx, event)
+                _merge_patients(ctx, event)
             case PatientArrived():
-                await _record_arrival(ctx, event)
+                _record_arrival(ctx, event)
             case OrderPlaced():
-                await _place_order(ctx, event)
+                _place_order(ctx, event)
             case OrderChanged():
-                await _upsert_order(
-                    ctx, event.accession, event.patient, event.details, event.changed_at
-                )
+                _upsert_order(ctx, event.accession, event.patient, event.details, event.changed_at)
             case MilestoneReached():
-                order_id = await _order_id(ctx, event.accession)
-                await set_milestone(ctx, order_id, event.milestone, event.occurred_at)
+                order_id = _order_id(ctx, event.accession)
+                set_milestone(ctx, order_id, event.milestone, event.occurred_at)
             case ProcedureScheduled():
-                await _schedule(ctx, event)
+                _schedule(ctx, event)
             case AppointmentCancelled():
-                await _cancel_appointment(ctx, event)
+                _cancel_appointment(ctx, event)
             case PatientNoShow():
-                await _no_show(ctx, event)
+                _no_show(ctx, event)
             case ReportIssued():
-                await _issue_report(ctx, event)
+                _issue_report(ctx, event)
             case DeviceSeen():
-                await _device_id(ctx, event)
+                _device_id(ctx, event)
             case InstanceStored():
-                await _store_instance(ctx, event)
+                _store_instance(ctx, event)
             case ProcedureStepCreated():
-                await _create_step(ctx, event)
+                _create_step(ctx, event)
             case ProcedureStepUpdated():
-                await _update_step(ctx, event)
+                _update_step(ctx, event)
             case _:
                 raise TypeError(f"no store rule for event {type(event).__name__}")
 
@@ -218,7 +220,7 @@ def _params(values: dict[str, Any]) -> dict[str, Any]:
     return {f"v_{name}": value for name, value in values.items()}
 
 
-async def _upsert_patient(ctx: ApplyContext, event: PatientUpserted) -> int:
+def _upsert_patient(ctx: ApplyContext, event: PatientUpserted) -> int:
     visit = event.visit or Visit()
     values = {
         "identifier": event.patient.value,
@@ -233,55 +235,63 @@ async def _upsert_patient(ctx: ApplyContext, event: PatientUpserted) -> int:
         "created_at": ctx.now,
         "updated_at": ctx.now,
     }
-    result = await ctx.conn.execute(_patient_upsert(ctx.conn.dialect.name), _params(values))
+    result = ctx.conn.execute(_patient_upsert(ctx.conn.dialect.name), _params(values))
     row_id, merged_into = result.one()
     resolved = merged_into or row_id
     ctx.patient_ids[event.patient] = resolved
     return resolved
 
 
-async def _patient_row(ctx: ApplyContext, patient: PatientId) -> tuple[int, int]:
+def _patient_row(ctx: ApplyContext, patient: PatientId) -> tuple[int, int]:
     """(row id, resolved id) of a patient, creating a bare row for an unknown identifier."""
-    statement = upsert(ctx.conn.dialect.name, patients).values(
-        identifier=patient.value,
-        authority=patient.authority,
-        created_at=ctx.now,
-        updated_at=ctx.now,
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["identifier", "authority"],
-        set_={"updated_at": patients.c.updated_at},  # a no-op update, to get RETURNING
-    ).returning(patients.c.id, patients.c.merged_into_id)
-    row_id, merged_into = (await ctx.conn.execute(statement)).one()
+    values = {
+        "identifier": patient.value,
+        "authority": patient.authority,
+        "created_at": ctx.now,
+        "updated_at": ctx.now,
+    }
+    result = ctx.conn.execute(_bare_patient_upsert(ctx.conn.dialect.name), _params(values))
+    row_id, merged_into = result.one()
     return row_id, merged_into or row_id
 
 
-async def _patient_id(ctx: ApplyContext, patient: PatientId | None) -> int | None:
+@functools.cache
+def _bare_patient_upsert(dialect: str) -> Executable:
+    statement = upsert(dialect, patients).values(
+        _binds(patients, ("identifier", "authority", "created_at", "updated_at"))
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["identifier", "authority"],
+        set_={"updated_at": patients.c.updated_at},  # a no-op update, to get RETURNING
+    ).returning(patients.c.id, patients.c.merged_into_id)
+
+
+def _patient_id(ctx: ApplyContext, patient: PatientId | None) -> int | None:
     """The resolved row id of a patient this message named (following merges)."""
     if patient is None:
         return None
     known = ctx.patient_ids.get(patient)
     if known is None:
-        _, known = await _patient_row(ctx, patient)
+        _, known = _patient_row(ctx, patient)
         ctx.patient_ids[patient] = known
     return known
 
 
-async def _merge_patients(ctx: ApplyContext, event: PatientsMerged) -> None:
+def _merge_patients(ctx: ApplyContext, event: PatientsMerged) -> None:
     """ADT^A40: the merged identifier's orders and arrivals move to the survivor."""
-    _, survivor = await _patient_row(ctx, event.survivor)
-    merged, _ = await _patient_row(ctx, event.merged)
+    _, survivor = _patient_row(ctx, event.survivor)
+    merged, _ = _patient_row(ctx, event.merged)
     if merged == survivor:
         return
-    await ctx.conn.execute(
+    ctx.conn.execute(
         update(patients)
         .where(or_(patients.c.id == merged, patients.c.merged_into_id == merged))
         .values(merged_into_id=survivor, updated_at=ctx.now)
     )
-    await ctx.conn.execute(
+    ctx.conn.execute(
         update(orders).where(orders.c.patient_id == merged).values(patient_id=survivor)
     )
-    await ctx.conn.execute(
+    ctx.conn.execute(
         update(patient_arrivals)
         .where(patient_arrivals.c.patient_id == merged)
         .values(patient_id=survivor)
@@ -289,21 +299,21 @@ async def _merge_patients(ctx: ApplyContext, event: PatientsMerged) -> None:
     ctx.patient_ids[event.merged] = survivor
 
 
-async def _record_arrival(ctx: ApplyContext, event: PatientArrived) -> None:
+def _record_arrival(ctx: ApplyContext, event: PatientArrived) -> None:
     """Keep the arrival, and mark it on the orders it belongs to (named, or within a day)."""
-    patient_id = await _patient_id(ctx, event.patient)
-    await ctx.conn.execute(
+    patient_id = _patient_id(ctx, event.patient)
+    ctx.conn.execute(
         insert(patient_arrivals).values(
             patient_id=patient_id, occurred_at=event.occurred_at, message_id=ctx.message_id
         )
     )
     if event.accession:
-        order_ids = [await _order_id(ctx, event.accession, patient_id)]
+        order_ids = [_order_id(ctx, event.accession, patient_id)]
     else:
         window = (event.occurred_at - ARRIVAL_WINDOW, event.occurred_at + ARRIVAL_WINDOW)
         order_ids = list(
             (
-                await ctx.conn.execute(
+                ctx.conn.execute(
                     select(orders.c.id).where(
                         orders.c.patient_id == patient_id,
                         orders.c.ordered_at.between(*window),
@@ -312,29 +322,36 @@ async def _record_arrival(ctx: ApplyContext, event: PatientArrived) -> None:
             ).scalars()
         )
     for order_id in order_ids:
-        await set_milestone(ctx, order_id, Milestone.ARRIVED, event.occurred_at)
+        set_milestone(ctx, order_id, Milestone.ARRIVED, event.occurred_at)
 
 
 # --- orders -----------------------------------------------------------------------------
 
 
-async def _order_id(ctx: ApplyContext, accession: str, patient_id: int | None = None) -> int:
+def _order_id(ctx: ApplyContext, accession: str, patient_id: int | None = None) -> int:
     """The order with this accession, created as a placeholder when no message named it yet."""
-    statement = upsert(ctx.conn.dialect.name, orders).values(
-        accession=accession,
-        patient_id=patient_id,
-        status=Milestone.ORDERED.value,
-        created_at=ctx.now,
-        updated_at=ctx.now,
-    )
-    statement = statement.on_conflict_do_update(
+    values = {
+        "accession": accession,
+        "patient_id": patient_id,
+        "status": Milestone.ORDERED.value,
+        "created_at": ctx.now,
+        "updated_at": ctx.now,
+    }
+    statement = _placeholder_upsert(ctx.conn.dialect.name)
+    return ctx.conn.execute(statement, _params(values)).scalar_one()
+
+
+@functools.cache
+def _placeholder_upsert(dialect: str) -> Executable:
+    names = ("accession", "patient_id", "status", "created_at", "updated_at")
+    statement = upsert(dialect, orders).values(_binds(orders, names))
+    return statement.on_conflict_do_update(
         index_elements=["accession"],
         set_={"patient_id": func.coalesce(orders.c.patient_id, statement.excluded.patient_id)},
     ).returning(orders.c.id)
-    return (await ctx.conn.execute(statement)).scalar_one()
 
 
-async def _upsert_order(
+def _upsert_order(
     ctx: ApplyContext,
     accession: str,
     patient: PatientId,
@@ -344,7 +361,7 @@ async def _upsert_order(
     requested_start: datetime | None = None,
 ) -> tuple[int, int | None]:
     """Create or update an order's details (the newest message's win); (order id, patient)."""
-    patient_id = await _patient_id(ctx, patient)
+    patient_id = _patient_id(ctx, patient)
     values = {
         "patient_id": patient_id,
         "placer_number": details.placer_number,
@@ -372,7 +389,7 @@ async def _upsert_order(
         created_at=ctx.now,
         updated_at=ctx.now,
     )
-    result = await ctx.conn.execute(_order_upsert(ctx.conn.dialect.name), _params(values))
+    result = ctx.conn.execute(_order_upsert(ctx.conn.dialect.name), _params(values))
     return result.scalar_one(), patient_id
 
 
@@ -433,8 +450,18 @@ def _order_upsert(dialect: str) -> Executable:
     )
 
 
-async def _place_order(ctx: ApplyContext, event: OrderPlaced) -> None:
-    order_id, patient_id = await _upsert_order(
+def _names_the_order(table: Table) -> ColumnElement[bool]:
+    """An unmatched study or step that names the order by accession, or by a Study Instance
+    UID equal to the order's (or to its accession, as some senders fill it)."""
+    return table.c.order_id.is_(None) & or_(
+        table.c.accession == bindparam("p_accession"),
+        table.c.study_instance_uid == bindparam("p_accession"),
+        table.c.study_instance_uid == bindparam("p_study_uid"),
+    )
+
+
+def _place_order(ctx: ApplyContext, event: OrderPlaced) -> None:
+    order_id, patient_id = _upsert_order(
         ctx,
         event.accession,
         event.patient,
@@ -442,31 +469,56 @@ async def _place_order(ctx: ApplyContext, event: OrderPlaced) -> None:
         event.ordered_at,
         requested_start=event.scheduled_start,
     )
-    await set_milestone(ctx, order_id, Milestone.ORDERED, event.ordered_at)
-    await _link_waiting_dicom(ctx, order_id, event.accession, event.details.study_instance_uid)
-    # An arrival that came before the order (arrival order is not trusted).
-    window = (event.ordered_at - ARRIVAL_WINDOW, event.ordered_at + ARRIVAL_WINDOW)
-    arrival = (
-        await ctx.conn.execute(
-            select(patient_arrivals.c.occurred_at, patient_arrivals.c.message_id)
-            .where(
-                patient_arrivals.c.patient_id == patient_id,
-                patient_arrivals.c.occurred_at.between(*window),
-            )
-            .order_by(patient_arrivals.c.occurred_at)
-            .limit(1)
-        )
-    ).first()
-    if arrival is not None:
-        await set_milestone(
-            ctx, order_id, Milestone.ARRIVED, arrival.occurred_at, message_id=arrival.message_id
+    set_milestone(ctx, order_id, Milestone.ORDERED, event.ordered_at)
+    # What came before the order (arrival order is not trusted): DICOM objects that name it,
+    # and the patient's arrival. Usually nothing has, so one probe asks for all of it.
+    waiting = ctx.conn.execute(
+        _WAITING_FOR_ORDER,
+        {
+            "p_accession": event.accession,
+            "p_study_uid": event.details.study_instance_uid or None,
+            "p_patient": patient_id,
+            "p_from": event.ordered_at - ARRIVAL_WINDOW,
+            "p_to": event.ordered_at + ARRIVAL_WINDOW,
+        },
+    ).one()
+    if waiting.study or waiting.step:
+        _link_waiting_dicom(ctx, order_id, event.accession, event.details.study_instance_uid)
+    if waiting.arrived_at is not None:
+        set_milestone(
+            ctx, order_id, Milestone.ARRIVED, waiting.arrived_at, message_id=waiting.arrival_message
         )
 
 
-async def _schedule(ctx: ApplyContext, event: ProcedureScheduled) -> None:
-    patient_id = await _patient_id(ctx, event.patient)
-    order_id = await _order_id(ctx, event.accession, patient_id)
-    await ctx.conn.execute(
+def _first_arrival(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A column of the patient's first arrival within the window of the order's time."""
+    return (
+        select(column)
+        .where(
+            patient_arrivals.c.patient_id == bindparam("p_patient"),
+            patient_arrivals.c.occurred_at.between(
+                bindparam("p_from", type_=patient_arrivals.c.occurred_at.type),
+                bindparam("p_to", type_=patient_arrivals.c.occurred_at.type),
+            ),
+        )
+        .order_by(patient_arrivals.c.occurred_at, patient_arrivals.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_WAITING_FOR_ORDER = select(
+    select(studies.c.id).where(_names_the_order(studies)).exists().label("study"),
+    select(procedure_steps.c.id).where(_names_the_order(procedure_steps)).exists().label("step"),
+    _first_arrival(patient_arrivals.c.occurred_at).label("arrived_at"),
+    _first_arrival(patient_arrivals.c.message_id).label("arrival_message"),
+)
+
+
+def _schedule(ctx: ApplyContext, event: ProcedureScheduled) -> None:
+    patient_id = _patient_id(ctx, event.patient)
+    order_id = _order_id(ctx, event.accession, patient_id)
+    ctx.conn.execute(
         update(orders)
         .where(orders.c.id == order_id, _not_older(orders.c.schedule_at, event.booked_at))
         .values(
@@ -477,12 +529,12 @@ async def _schedule(ctx: ApplyContext, event: ProcedureScheduled) -> None:
             updated_at=ctx.now,
         )
     )
-    await set_milestone(ctx, order_id, Milestone.SCHEDULED, event.booked_at)
+    set_milestone(ctx, order_id, Milestone.SCHEDULED, event.booked_at)
 
 
-async def _cancel_appointment(ctx: ApplyContext, event: AppointmentCancelled) -> None:
-    order_id = await _order_id(ctx, event.accession)
-    await ctx.conn.execute(
+def _cancel_appointment(ctx: ApplyContext, event: AppointmentCancelled) -> None:
+    order_id = _order_id(ctx, event.accession)
+    ctx.conn.execute(
         update(orders)
         .where(orders.c.id == order_id, _not_older(orders.c.schedule_at, event.occurred_at))
         .values(
@@ -495,9 +547,9 @@ async def _cancel_appointment(ctx: ApplyContext, event: AppointmentCancelled) ->
     )
 
 
-async def _no_show(ctx: ApplyContext, event: PatientNoShow) -> None:
-    order_id = await _order_id(ctx, event.accession)
-    await ctx.conn.execute(
+def _no_show(ctx: ApplyContext, event: PatientNoShow) -> None:
+    order_id = _order_id(ctx, event.accession)
+    ctx.conn.execute(
         update(orders)
         .where(
             orders.c.id == order_id,
@@ -507,10 +559,10 @@ async def _no_show(ctx: ApplyContext, event: PatientNoShow) -> None:
     )
 
 
-async def _issue_report(ctx: ApplyContext, event: ReportIssued) -> None:
-    patient_id = await _patient_id(ctx, event.patient)
-    order_id = await _order_id(ctx, event.accession, patient_id)
-    await ctx.conn.execute(
+def _issue_report(ctx: ApplyContext, event: ReportIssued) -> None:
+    patient_id = _patient_id(ctx, event.patient)
+    order_id = _order_id(ctx, event.accession, patient_id)
+    ctx.conn.execute(
         insert(reports).values(
             order_id=order_id,
             status=event.status.value,
@@ -522,13 +574,13 @@ async def _issue_report(ctx: ApplyContext, event: ReportIssued) -> None:
             recorded_at=ctx.now,
         )
     )
-    await set_milestone(ctx, order_id, _REPORT_MILESTONES[event.status], event.result_at)
+    set_milestone(ctx, order_id, _REPORT_MILESTONES[event.status], event.result_at)
 
 
 # --- DICOM ------------------------------------------------------------------------------
 
 
-async def _device_id(ctx: ApplyContext, event: DeviceSeen) -> int:
+def _device_id(ctx: ApplyContext, event: DeviceSeen) -> int:
     """Learn a device from traffic: what it says about itself fills what is not known yet."""
     statement = upsert(ctx.conn.dialect.name, devices).values(
         ae_title=event.ae_title,
@@ -563,129 +615,188 @@ async def _device_id(ctx: ApplyContext, event: DeviceSeen) -> int:
     statement = statement.on_conflict_do_update(
         index_elements=["ae_title"], set_=changes
     ).returning(devices.c.id)
-    return (await ctx.conn.execute(statement)).scalar_one()
+    return (ctx.conn.execute(statement)).scalar_one()
 
 
-async def _device_by_title(ctx: ApplyContext, ae_title: str) -> int | None:
+def _device_by_title(ctx: ApplyContext, ae_title: str) -> int | None:
     if not ae_title:
         return None
-    return (
-        await ctx.conn.execute(select(devices.c.id).where(devices.c.ae_title == ae_title))
-    ).scalar()
+    return (ctx.conn.execute(select(devices.c.id).where(devices.c.ae_title == ae_title))).scalar()
 
 
-async def _matching_order(
+def _matching_order(
     ctx: ApplyContext, accession: str, study_uid: str, requested_procedure_id: str = ""
 ) -> int | None:
     """The order a DICOM object names: by accession, else the order's Study Instance UID,
     else its Requested Procedure ID."""
-    for column, value in (
-        (orders.c.accession, accession),
-        (orders.c.study_instance_uid, study_uid),
-        (orders.c.requested_procedure_id, requested_procedure_id),
+    for statement, value in zip(
+        _ORDER_BY, (accession, study_uid, requested_procedure_id), strict=True
     ):
         if value:
-            found = (
-                await ctx.conn.execute(select(orders.c.id).where(column == value).limit(1))
-            ).scalar()
+            found = ctx.conn.execute(statement, {"p_value": value}).scalar()
             if found is not None:
                 return found
     return None
 
 
-async def _store_instance(ctx: ApplyContext, event: InstanceStored) -> None:
+_ORDER_BY = tuple(
+    select(orders.c.id).where(column == bindparam("p_value", type_=column.type)).limit(1)
+    for column in (
+        orders.c.accession,
+        orders.c.study_instance_uid,
+        orders.c.requested_procedure_id,
+    )
+)
+
+
+def _store_instance(ctx: ApplyContext, event: InstanceStored) -> None:
     """Index one instance; the first of a study for an order sets `images_available`."""
-    device_id = (
-        select(devices.c.id).where(devices.c.ae_title == event.device_ae_title).scalar_subquery()
-    )
+    dialect = ctx.conn.dialect.name
     patient = event.patient or PatientId("")
-    study = upsert(ctx.conn.dialect.name, studies).values(
-        study_instance_uid=event.study_instance_uid,
-        accession=event.accession,
-        patient_identifier=patient.value,
-        patient_authority=patient.authority,
-        study_started_at=event.study_started_at,
-        description=event.study_description,
-        device_id=device_id,
-        first_instance_at=event.received_at,
-        last_instance_at=event.received_at,
-        instance_count=0,
-        created_at=ctx.now,
-        updated_at=ctx.now,
-    )
-    study = study.on_conflict_do_update(
-        index_elements=["study_instance_uid"],
-        set_={"updated_at": study.excluded.updated_at},
-    ).returning(studies.c.id, studies.c.order_id, studies.c.instance_count)
-    study_id, order_id, earlier_instances = (await ctx.conn.execute(study)).one()
+    study_values = {
+        "study_instance_uid": event.study_instance_uid,
+        "accession": event.accession,
+        "patient_identifier": patient.value,
+        "patient_authority": patient.authority,
+        "study_started_at": event.study_started_at,
+        "description": event.study_description,
+        "first_instance_at": event.received_at,
+        "last_instance_at": event.received_at,
+        "instance_count": 0,
+        "created_at": ctx.now,
+        "updated_at": ctx.now,
+    }
+    study_params = {**_params(study_values), "p_device": event.device_ae_title}
+    study_id, order_id, earlier_instances = ctx.conn.execute(
+        _study_upsert(dialect), study_params
+    ).one()
 
-    one_series = upsert(ctx.conn.dialect.name, series).values(
-        series_instance_uid=event.series_instance_uid,
-        study_id=study_id,
-        modality=event.modality,
-        body_part=event.body_part,
-        instance_count=0,
-    )
-    one_series = one_series.on_conflict_do_update(
-        index_elements=["series_instance_uid"],
-        set_={"modality": one_series.excluded.modality},
-    ).returning(series.c.id)
-    series_id = (await ctx.conn.execute(one_series)).scalar_one()
+    series_values = {
+        "series_instance_uid": event.series_instance_uid,
+        "study_id": study_id,
+        "modality": event.modality,
+        "body_part": event.body_part,
+        "instance_count": 0,
+    }
+    series_id = ctx.conn.execute(_series_upsert(dialect), _params(series_values)).scalar_one()
 
-    instance = upsert(ctx.conn.dialect.name, instances).values(
-        sop_instance_uid=event.sop_instance_uid,
-        series_id=series_id,
-        sop_class_uid=event.sop_class_uid,
-        transfer_syntax=event.transfer_syntax,
-        received_at=event.received_at,
-        stored_path=event.stored_path,
-        message_id=ctx.message_id,
-    )
-    instance = instance.on_conflict_do_nothing(index_elements=["sop_instance_uid"]).returning(
-        instances.c.id
-    )
-    if (await ctx.conn.execute(instance)).first() is None:
+    instance_values = {
+        "sop_instance_uid": event.sop_instance_uid,
+        "series_id": series_id,
+        "sop_class_uid": event.sop_class_uid,
+        "transfer_syntax": event.transfer_syntax,
+        "received_at": event.received_at,
+        "stored_path": event.stored_path,
+        "message_id": ctx.message_id,
+    }
+    if ctx.conn.execute(_instance_insert(dialect), _params(instance_values)).first() is None:
         return  # the same instance again: already counted
-    await ctx.conn.execute(
-        update(series)
-        .where(series.c.id == series_id)
-        .values(instance_count=series.c.instance_count + 1)
-    )
-    await ctx.conn.execute(
-        update(studies)
-        .where(studies.c.id == study_id)
-        .values(
-            instance_count=studies.c.instance_count + 1,
-            first_instance_at=case(
-                (studies.c.first_instance_at > event.received_at, event.received_at),
-                else_=studies.c.first_instance_at,
-            ),
-            last_instance_at=case(
-                (studies.c.last_instance_at < event.received_at, event.received_at),
-                else_=studies.c.last_instance_at,
-            ),
-        )
-    )
+    ctx.conn.execute(_COUNT_SERIES_INSTANCE, {"p_series": series_id})
+    ctx.conn.execute(_COUNT_STUDY_INSTANCE, {"p_study": study_id, "p_at": event.received_at})
     if earlier_instances:
         # The study's first instance already matched its order (or found none, and the order
         # links the study when it arrives); later instances change no milestone.
         return
     if order_id is None:
-        order_id = await _matching_order(ctx, event.accession, event.study_instance_uid)
+        order_id = _matching_order(ctx, event.accession, event.study_instance_uid)
         if order_id is None:
             return  # unmatched: kept, and linked when its order arrives
-        await ctx.conn.execute(
-            update(studies).where(studies.c.id == study_id).values(order_id=order_id)
-        )
-    await set_milestone(ctx, order_id, Milestone.IMAGES_AVAILABLE, event.received_at)
+        ctx.conn.execute(_LINK_STUDY, {"p_study": study_id, "p_order": order_id})
+    set_milestone(ctx, order_id, Milestone.IMAGES_AVAILABLE, event.received_at)
 
 
-async def _create_step(ctx: ApplyContext, event: ProcedureStepCreated) -> None:
+# The DICOM index statements, built once with bind parameters: a C-STORE commits alone (its
+# sender waits for each answer), so building them per instance was a large share of its cost.
+
+
+@functools.cache
+def _study_upsert(dialect: str) -> Executable:
+    names = (
+        "study_instance_uid",
+        "accession",
+        "patient_identifier",
+        "patient_authority",
+        "study_started_at",
+        "description",
+        "first_instance_at",
+        "last_instance_at",
+        "instance_count",
+        "created_at",
+        "updated_at",
+    )
+    device_id = (
+        select(devices.c.id)
+        .where(devices.c.ae_title == bindparam("p_device", type_=devices.c.ae_title.type))
+        .scalar_subquery()
+    )
+    statement = upsert(dialect, studies).values({**_binds(studies, names), "device_id": device_id})
+    return statement.on_conflict_do_update(
+        index_elements=["study_instance_uid"],
+        set_={"updated_at": statement.excluded.updated_at},
+    ).returning(studies.c.id, studies.c.order_id, studies.c.instance_count)
+
+
+@functools.cache
+def _series_upsert(dialect: str) -> Executable:
+    names = ("series_instance_uid", "study_id", "modality", "body_part", "instance_count")
+    statement = upsert(dialect, series).values(_binds(series, names))
+    return statement.on_conflict_do_update(
+        index_elements=["series_instance_uid"],
+        set_={"modality": statement.excluded.modality},
+    ).returning(series.c.id)
+
+
+@functools.cache
+def _instance_insert(dialect: str) -> Executable:
+    names = (
+        "sop_instance_uid",
+        "series_id",
+        "sop_class_uid",
+        "transfer_syntax",
+        "received_at",
+        "stored_path",
+        "message_id",
+    )
+    statement = upsert(dialect, instances).values(_binds(instances, names))
+    return statement.on_conflict_do_nothing(index_elements=["sop_instance_uid"]).returning(
+        instances.c.id
+    )
+
+
+_COUNT_SERIES_INSTANCE = (
+    update(series)
+    .where(series.c.id == bindparam("p_series"))
+    .values(instance_count=series.c.instance_count + 1)
+)
+_INSTANCE_AT = bindparam("p_at", type_=studies.c.first_instance_at.type)
+_COUNT_STUDY_INSTANCE = (
+    update(studies)
+    .where(studies.c.id == bindparam("p_study"))
+    .values(
+        instance_count=studies.c.instance_count + 1,
+        first_instance_at=case(
+            (studies.c.first_instance_at > _INSTANCE_AT, _INSTANCE_AT),
+            else_=studies.c.first_instance_at,
+        ),
+        last_instance_at=case(
+            (studies.c.last_instance_at < _INSTANCE_AT, _INSTANCE_AT),
+            else_=studies.c.last_instance_at,
+        ),
+    )
+)
+_LINK_STUDY = (
+    update(studies)
+    .where(studies.c.id == bindparam("p_study"))
+    .values(order_id=bindparam("p_order"))
+)
+
+
+def _create_step(ctx: ApplyContext, event: ProcedureStepCreated) -> None:
     """MPPS N-CREATE: a new step, linked to its order by its scheduled step attributes."""
     first = event.steps[0] if event.steps else ScheduledStep()
     order_id = None
     for step in event.steps:
-        order_id = await _matching_order(
+        order_id = _matching_order(
             ctx, step.accession, step.study_instance_uid, step.requested_procedure_id
         )
         if order_id is not None:
@@ -697,7 +808,7 @@ async def _create_step(ctx: ApplyContext, event: ProcedureStepCreated) -> None:
         requested_procedure_id=first.requested_procedure_id,
         study_instance_uid=first.study_instance_uid,
         status=event.status.value,
-        device_id=await _device_by_title(ctx, event.station_ae_title),
+        device_id=_device_by_title(ctx, event.station_ae_title),
         station_ae_title=event.station_ae_title,
         modality=event.modality,
         started_at=event.started_at,
@@ -709,15 +820,15 @@ async def _create_step(ctx: ApplyContext, event: ProcedureStepCreated) -> None:
     statement = statement.on_conflict_do_nothing(index_elements=["sop_instance_uid"]).returning(
         procedure_steps.c.id
     )
-    if (await ctx.conn.execute(statement)).first() is None:
+    if (ctx.conn.execute(statement)).first() is None:
         raise EventRejected(
             Rejection.DUPLICATE, f"procedure step {event.sop_instance_uid} exists already"
         )
     if order_id is not None:
-        await _step_milestones(ctx, order_id, event.status, event.started_at, event.ended_at)
+        _step_milestones(ctx, order_id, event.status, event.started_at, event.ended_at)
 
 
-async def _update_step(ctx: ApplyContext, event: ProcedureStepUpdated) -> None:
+def _update_step(ctx: ApplyContext, event: ProcedureStepUpdated) -> None:
     """MPPS N-SET: refused for an unknown step or one already completed or discontinued
     (PS3.4 F.7.2.2)."""
     query = select(procedure_steps).where(
@@ -725,7 +836,7 @@ async def _update_step(ctx: ApplyContext, event: ProcedureStepUpdated) -> None:
     )
     if ctx.conn.dialect.name == "postgresql":
         query = query.with_for_update()
-    row = (await ctx.conn.execute(query)).mappings().first()
+    row = (ctx.conn.execute(query)).mappings().first()
     if row is None:
         raise EventRejected(
             Rejection.UNKNOWN_INSTANCE, f"no procedure step {event.sop_instance_uid}"
@@ -738,7 +849,7 @@ async def _update_step(ctx: ApplyContext, event: ProcedureStepUpdated) -> None:
     status = event.status or StepStatus(row["status"])
     ended_at = event.ended_at or row["ended_at"]
     dose = {**orjson.loads(row["dose"] or "{}"), **dict(event.dose)}
-    await ctx.conn.execute(
+    ctx.conn.execute(
         update(procedure_steps)
         .where(procedure_steps.c.id == row["id"])
         .values(
@@ -749,10 +860,10 @@ async def _update_step(ctx: ApplyContext, event: ProcedureStepUpdated) -> None:
         )
     )
     if row["order_id"] is not None:
-        await _step_milestones(ctx, row["order_id"], status, row["started_at"], ended_at)
+        _step_milestones(ctx, row["order_id"], status, row["started_at"], ended_at)
 
 
-async def _step_milestones(
+def _step_milestones(
     ctx: ApplyContext,
     order_id: int,
     status: StepStatus,
@@ -760,59 +871,41 @@ async def _step_milestones(
     ended_at: datetime | None,
 ) -> None:
     if started_at is not None:
-        await set_milestone(ctx, order_id, Milestone.EXAM_STARTED, started_at)
+        set_milestone(ctx, order_id, Milestone.EXAM_STARTED, started_at)
     if ended_at is not None and status is StepStatus.COMPLETED:
-        await set_milestone(ctx, order_id, Milestone.EXAM_COMPLETED, ended_at)
+        set_milestone(ctx, order_id, Milestone.EXAM_COMPLETED, ended_at)
     elif ended_at is not None and status is StepStatus.DISCONTINUED:
-        await set_milestone(ctx, order_id, Milestone.DISCONTINUED, ended_at)
+        set_milestone(ctx, order_id, Milestone.DISCONTINUED, ended_at)
 
 
-async def _link_waiting_dicom(
-    ctx: ApplyContext, order_id: int, accession: str, study_uid: str
-) -> None:
+def _link_waiting_dicom(ctx: ApplyContext, order_id: int, accession: str, study_uid: str) -> None:
     """Studies and steps that came before their order link to it now and set its milestones."""
-    names = [accession, study_uid] if study_uid else [accession]
-    waiting = (
-        (
-            await ctx.conn.execute(
-                update(studies)
-                .where(
-                    studies.c.order_id.is_(None),
-                    or_(studies.c.accession == accession, studies.c.study_instance_uid.in_(names)),
-                )
-                .values(order_id=order_id)
-                .returning(studies.c.first_instance_at)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    names = {"p_order": order_id, "p_accession": accession, "p_study_uid": study_uid or None}
+    waiting = ctx.conn.execute(_LINK_WAITING_STUDIES, names).scalars().all()
     if waiting:
-        await set_milestone(ctx, order_id, Milestone.IMAGES_AVAILABLE, min(waiting))
-    steps = (
-        await ctx.conn.execute(
-            update(procedure_steps)
-            .where(
-                procedure_steps.c.order_id.is_(None),
-                or_(
-                    procedure_steps.c.accession == accession,
-                    procedure_steps.c.study_instance_uid.in_(names),
-                ),
-            )
-            .values(order_id=order_id)
-            .returning(
-                procedure_steps.c.status, procedure_steps.c.started_at, procedure_steps.c.ended_at
-            )
-        )
-    ).all()
-    for status, started_at, ended_at in steps:
-        await _step_milestones(ctx, order_id, StepStatus(status), started_at, ended_at)
+        set_milestone(ctx, order_id, Milestone.IMAGES_AVAILABLE, min(waiting))
+    for status, started_at, ended_at in ctx.conn.execute(_LINK_WAITING_STEPS, names).all():
+        _step_milestones(ctx, order_id, StepStatus(status), started_at, ended_at)
 
 
-async def link_study(ctx: ApplyContext, study_id: int, order_id: int) -> bool:
+_LINK_WAITING_STUDIES = (
+    update(studies)
+    .where(_names_the_order(studies))
+    .values(order_id=bindparam("p_order"))
+    .returning(studies.c.first_instance_at)
+)
+_LINK_WAITING_STEPS = (
+    update(procedure_steps)
+    .where(_names_the_order(procedure_steps))
+    .values(order_id=bindparam("p_order"))
+    .returning(procedure_steps.c.status, procedure_steps.c.started_at, procedure_steps.c.ended_at)
+)
+
+
+def link_study(ctx: ApplyContext, study_id: int, order_id: int) -> bool:
     """Link an unmatched study to an order and set what it proves; False if already linked."""
     first_instance_at = (
-        await ctx.conn.execute(
+        ctx.conn.execute(
             update(studies)
             .where(studies.c.id == study_id, studies.c.order_id.is_(None))
             .values(order_id=order_id)
@@ -821,14 +914,14 @@ async def link_study(ctx: ApplyContext, study_id: int, order_id: int) -> bool:
     ).scalar()
     if first_instance_at is None:
         return False
-    await set_milestone(ctx, order_id, Milestone.IMAGES_AVAILABLE, first_instance_at)
+    set_milestone(ctx, order_id, Milestone.IMAGES_AVAILABLE, first_instance_at)
     return True
 
 
-async def link_step(ctx: ApplyContext, step_id: int, order_id: int) -> bool:
+def link_step(ctx: ApplyContext, step_id: int, order_id: int) -> bool:
     """Link an unmatched procedure step to an order and set what it proves; False if linked."""
     row = (
-        await ctx.conn.execute(
+        ctx.conn.execute(
             update(procedure_steps)
             .where(procedure_steps.c.id == step_id, procedure_steps.c.order_id.is_(None))
             .values(order_id=order_id)
@@ -839,7 +932,7 @@ async def link_step(ctx: ApplyContext, step_id: int, order_id: int) -> bool:
     ).first()
     if row is None:
         return False
-    await _step_milestones(ctx, order_id, StepStatus(row.status), row.started_at, row.ended_at)
+    _step_milestones(ctx, order_id, StepStatus(row.status), row.started_at, row.ended_at)
     return True
 
 
@@ -850,7 +943,7 @@ def _not_older(stamp: ColumnElement[datetime], at: datetime) -> ColumnElement[bo
 # --- milestones -------------------------------------------------------------------------
 
 
-async def set_milestone(
+def set_milestone(
     ctx: ApplyContext,
     order_id: int,
     milestone: Milestone,
@@ -863,12 +956,12 @@ async def set_milestone(
     The status becomes the furthest milestone reached, unless the order has ended (DESIGN.md,
     "The exam lifecycle"). A timeline row names the message that proved it.
     """
-    result = await ctx.conn.execute(
+    result = ctx.conn.execute(
         _milestone_update(milestone), {"p_order": order_id, "p_at": occurred_at, "p_now": ctx.now}
     )
     if result.rowcount == 0:
         return False
-    await ctx.conn.execute(
+    ctx.conn.execute(
         _TIMELINE_INSERT,
         {
             "order_id": order_id,

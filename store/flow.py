@@ -775,9 +775,16 @@ async def link_unmatched(
         )
         if order_id is None:
             return LinkOutcome.NO_ORDER
-        ctx = ApplyContext(conn=conn, message_id=await _log_link(conn, request, now), now=now)
+        message_id = await _log_link(conn, request, now)
         link = link_study if request.kind == "study" else link_step
-        if not await link(ctx, request.item_id, order_id):
+        linked = await conn.run_sync(
+            lambda sync_conn: link(
+                ApplyContext(conn=sync_conn, message_id=message_id, now=now),
+                request.item_id,
+                order_id,
+            )
+        )
+        if not linked:
             await conn.rollback()  # linked by someone else meanwhile: log nothing
             return LinkOutcome.ALREADY_LINKED
     return LinkOutcome.LINKED

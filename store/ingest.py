@@ -17,17 +17,20 @@ import functools
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Executable, bindparam, select, update
+from sqlalchemy import Boolean, Connection, Engine, Executable, and_, bindparam, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mappers.events import Event
 from store.apply import apply_events
 from store.dialect import upsert
+from store.engine import create_writer_engine
 from store.errors import EventRejected, Rejection, StoreError, StoreUnavailable
 from store.schema import messages
 
@@ -123,6 +126,13 @@ class Ingest:
     ) -> None:
         self._engine = engine
         self._timeout = timeout
+        self._writer_engine = create_writer_engine(str(engine.url), busy_timeout=timeout)
+        # One thread, so batches commit in order and the sqlite3 connection stays on it.
+        self._thread = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+            if self._writer_engine is not None
+            else None
+        )
         self._max_batch = max_batch
         self._clock = clock
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
@@ -136,11 +146,16 @@ class Ingest:
     async def close(self) -> None:
         """Store what is queued, then stop; later submissions get StoreUnavailable."""
         self._closing = True
-        if self._task is None:
-            return
-        await self._queue.put(None)
-        await self._task
-        self._task = None
+        if self._task is not None:
+            await self._queue.put(None)
+            await self._task
+            self._task = None
+        if self._thread is not None and self._writer_engine is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._writer_engine.dispose
+            )
+            self._thread.shutdown()
+            self._thread = None
 
     async def submit(self, inbound: Inbound) -> Stored:
         """Store the message and apply its events; return once committed.
@@ -234,9 +249,16 @@ class Ingest:
         _resolve(item.future, result)
 
     async def _write(self, batch: list[_Pending]) -> list[Stored]:
+        inbounds = [item.inbound for item in batch]
+        now = self._clock()
+        if self._thread is not None and self._writer_engine is not None:
+            # SQLite's busy timeout bounds the wait for the write lock; the batch is not
+            # abandoned half-way on a timer, so what it commits is what the answers say.
+            return await asyncio.get_running_loop().run_in_executor(
+                self._thread, _write_batch, self._writer_engine, inbounds, now
+            )
         async with asyncio.timeout(self._timeout), self._engine.begin() as conn:
-            now = self._clock()
-            return [await _store(conn, item.inbound, now) for item in batch]
+            return await conn.run_sync(_store_batch, inbounds, now)
 
     def _fail_all(self, batch: list[_Pending], error: BaseException) -> None:
         log.error(
@@ -261,7 +283,17 @@ def _replace_outcome(inbound: Inbound, outcome: Outcome, error: str) -> Inbound:
     return replace(inbound, outcome=outcome, events=(), error=error[:2000], ack_code=code)
 
 
-async def _store(conn: AsyncConnection, inbound: Inbound, now: datetime) -> Stored:
+def _write_batch(engine: Engine, inbounds: list[Inbound], now: datetime) -> list[Stored]:
+    """One transaction for the whole batch, on the writer thread."""
+    with engine.begin() as conn:
+        return _store_batch(conn, inbounds, now)
+
+
+def _store_batch(conn: Connection, inbounds: list[Inbound], now: datetime) -> list[Stored]:
+    return [_store(conn, inbound, now) for inbound in inbounds]
+
+
+def _store(conn: Connection, inbound: Inbound, now: datetime) -> Stored:
     """Log the message (or count a resend), then apply its events: one message's work."""
     sha = inbound.content_sha256
     row = {
@@ -282,13 +314,16 @@ async def _store(conn: AsyncConnection, inbound: Inbound, now: datetime) -> Stor
         "ack_code": inbound.ack_code,
         "error": inbound.error,
         "error_location": inbound.error_location,
-        "control_id_reused": False,
     }
     params = {f"v_{name}": value for name, value in row.items()}
+    # Only HL7 engines reset MSH-10 counters; a DICOM key (a UID) is never reused.
+    params["r_check"] = inbound.protocol == "hl7v2" and None not in (
+        inbound.sending_application,
+        inbound.sending_facility,
+        inbound.control_id,
+    )
     statement = _message_upsert(conn.dialect.name)
-    message_id, receive_count, stored_outcome, reused = (
-        await conn.execute(statement, params)
-    ).one()
+    message_id, receive_count, stored_outcome, reused = (conn.execute(statement, params)).one()
 
     if receive_count > 1:
         previous = Outcome(stored_outcome)
@@ -296,7 +331,7 @@ async def _store(conn: AsyncConnection, inbound: Inbound, now: datetime) -> Stor
             # The same message again (HL7 v2 2.9.2 "duplicate"): acknowledged, not re-applied.
             return Stored(message_id, previous, duplicate=True, control_id_reused=reused)
         # Refused or failed before: this sending is processed afresh.
-        await conn.execute(
+        conn.execute(
             update(messages)
             .where(messages.c.id == message_id)
             .values(
@@ -306,12 +341,9 @@ async def _store(conn: AsyncConnection, inbound: Inbound, now: datetime) -> Stor
                 error_location=inbound.error_location,
             )
         )
-    elif inbound.control_id is not None and inbound.protocol == "hl7v2":
-        # Only HL7 engines reset MSH-10 counters; a DICOM key (a UID) is never reused.
-        reused = await _control_id_reused(conn, inbound, message_id)
 
     if inbound.outcome is Outcome.APPLIED:
-        await apply_events(conn, inbound.events, message_id=message_id, now=now)
+        apply_events(conn, inbound.events, message_id=message_id, now=now)
     return Stored(message_id, inbound.outcome, duplicate=False, control_id_reused=reused)
 
 
@@ -333,7 +365,6 @@ _MESSAGE_COLUMNS = (
     "ack_code",
     "error",
     "error_location",
-    "control_id_reused",
 )
 
 
@@ -341,9 +372,19 @@ _MESSAGE_COLUMNS = (
 def _message_upsert(dialect: str) -> Executable:
     """The message log upsert with bind parameters, built once per dialect (building it for
     every message cost more than running it)."""
-    statement = upsert(dialect, messages).values(
-        {name: bindparam(f"v_{name}", type_=messages.c[name].type) for name in _MESSAGE_COLUMNS}
+    values: dict[str, Any] = {
+        name: bindparam(f"v_{name}", type_=messages.c[name].type) for name in _MESSAGE_COLUMNS
+    }
+    # A control id this sender used before for other content: engines reset their counters.
+    # Such a message is new and is processed, but the integration team should see it. The
+    # check is part of the insert, so it costs no statement of its own.
+    earlier = select(messages.c.id).where(
+        messages.c.sending_application == bindparam("v_sending_application"),
+        messages.c.sending_facility == bindparam("v_sending_facility"),
+        messages.c.control_id == bindparam("v_control_id"),
     )
+    values["control_id_reused"] = and_(bindparam("r_check", type_=Boolean()), earlier.exists())
+    statement = upsert(dialect, messages).values(values)
     return statement.on_conflict_do_update(
         index_elements=["sending_application", "sending_facility", "control_id", "content_sha256"],
         set_={
@@ -353,30 +394,6 @@ def _message_upsert(dialect: str) -> Executable:
     ).returning(
         messages.c.id, messages.c.receive_count, messages.c.outcome, messages.c.control_id_reused
     )
-
-
-async def _control_id_reused(conn: AsyncConnection, inbound: Inbound, message_id: int) -> bool:
-    """Flag a control id that this sender used before for other content.
-
-    Engines reset their counters; such a message is new and is processed, but the integration
-    team should see it.
-    """
-    other = await conn.execute(
-        select(messages.c.id)
-        .where(
-            messages.c.sending_application == inbound.sending_application,
-            messages.c.sending_facility == inbound.sending_facility,
-            messages.c.control_id == inbound.control_id,
-            messages.c.id != message_id,
-        )
-        .limit(1)
-    )
-    if other.first() is None:
-        return False
-    await conn.execute(
-        update(messages).where(messages.c.id == message_id).values(control_id_reused=True)
-    )
-    return True
 
 
 __all__ = ["Inbound", "Ingest", "Outcome", "StoreError", "StoreUnavailable", "Stored"]

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from mappers.events import CodedValue, OrderDetails, OrderPlaced, PatientId
-from store.engine import create_engine
+from store.engine import create_engine, create_writer_engine
 from store.errors import StoreUnavailable
 from store.ingest import Inbound, Ingest, Outcome
 from store.migrate import migrate
@@ -112,3 +114,56 @@ async def test_submit_after_close_is_refused(ingest: Ingest) -> None:
     await ingest.close()
     with pytest.raises(StoreUnavailable):
         await ingest.submit(_inbound(1))
+
+
+async def test_a_reused_control_id_is_flagged_within_one_batch(ingest: Ingest) -> None:
+    """Two messages with one control id but other content, in the same transaction: both are
+    applied, and the later one is flagged (the engine reset its counter)."""
+    first = _inbound(1)
+    other = replace(_inbound(2), control_id=first.control_id)
+    results = await asyncio.gather(ingest.submit(first), ingest.submit(other))
+    assert [r.outcome for r in results] == [Outcome.APPLIED, Outcome.APPLIED]
+    assert [r.control_id_reused for r in results] == [False, True]
+    async with ingest._engine.connect() as conn:
+        flags = (
+            (await conn.execute(select(messages.c.control_id_reused).order_by(messages.c.id)))
+            .scalars()
+            .all()
+        )
+    assert flags == [False, True]
+
+
+async def test_the_same_message_twice_in_one_batch_is_stored_once(ingest: Ingest) -> None:
+    """A resend racing its original on another connection: one row counted twice, one order."""
+    results = await asyncio.gather(ingest.submit(_inbound(1)), ingest.submit(_inbound(1)))
+    assert [r.duplicate for r in results] == [False, True]
+    assert results[0].message_id == results[1].message_id
+    assert await _counts(ingest) == (1, 1)
+    async with ingest._engine.connect() as conn:
+        count = (await conn.execute(select(messages.c.receive_count))).scalar_one()
+    assert count == 2
+
+
+def test_the_sqlite_writer_holds_the_write_lock_from_begin(tmp_path: Path) -> None:
+    """The ingest writer's transactions begin IMMEDIATE: no other connection can write while
+    one is open, even before it wrote anything, so it never fails half-way on a stale read."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    writer = create_writer_engine(url, busy_timeout=0.0)
+    assert writer is not None
+    other = sqlite3.connect(tmp_path / "gateway.db", timeout=0.0, isolation_level=None)
+    try:
+        with writer.begin() as conn:
+            conn.execute(text("SELECT 1"))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("CREATE TABLE t (x)")
+        other.execute("CREATE TABLE t (x)")  # free again once the writer committed
+    finally:
+        other.close()
+        writer.dispose()
+
+
+def test_only_a_sqlite_file_gets_a_writer_thread_engine() -> None:
+    """PostgreSQL runs its batches through run_sync; an in-memory SQLite database cannot be
+    shared with a second connection."""
+    assert create_writer_engine("postgresql+asyncpg://u@127.0.0.1/db") is None
+    assert create_writer_engine("sqlite+aiosqlite:///:memory:") is None
