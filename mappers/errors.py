@@ -15,6 +15,7 @@ concerns, so that the acknowledgement's ERR segment can name both.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import IntEnum
@@ -87,22 +88,7 @@ class Location:
         Raises:
             ValueError: the text is not a location.
         """
-        match = _LOCATION.match(text)
-        if match is None:
-            raise ValueError(f"not a location: {text!r}")
-        parts = match.groupdict()
-
-        def number(key: str) -> int | None:
-            return int(parts[key]) if parts[key] else None
-
-        return cls(
-            segment=parts["segment"],
-            field=number("field"),
-            component=number("component"),
-            subcomponent=number("subcomponent"),
-            sequence=number("sequence") or 1,
-            repetition=number("repetition") or 1,
-        )
+        return _parse_location(text)
 
     def __str__(self) -> str:
         text = self.segment
@@ -166,3 +152,25 @@ class InvalidValue(MappingError):
     """A field's value does not have the form its data type requires."""
 
     code = ErrorCode.DATA_TYPE_ERROR
+
+
+# The mappers name the same few dozen places (`OBR-18`, `PID-3`) in every message, so each
+# text is parsed once; a Location is immutable, so sharing one is safe.
+@functools.lru_cache(maxsize=4096)
+def _parse_location(text: str) -> Location:
+    match = _LOCATION.match(text)
+    if match is None:
+        raise ValueError(f"not a location: {text!r}")
+    parts = match.groupdict()
+
+    def number(key: str) -> int | None:
+        return int(parts[key]) if parts[key] else None
+
+    return Location(
+        segment=parts["segment"],
+        field=number("field"),
+        component=number("component"),
+        subcomponent=number("subcomponent"),
+        sequence=number("sequence") or 1,
+        repetition=number("repetition") or 1,
+    )
