@@ -49,6 +49,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mappers.events import Milestone, StepStatus
@@ -74,6 +75,10 @@ VOLUME_GROUPS = ("modality", "device")
 # Open orders: not ended and not finally reported (the status is the furthest milestone).
 _OPEN_STATUSES = tuple(
     m.value for m in Milestone if not m.ends_exam and m is not Milestone.FINAL_REPORT
+)
+# Open and past the appointment: on the board whatever their schedule.
+_PROGRESS_STATUSES = tuple(
+    s for s in _OPEN_STATUSES if s not in (Milestone.ORDERED.value, Milestone.SCHEDULED.value)
 )
 _VOLUME_MEASURES = ("ordered", "performed", "reported", "cancelled", "no_shows")
 
@@ -171,7 +176,8 @@ def board_state(row: Mapping[str, Any], day_start: datetime, day_end: datetime) 
     return "ordered" if row["ordered_at"] is not None else None
 
 
-_STATE_SINCE = {
+# The time each state began: the earliest of these that is set.
+STATE_SINCE: Mapping[str, tuple[str, ...]] = {
     "ordered": ("ordered_at",),
     "scheduled_today": ("scheduled_start",),
     "waiting": ("arrived_at",),
@@ -183,99 +189,203 @@ _STATE_SINCE = {
 async def read_board(
     conn: AsyncConnection, query: BoardQuery, *, after: tuple[str, datetime, int] | None, limit: int
 ) -> Board:
-    """The department now: open orders by state, counted and listed; one statement."""
-    day = figures.local_date(query.now, query.tz)
-    day_start = datetime.combine(day, time(), query.tz)
-    day_end = datetime.combine(day + timedelta(days=1), time(), query.tz)
-    not_arrived = orders.c.status.in_((Milestone.ORDERED.value, Milestone.SCHEDULED.value))
-    conditions = [
-        orders.c.status.in_(_OPEN_STATUSES),
-        # Not arrived yet: on the board only without an appointment, or with one today.
-        or_(
-            ~not_arrived,
-            orders.c.scheduled_start.is_(None),
-            and_(
-                orders.c.scheduled_start >= _at(day_start),
-                orders.c.scheduled_start < _at(day_end),
-            ),
-        ),
-    ]
-    if query.modality is not None:
-        conditions.append(orders.c.modality == query.modality)
-    statement = (
-        select(
-            orders.c.id,
-            orders.c.accession,
-            orders.c.status,
-            orders.c.modality,
-            orders.c.priority,
-            orders.c.patient_class,
-            orders.c.procedure_code,
-            orders.c.procedure_text,
-            orders.c.scheduled_resource,
-            orders.c.ordered_at,
-            orders.c.scheduled_start,
-            orders.c.no_show_at,
-            orders.c.arrived_at,
-            orders.c.exam_started_at,
-            orders.c.exam_completed_at,
-            orders.c.images_available_at,
-            orders.c.preliminary_report_at,
-            patients.c.identifier,
-            patients.c.authority,
-            patients.c.family_name,
-            patients.c.given_name,
-            _open_step_device().label("open_device"),
-            _order_device().label("performed_device"),
-        )
-        .select_from(orders.outerjoin(patients, orders.c.patient_id == patients.c.id))
-        .where(*conditions)
-    )
-    entries: list[tuple[tuple[int, datetime, int], BoardItem]] = []
-    for row in (await conn.execute(statement)).mappings():
-        state = board_state(row, day_start, day_end)
-        if state is None:
-            continue
-        device = row["open_device"] if state == "in_exam" and row["open_device"] else ""
-        device = device or row["performed_device"]
-        if query.device is not None and device != query.device:
-            continue
-        since = min(row[name] for name in _STATE_SINCE[state] if row[name] is not None)
-        entries.append(
-            (
-                (BOARD_STATES.index(state), since, row["id"]),
-                _board_item(row, state, since, device, query.now),
-            )
-        )
+    """The department now: open orders by state, counted and listed; one statement.
 
-    counts = Counter(item.state for _, item in entries)
-    by_modality: dict[str, Counter[str]] = defaultdict(Counter)
-    by_device: dict[str, Counter[str]] = defaultdict(Counter)
-    for _, item in entries:
-        by_modality[item.modality][item.state] += 1
-        by_device[item.device][item.state] += 1
-    listed = sorted(
-        (entry for entry in entries if not query.states or entry[1].state in query.states),
-        key=lambda entry: entry[0],
-    )
+    The state, its start and the device of each open order are worked out in SQL (the same
+    rules as `board_state`), so only the counts per (state, modality, device) and the page's
+    rows leave the database, and only the page's rows are joined to their patient.
+    """
+    day = figures.local_date(query.now, query.tz)
+    day_start, day_end = _board_day(query)
+    board = _board_rows(conn.dialect.name, query, day_start, day_end).cte("board")
+    counts = select(
+        literal(1, Integer).label("part"),
+        board.c.state,
+        board.c.modality,
+        board.c.device,
+        func.count().label("n"),
+        *(null().label(name) for name in _BOARD_DETAILS),
+    ).group_by(board.c.state, board.c.modality, board.c.device)
+    listed = select(board.c.id, board.c.state, board.c.since, board.c.device)
+    if query.states:
+        listed = listed.where(board.c.state.in_([BOARD_STATES.index(s) for s in query.states]))
     if after is not None:
         state, since, order_id = after
-        key = (BOARD_STATES.index(state), since, order_id)
-        listed = [entry for entry in listed if entry[0] > key]
-    shown = listed[:limit]
+        rank = BOARD_STATES.index(state)
+        listed = listed.where(
+            or_(
+                board.c.state > rank,
+                and_(
+                    board.c.state == rank,
+                    or_(
+                        board.c.since > _at(since),
+                        and_(board.c.since == _at(since), board.c.id > order_id),
+                    ),
+                ),
+            )
+        )
+    page = (
+        listed.order_by(board.c.state, board.c.since, board.c.id).limit(limit + 1).subquery("page")
+    )
+    shown = select(
+        literal(0, Integer).label("part"),
+        page.c.state,
+        orders.c.modality,
+        page.c.device,
+        null().label("n"),
+        page.c.id,
+        page.c.since,
+        *(orders.c[name] for name in _BOARD_ORDER_DETAILS),
+        *(patients.c[name] for name in _BOARD_PATIENT_DETAILS),
+    ).select_from(
+        page.join(orders, orders.c.id == page.c.id).outerjoin(
+            patients, orders.c.patient_id == patients.c.id
+        )
+    )
+    both = union_all(shown, counts).subquery("both")
+    statement = select(both).order_by(both.c.part, both.c.state, both.c.since, both.c.id)
+    counts_all: Counter[str] = Counter()
+    by_modality: dict[str, Counter[str]] = defaultdict(Counter)
+    by_device: dict[str, Counter[str]] = defaultdict(Counter)
+    entries: list[BoardItem] = []
+    keys: list[int] = []
+    for row in (await conn.execute(statement)).mappings():
+        state = BOARD_STATES[row["state"]]
+        if row["part"] == 1:
+            counts_all[state] += row["n"]
+            by_modality[row["modality"]][state] += row["n"]
+            by_device[row["device"]][state] += row["n"]
+            continue
+        entries.append(_board_item(row, state, row["since"], row["device"], query.now))
+        keys.append(row["id"])
+    shown_items = entries[:limit]
     next_key = None
-    if len(listed) > limit:
-        last = shown[-1][1]
-        next_key = (last.state, last.since, shown[-1][0][2])
+    if len(entries) > limit:
+        last = shown_items[-1]
+        next_key = (last.state, last.since, keys[limit - 1])
     return Board(
         now=query.now,
         day=day,
-        counts={state: counts[state] for state in BOARD_STATES},
+        counts={state: counts_all[state] for state in BOARD_STATES},
         by_modality={name: _state_counts(c) for name, c in sorted(by_modality.items())},
         by_device={name: _state_counts(c) for name, c in sorted(by_device.items())},
-        items=tuple(item for _, item in shown),
+        items=tuple(shown_items),
         next_key=next_key,
     )
+
+
+def _board_day(query: BoardQuery) -> tuple[datetime, datetime]:
+    """The start and end of the board's day, local midnight to midnight."""
+    day = figures.local_date(query.now, query.tz)
+    return datetime.combine(day, time(), query.tz), datetime.combine(
+        day + timedelta(days=1), time(), query.tz
+    )
+
+
+# The page's columns beyond (part, state, modality, device, n, id, since).
+_BOARD_ORDER_DETAILS = (
+    "accession",
+    "status",
+    "priority",
+    "patient_class",
+    "procedure_code",
+    "procedure_text",
+    "scheduled_resource",
+    "ordered_at",
+    "scheduled_start",
+    "arrived_at",
+    "exam_started_at",
+    "exam_completed_at",
+    "images_available_at",
+    "preliminary_report_at",
+)
+_BOARD_PATIENT_DETAILS = ("identifier", "authority", "family_name", "given_name")
+_BOARD_DETAILS = ("id", "since", *_BOARD_ORDER_DETAILS, *_BOARD_PATIENT_DETAILS)
+
+
+def _board_rows(
+    dialect: str, query: BoardQuery, day_start: datetime, day_end: datetime
+) -> Select[Any]:
+    """Each order on the board: id, modality, state (index in BOARD_STATES), since, device.
+
+    The rules of `board_state`, `STATE_SINCE` and the device, written as SQL.
+    """
+    c = orders.c
+    today = and_(c.scheduled_start >= _at(day_start), c.scheduled_start < _at(day_end))
+    candidates = or_(
+        c.status.in_(_PROGRESS_STATUSES),
+        # Not arrived yet: on the board only without an appointment, or with one today.
+        and_(
+            c.status.in_((Milestone.ORDERED.value, Milestone.SCHEDULED.value)),
+            or_(c.scheduled_start.is_(None), today),
+        ),
+    )
+    done = or_(c.exam_completed_at.is_not(None), c.preliminary_report_at.is_not(None))
+    started = and_(
+        c.exam_started_at.is_not(None),
+        c.exam_completed_at.is_(None),
+        c.preliminary_report_at.is_(None),
+    )
+    # The step in progress matters only to an order started and not done: looked up only then.
+    open_device = case((started, _open_step_device()))
+    rank = {state: number for number, state in enumerate(BOARD_STATES)}
+    state = case(
+        (
+            and_(started, or_(open_device.is_not(None), c.images_available_at.is_(None))),
+            rank["in_exam"],
+        ),
+        (or_(done, c.images_available_at.is_not(None)), rank["awaiting_report"]),
+        (c.arrived_at.is_not(None), rank["waiting"]),
+        (
+            c.scheduled_start.is_not(None),
+            case((and_(today, c.no_show_at.is_(None)), rank["scheduled_today"])),
+        ),
+        (c.ordered_at.is_not(None), rank["ordered"]),
+    )
+    moments = [orders.c[name] for name in sorted({n for ns in STATE_SINCE.values() for n in ns})]
+    stated = select(
+        c.id, c.modality, *moments, open_device.label("open_device"), state.label("state")
+    )
+    stated = stated.where(candidates)
+    if query.modality is not None:
+        stated = stated.where(c.modality == query.modality)
+    # OFFSET 0 keeps this a subquery of its own, so that the state (and the step lookup in it)
+    # is worked out once per order rather than again inside each expression below that uses it.
+    o = stated.offset(0).subquery("open_orders")
+    since = case(
+        *(
+            (o.c.state == rank[name], _earliest(dialect, [o.c[m] for m in columns]))
+            for name, columns in STATE_SINCE.items()
+        )
+    )
+    device = case(
+        (
+            and_(o.c.state == rank["in_exam"], func.coalesce(o.c.open_device, "") != ""),
+            o.c.open_device,
+        ),
+        else_=_order_device(o.c.id),
+    )
+    board = select(o.c.id, o.c.modality, o.c.state, since.label("since"), device.label("device"))
+    board = board.where(o.c.state.is_not(None))
+    if query.device is not None:
+        # Filtering on the device: an outer query, so that its lookups are written once.
+        devices_known = board.subquery("on_board")
+        return select(devices_known).where(devices_known.c.device == query.device)
+    return board
+
+
+def _earliest(dialect: str, moments: Sequence[ColumnElement[datetime]]) -> ColumnElement[datetime]:
+    """The earliest of the times that are not NULL (NULL when all are)."""
+    if len(moments) == 1:
+        return moments[0]
+    if dialect == "postgresql":
+        return func.least(*moments, type_=UtcDateTime())  # LEAST skips NULLs
+    # SQLite's min() of several values is NULL when one is: each argument falls back on the
+    # others, so every one is a time when any is, and the set of times is unchanged.
+    rotated = [
+        func.coalesce(*moments[i:], *moments[:i], type_=UtcDateTime()) for i in range(len(moments))
+    ]
+    return func.min(*rotated, type_=UtcDateTime())
 
 
 def _board_item(
@@ -348,12 +458,149 @@ class FigureRow:
 async def read_turnaround(
     conn: AsyncConnection, query: TurnaroundQuery, *, after: tuple[str, str] | None, limit: int
 ) -> KeyedPage[FigureRow]:
-    """Turnaround figures by figure and group; one statement, percentiles computed in SQL.
+    """Turnaround figures by figure and group; one statement, percentiles ranked in SQL.
 
     `after` is the (figure, group) of the previous page's last row (keyset paging).
     """
-    dialect = conn.dialect.name
     origin = figures.bucket_origin(query.start, query.tz, "day")
+    if not any(name in query.figures for name in figures.FIGURES):
+        return KeyedPage(())
+    if conn.dialect.name == "postgresql":
+        rows = await _disc_figure_rows(conn, query, after, limit, origin)
+    else:
+        rows = await _ranked_figure_rows(conn, query, after, limit, origin)
+    names = list(figures.FIGURES)
+    items = []
+    for row in rows:
+        group = _group_label(query.group_by, row.grp_num, row.grp_text, origin)
+        items.append(
+            (
+                (names[row.fig], group or ""),
+                FigureRow(
+                    figure=names[row.fig],
+                    group=group,
+                    count=row.n,
+                    p50=row.p50,
+                    p90=row.p90,
+                    p95=row.p95,
+                    with_goal=row.with_goal,
+                    within_goal=row.within_goal,
+                    share_within_goal=row.within_goal / row.with_goal if row.with_goal else None,
+                ),
+            )
+        )
+    return _page(items, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class _FigureGroup:
+    """One figure of one group as a statement returns it, in (fig, grp_num, grp_text) order."""
+
+    fig: int
+    grp_num: int
+    grp_text: str
+    n: int
+    p50: float
+    p90: float
+    p95: float
+    with_goal: int
+    within_goal: int
+
+
+async def _disc_figure_rows(
+    conn: AsyncConnection,
+    query: TurnaroundQuery,
+    after: tuple[str, str] | None,
+    limit: int,
+    origin: datetime,
+) -> list[_FigureGroup]:
+    """PostgreSQL: one index-only scan per END time, every figure ending there aggregated at once.
+
+    Each figure's values are whole milliseconds read from its generated column; percentile_disc
+    sorts them once per group (a datum sort) and returns the ranks `figures.disc_percentile`
+    interpolates between. Figures ending at the same time share their scan.
+    """
+    by_day = query.group_by == "day"
+    spans = figures.offset_spans(query.tz, query.start, query.end) if by_day else ()
+    fractions = literal(list(figures.DISC_FRACTIONS), ARRAY(Float))
+    ends: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for rank, (name, (_, end_name)) in enumerate(figures.FIGURES.items()):
+        if name in query.figures:
+            ends[end_name].append((rank, name))
+    branches = []
+    for end_name, named in ends.items():
+        end = orders.c[end_name]
+        if by_day:
+            group_number = _bucket("postgresql", end, spans, origin, "day")
+            group_text: ColumnElement[Any] = literal("", String)
+        else:
+            group_number = literal(0, BigInteger)
+            group_text = _group_text(query.group_by)
+        measures = []
+        for rank, name in named:
+            ms = orders.c[f"{name}_ms"]
+            goal = _goal(query.goals, name)
+            measures += [
+                func.count(ms).label(f"n{rank}"),
+                func.percentile_disc(fractions).within_group(ms).label(f"v{rank}"),
+                func.count(goal).filter(ms.is_not(None)).label(f"g{rank}"),
+                func.count()
+                .filter(ms.is_not(None), cast(ms, Float) / 60000.0 <= goal)
+                .label(f"w{rank}"),
+            ]
+        scan = (
+            select(group_number.label("grp_num"), group_text.label("grp_text"), *measures)
+            .where(end >= _at(query.start), end < _at(query.end), orders.c.cancelled_at.is_(None))
+            .group_by(group_number, group_text)
+            .cte(f"ending_{end_name}")
+        )
+        for rank, _ in named:
+            branches.append(
+                select(
+                    literal(rank, Integer).label("fig"),
+                    scan.c.grp_num,
+                    scan.c.grp_text,
+                    scan.c[f"n{rank}"].label("n"),
+                    scan.c[f"v{rank}"].label("v"),
+                    scan.c[f"g{rank}"].label("with_goal"),
+                    scan.c[f"w{rank}"].label("within_goal"),
+                ).where(scan.c[f"n{rank}"] > 0)
+            )
+    grouped = (union_all(*branches) if len(branches) > 1 else branches[0]).subquery("grouped")
+    statement = select(grouped)
+    if after is not None:
+        statement = statement.where(_after_figure(grouped, after, query.group_by, origin))
+    statement = statement.order_by(grouped.c.fig, grouped.c.grp_num, grouped.c.grp_text)
+    rows = []
+    for row in (await conn.execute(statement.limit(limit + 1))).mappings():
+        n = int(row["n"])
+        minutes = [ms / 60000.0 for ms in row["v"]]
+        p50, p90, p95 = (figures.disc_percentile(n, minutes, p) for p in figures.PERCENTILES)
+        rows.append(
+            _FigureGroup(
+                row["fig"],
+                int(row["grp_num"]),
+                row["grp_text"],
+                n,
+                p50,
+                p90,
+                p95,
+                int(row["with_goal"]),
+                int(row["within_goal"]),
+            )
+        )
+    return rows
+
+
+async def _ranked_figure_rows(
+    conn: AsyncConnection,
+    query: TurnaroundQuery,
+    after: tuple[str, str] | None,
+    limit: int,
+    origin: datetime,
+) -> list[_FigureGroup]:
+    """Any database: the figures' values unioned, ranked by window functions, interpolated."""
+    dialect = conn.dialect.name
     by_day = query.group_by == "day"
     spans = figures.offset_spans(query.tz, query.start, query.end) if by_day else ()
     branches = []
@@ -381,8 +628,6 @@ async def read_turnaround(
                 orders.c.cancelled_at.is_(None),
             )
         )
-    if not branches:
-        return KeyedPage(())
     values = (union_all(*branches) if len(branches) > 1 else branches[0]).cte("figure_values")
     part = (values.c.fig, values.c.grp_num, values.c.grp_text)
     ranked = select(
@@ -429,35 +674,21 @@ async def read_turnaround(
     )
     if after is not None:
         statement = statement.where(_after_figure(grouped, after, query.group_by, origin))
-    rows = (
-        await conn.execute(
-            statement.order_by(grouped.c.fig, grouped.c.grp_num, grouped.c.grp_text).limit(
-                limit + 1
-            )
+    statement = statement.order_by(grouped.c.fig, grouped.c.grp_num, grouped.c.grp_text)
+    return [
+        _FigureGroup(
+            row["fig"],
+            int(row["grp_num"]),
+            row["grp_text"],
+            int(row["n"]),
+            float(row["p50"]),
+            float(row["p90"]),
+            float(row["p95"]),
+            int(row["with_goal"]),
+            int(row["within_goal"]),
         )
-    ).mappings()
-    names = list(figures.FIGURES)
-    items = []
-    for row in rows:
-        group = _group_label(query.group_by, row["grp_num"], row["grp_text"], origin)
-        with_goal, within = int(row["with_goal"]), int(row["within_goal"])
-        items.append(
-            (
-                (names[row["fig"]], group or ""),
-                FigureRow(
-                    figure=names[row["fig"]],
-                    group=group,
-                    count=int(row["n"]),
-                    p50=float(row["p50"]),
-                    p90=float(row["p90"]),
-                    p95=float(row["p95"]),
-                    with_goal=with_goal,
-                    within_goal=within,
-                    share_within_goal=within / with_goal if with_goal else None,
-                ),
-            )
-        )
-    return _page(items, limit)
+        for row in (await conn.execute(statement.limit(limit + 1))).mappings()
+    ]
 
 
 def _after_figure(
@@ -861,12 +1092,12 @@ def _bucket(
     return local // literal(figures.INTERVAL_SECONDS[interval], BigInteger)
 
 
-def _order_device() -> ColumnElement[str]:
+def _order_device(order_id: ColumnElement[int] = orders.c.id) -> ColumnElement[str]:
     """The order's device: its first-started step's known one, else its first study's, else ""."""
     step = (
         select(devices.c.ae_title)
         .select_from(procedure_steps.join(devices, procedure_steps.c.device_id == devices.c.id))
-        .where(procedure_steps.c.order_id == orders.c.id)
+        .where(procedure_steps.c.order_id == order_id)
         .order_by(procedure_steps.c.started_at.asc().nulls_last(), procedure_steps.c.id)
         .limit(1)
         .scalar_subquery()
@@ -874,7 +1105,7 @@ def _order_device() -> ColumnElement[str]:
     study = (
         select(devices.c.ae_title)
         .select_from(studies.join(devices, studies.c.device_id == devices.c.id))
-        .where(studies.c.order_id == orders.c.id)
+        .where(studies.c.order_id == order_id)
         .order_by(studies.c.first_instance_at, studies.c.id)
         .limit(1)
         .scalar_subquery()
