@@ -193,7 +193,12 @@ async def fleet_uptime(request: web.Request) -> web.Response:
 def _figures(window: Interval, inputs: UptimeInputs) -> DeviceFigures:
     up, down = observed_intervals(inputs.sessions, inputs.transitions)
     end = _end(window)
-    declared = [(Interval(d.starts_at, d.ends_at or end), d.planned) for d in inputs.downtimes]
+    # Downtime with no end yet lasts to the end of the span; one that starts after the span
+    # (a later day of the window) is empty here, not an interval that ends before it starts.
+    declared = [
+        (Interval(d.starts_at, d.ends_at or max(end, d.starts_at)), d.planned)
+        for d in inputs.downtimes
+    ]
     return device_figures(
         window,
         observed_up=up,

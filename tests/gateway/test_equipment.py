@@ -189,3 +189,27 @@ async def test_fhir_device_shows_what_the_prober_saw(gateway: RunningGateway) ->
     device = bundle["entry"][0]["resource"]
     assert device["statusReason"][0]["coding"][0]["code"] == "offline"
     R4BDevice.model_validate(device)
+
+
+async def test_an_open_downtime_that_starts_inside_the_window_counts_from_its_start(
+    gateway: RunningGateway,
+) -> None:
+    """Downtime with no end yet, starting on the second day of a three-day window: the days
+    before it show none, and the days from it on count it until the window's end."""
+    await call(gateway, "PUT", "/api/v1/devices/CT01", {"modality": "CT"})
+    status, _ = await call(
+        gateway,
+        "POST",
+        "/api/v1/devices/CT01/downtime",
+        {"start": "2026-03-03T12:00:00Z", "planned": True},
+    )
+    assert status == 201
+    window = "from=2026-03-02T00:00:00Z&to=2026-03-05T00:00:00Z"
+    for path in ("/api/v1/devices/CT01/uptime", "/api/v1/equipment/uptime"):
+        status, report = await call(gateway, "GET", f"{path}?{window}")
+        assert status == 200, report
+        figures = report["figures"] if "figures" in report else report["fleet"]["figures"]
+        assert figures["planned_hours"] == 36
+        daily = report["daily"] if "daily" in report else report["fleet"]["daily"]
+        assert sum(day["figures"]["planned_hours"] for day in daily) == pytest.approx(36)
+        assert daily[0]["figures"]["planned_hours"] == 0
