@@ -123,7 +123,11 @@ async def test_the_prober_records_down_and_up_at_the_right_transitions(
             )
             sessions = (await conn.execute(select(probe_sessions))).mappings().all()
         assert moments[0] < moments[1]
-        assert len(sessions) == 1 and sessions[0]["covered_until"] > moments[1]
+        # Probing covered the whole story. (A stall of the machine longer than twice the
+        # 0.2 s interval splits coverage into sessions by design, so their number is not
+        # asserted.)
+        assert min(s["started_at"] for s in sessions) < moments[0]
+        assert max(s["covered_until"] for s in sessions) > moments[1]
     finally:
         await gateway.runner.cleanup()
 
