@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mappers.errors import CharsetError, ErrorCode, Location, MappingError
@@ -83,7 +83,7 @@ class Hl7Receiver:
         started = time.perf_counter()
         received_at = self._clock()
         reading = self._read(payload)
-        inbound = replace(self._inbound(payload, peer, received_at, reading), replay=replay)
+        inbound = self._inbound(payload, peer, received_at, reading, replay=replay)
         try:
             stored = await self._ingest.submit(inbound)
         except StoreError as exc:
@@ -138,7 +138,13 @@ class Hl7Receiver:
         return _Reading(header, charset, Outcome.APPLIED, tuple(events))
 
     def _inbound(
-        self, payload: bytes, peer: str, received_at: datetime, reading: _Reading
+        self,
+        payload: bytes,
+        peer: str,
+        received_at: datetime,
+        reading: _Reading,
+        *,
+        replay: bool = False,
     ) -> Inbound:
         header = reading.header
         verdict = Verdict.REJECTED if reading.outcome is Outcome.REJECTED else Verdict.ACCEPTED
@@ -161,6 +167,7 @@ class Hl7Receiver:
             error_location=str(reading.error.location)
             if reading.error and reading.error.location
             else None,
+            replay=replay,
         )
 
     def _answer_stored(self, reading: _Reading, stored: Stored, peer: str) -> bytes | None:

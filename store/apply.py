@@ -171,6 +171,12 @@ def _newer_wins(
     return changes
 
 
+def _not_older(
+    stamp: ColumnElement[datetime], at: datetime | ColumnElement[datetime]
+) -> ColumnElement[bool]:
+    return stamp.is_(None) | (stamp <= at)
+
+
 _PATIENT_COLUMNS = (
     "identifier",
     "authority",
@@ -518,18 +524,37 @@ _WAITING_FOR_ORDER = select(
 def _schedule(ctx: ApplyContext, event: ProcedureScheduled) -> None:
     patient_id = _patient_id(ctx, event.patient)
     order_id = _order_id(ctx, event.accession, patient_id)
-    ctx.conn.execute(
-        update(orders)
-        .where(orders.c.id == order_id, _not_older(orders.c.schedule_at, event.booked_at))
-        .values(
-            scheduled_start=event.start,
-            scheduled_duration_minutes=event.duration_minutes,
-            scheduled_resource=event.resource,
-            schedule_at=event.booked_at,
-            updated_at=ctx.now,
-        )
-    )
+    booking = {
+        "p_order": order_id,
+        "p_start": event.start,
+        "p_duration": event.duration_minutes,
+        "p_resource": event.resource,
+        "p_at": event.booked_at,
+        "p_now": ctx.now,
+    }
+    ctx.conn.execute(_BOOK, booking)
     set_milestone(ctx, order_id, Milestone.SCHEDULED, event.booked_at)
+
+
+def _order_bind(name: str, column: str) -> BindParameter[Any]:
+    return bindparam(name, type_=orders.c[column].type)
+
+
+# An appointment: the newest booking message (by its own time) wins.
+_BOOK = (
+    update(orders)
+    .where(
+        orders.c.id == bindparam("p_order"),
+        _not_older(orders.c.schedule_at, _order_bind("p_at", "schedule_at")),
+    )
+    .values(
+        scheduled_start=_order_bind("p_start", "scheduled_start"),
+        scheduled_duration_minutes=bindparam("p_duration"),
+        scheduled_resource=bindparam("p_resource"),
+        schedule_at=_order_bind("p_at", "schedule_at"),
+        updated_at=_order_bind("p_now", "updated_at"),
+    )
+)
 
 
 def _cancel_appointment(ctx: ApplyContext, event: AppointmentCancelled) -> None:
@@ -562,18 +587,17 @@ def _no_show(ctx: ApplyContext, event: PatientNoShow) -> None:
 def _issue_report(ctx: ApplyContext, event: ReportIssued) -> None:
     patient_id = _patient_id(ctx, event.patient)
     order_id = _order_id(ctx, event.accession, patient_id)
-    ctx.conn.execute(
-        insert(reports).values(
-            order_id=order_id,
-            status=event.status.value,
-            text=event.text,
-            radiologist_id=event.radiologist.id,
-            radiologist_name=_display_name(event.radiologist.name),
-            result_at=event.result_at,
-            message_id=ctx.message_id,
-            recorded_at=ctx.now,
-        )
-    )
+    report = {
+        "order_id": order_id,
+        "status": event.status.value,
+        "text": event.text,
+        "radiologist_id": event.radiologist.id,
+        "radiologist_name": _display_name(event.radiologist.name),
+        "result_at": event.result_at,
+        "message_id": ctx.message_id,
+        "recorded_at": ctx.now,
+    }
+    ctx.conn.execute(_REPORT_INSERT, report)
     set_milestone(ctx, order_id, _REPORT_MILESTONES[event.status], event.result_at)
 
 
@@ -936,10 +960,6 @@ def link_step(ctx: ApplyContext, step_id: int, order_id: int) -> bool:
     return True
 
 
-def _not_older(stamp: ColumnElement[datetime], at: datetime) -> ColumnElement[bool]:
-    return stamp.is_(None) | (stamp <= at)
-
-
 # --- milestones -------------------------------------------------------------------------
 
 
@@ -975,6 +995,7 @@ def set_milestone(
 
 
 _TIMELINE_INSERT = insert(order_timeline)
+_REPORT_INSERT = insert(reports)
 
 
 @functools.cache
