@@ -23,6 +23,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
+    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -178,6 +180,31 @@ class OrderRecord(Base):
     discontinued_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# The Modality Worklist (store/worklist.py) reads open orders by station or by modality in a
+# range of scheduled starts (the order time when nothing was booked), in that order. Only open
+# orders are indexed: closed ones, most of the table over time, are never on the worklist.
+_WORKLIST_START = func.coalesce(OrderRecord.scheduled_start, OrderRecord.ordered_at)
+_OPEN_ORDER = and_(
+    OrderRecord.exam_completed_at.is_(None),
+    OrderRecord.cancelled_at.is_(None),
+    OrderRecord.discontinued_at.is_(None),
+)
+Index(
+    "ix_orders_worklist_station",
+    OrderRecord.scheduled_resource,
+    _WORKLIST_START,
+    sqlite_where=_OPEN_ORDER,
+    postgresql_where=_OPEN_ORDER,
+)
+Index(
+    "ix_orders_worklist_modality",
+    OrderRecord.modality,
+    _WORKLIST_START,
+    sqlite_where=_OPEN_ORDER,
+    postgresql_where=_OPEN_ORDER,
+)
 
 
 class TimelineRecord(Base):
