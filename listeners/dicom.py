@@ -35,7 +35,8 @@ from mappers.dicom import errors as status
 from mappers.dicom.errors import DicomMappingError
 from mappers.dicom.instances import map_instance
 from mappers.dicom.mpps import map_n_create, map_n_set
-from mappers.dicom.worklist import parse_worklist_query, worklist_response
+from mappers.dicom.worklist import parse_worklist_query
+from mappers.dicom.worklist_encoding import encode_worklist_response, plan_worklist_answer
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
 from mappers.events import DeviceSeen, Event
 from store.errors import Rejection, StoreError
@@ -153,6 +154,10 @@ class DicomListener:
         # pynetdicom's standard handlers format every DIMSE message for its log, whatever the
         # log level: about 7% of a worklist answer's CPU. Our handlers log what matters.
         pynetdicom_config.LOG_HANDLER_LEVEL = "none"
+        # Likewise its C-FIND service formats every request and answer identifier for the log
+        # before the log level is looked at: about 0.3 ms per worklist item (bench/worklist.py).
+        pynetdicom_config.LOG_REQUEST_IDENTIFIERS = False
+        pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = False
         options = self._options
         ae = AE(ae_title=options.ae_title)
         ae.maximum_associations = options.max_associations
@@ -316,6 +321,7 @@ class DicomListener:
                 facility_tz=options.facility_tz,
                 case_insensitive_names=options.worklist_case_insensitive_names,
             )
+            plan = plan_worklist_answer(event.identifier)
             items = self._await(self._find_worklist(query))
         except DicomMappingError as exc:
             yield _failure(exc.status, exc.reason), None
@@ -324,14 +330,21 @@ class DicomListener:
             log.error("worklist query from %s failed: %s", _calling_ae(event), exc)
             yield _failure(status.OUT_OF_RESOURCES, "worklist unavailable"), None
             return
+        # Each answer is encoded here in the context's transfer syntax, so that pynetdicom
+        # copies its bytes instead of encoding a Dataset (mappers/dicom/worklist_encoding.py).
+        syntax = event.context.transfer_syntax
         for item in items:
             if event.is_cancelled:  # C-CANCEL (PS3.4 C.4.1.3.2)
                 yield CANCELLED, None
                 return
-            yield (
-                PENDING,
-                worklist_response(item, event.identifier, facility_tz=options.facility_tz),
+            answer = encode_worklist_response(
+                item,
+                plan,
+                facility_tz=options.facility_tz,
+                implicit_vr=syntax.is_implicit_VR,
+                little_endian=syntax.is_little_endian,
             )
+            yield PENDING, answer
 
     def _news(self, events: list[Event]) -> list[Event]:
         """The events without a DeviceSeen that says nothing new (every image repeats it)."""

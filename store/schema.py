@@ -25,7 +25,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     column,
+    func,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -250,6 +252,31 @@ class OrderRecord(Base):
         "exam_completed_at", "preliminary_report_at"
     )
     total_turnaround_ms: Mapped[int | None] = _figure_column("ordered_at", "final_report_at")
+
+
+# The Modality Worklist (store/worklist.py) reads open orders by station or by modality in a
+# range of scheduled starts (the order time when nothing was booked), in that order. Only open
+# orders are indexed: closed ones, most of the table over time, are never on the worklist.
+_WORKLIST_START = func.coalesce(OrderRecord.scheduled_start, OrderRecord.ordered_at)
+_OPEN_ORDER = and_(
+    OrderRecord.exam_completed_at.is_(None),
+    OrderRecord.cancelled_at.is_(None),
+    OrderRecord.discontinued_at.is_(None),
+)
+Index(
+    "ix_orders_worklist_station",
+    OrderRecord.scheduled_resource,
+    _WORKLIST_START,
+    sqlite_where=_OPEN_ORDER,
+    postgresql_where=_OPEN_ORDER,
+)
+Index(
+    "ix_orders_worklist_modality",
+    OrderRecord.modality,
+    _WORKLIST_START,
+    sqlite_where=_OPEN_ORDER,
+    postgresql_where=_OPEN_ORDER,
+)
 
 
 class TimelineRecord(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
@@ -22,6 +22,14 @@ async def find_worklist(
 ) -> list[WorklistItem]:
     """Open orders (ordered, not completed, discontinued or cancelled) that match `query`,
     by scheduled start."""
+    rows = await conn.execute(worklist_statement(query, limit=limit))
+    return [WorklistItem(**row) for row in rows.mappings()]
+
+
+def worklist_statement(query: WorklistQuery, *, limit: int) -> Select:
+    """The SELECT behind `find_worklist`. Its start expression and open-order conditions are
+    those of the worklist indexes (store/schema.py), so that station and modality queries
+    read an index range."""
     # The scheduled start comes from SIU, TQ1 or OBR-27, else the order time.
     scheduled_start = func.coalesce(orders.c.scheduled_start, orders.c.ordered_at)
     conditions = [
@@ -48,7 +56,7 @@ async def find_worklist(
     if query.start_to is not None:
         conditions.append(scheduled_start <= query.start_to)
 
-    rows = await conn.execute(
+    return (
         select(
             orders.c.accession,
             orders.c.requested_procedure_id,
@@ -77,4 +85,3 @@ async def find_worklist(
         .order_by(scheduled_start, orders.c.id)
         .limit(limit)
     )
-    return [WorklistItem(**row) for row in rows.mappings()]

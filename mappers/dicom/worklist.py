@@ -120,10 +120,10 @@ def translate_person_name(value: str) -> str:
 def worklist_response(item: WorklistItem, identifier: Dataset, *, facility_tz: tzinfo) -> Dataset:
     """Answer one worklist item with the keys the query identifier asked for."""
     local_start = item.scheduled_start.astimezone(facility_tz)
-    response = _answer(identifier, _item_values(item, local_start))
+    response = _answer(identifier, item_values(item, local_start))
     if "ScheduledProcedureStepSequence" in identifier:
         asked = identifier.ScheduledProcedureStepSequence or []
-        values = _step_values(item, local_start)
+        values = step_values(item, local_start)
         # An empty sequence asks for the whole sequence (C.2.2.2.6): every attribute we know.
         step = _answer(asked[0], values) if asked else _filled(values)
         response.ScheduledProcedureStepSequence = [step]
@@ -177,12 +177,14 @@ def _instant(day: date | None, moment: time, zone: tzinfo) -> datetime | None:
     return None if day is None else datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
 
 
-def _item_values(item: WorklistItem, local_start: datetime) -> dict[str, object]:
-    """The top-level attributes a worklist item answers (PS3.4 Table K.6-1, IHE RAD-5)."""
-    code = Dataset()
-    code.CodeValue = item.procedure_code
-    code.CodingSchemeDesignator = item.procedure_system or "L"
-    code.CodeMeaning = item.procedure_text
+def item_values(item: WorklistItem, local_start: datetime) -> dict[str, object]:
+    """The top-level attributes a worklist item answers (PS3.4 Table K.6-1, IHE RAD-5): text,
+    or for a sequence a list of items, each a dict of text."""
+    code = {
+        "CodeValue": item.procedure_code,
+        "CodingSchemeDesignator": item.procedure_system or "L",
+        "CodeMeaning": item.procedure_text,
+    }
     return {
         "PatientName": _person_name(item.patient_family, item.patient_given, item.patient_middle),
         "PatientID": item.patient_id,
@@ -203,9 +205,9 @@ def _item_values(item: WorklistItem, local_start: datetime) -> dict[str, object]
     }
 
 
-def _step_values(item: WorklistItem, local_start: datetime) -> dict[str, object]:
+def step_values(item: WorklistItem, local_start: datetime) -> dict[str, str]:
     """The Scheduled Procedure Step attributes a worklist item answers (PS3.4 Table K.6-1)."""
-    values: dict[str, object] = {
+    values = {
         "ScheduledStationAETitle": item.scheduled_station,
         "ScheduledProcedureStepStartDate": format_da(local_start),
         "ScheduledProcedureStepStartTime": format_tm(local_start.time()),
@@ -232,7 +234,7 @@ def _answer(asked: Dataset, values: Mapping[str, object]) -> Dataset:
         if keyword in ("SpecificCharacterSet", "ScheduledProcedureStepSequence"):
             continue  # the character set is ours to choose; the step has its own answer
         if keyword in values:
-            setattr(answer, keyword, values[keyword])
+            setattr(answer, keyword, _dicom_value(values[keyword]))
         else:
             answer.add(_empty(element))
     return answer
@@ -241,8 +243,15 @@ def _answer(asked: Dataset, values: Mapping[str, object]) -> Dataset:
 def _filled(values: Mapping[str, object]) -> Dataset:
     answer = Dataset()
     for keyword, value in values.items():
-        setattr(answer, keyword, value)
+        setattr(answer, keyword, _dicom_value(value))
     return answer
+
+
+def _dicom_value(value: object) -> object:
+    """A value as pydicom takes it: a sequence's items (dicts) become datasets."""
+    if isinstance(value, list):
+        return [_filled(part) for part in value]
+    return value
 
 
 def _empty(element: DataElement) -> DataElement:

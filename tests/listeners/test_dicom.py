@@ -12,6 +12,7 @@ import aiohttp
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
+from pydicom.uid import ImplicitVRLittleEndian
 from sqlalchemy import Table, select
 
 from fixtures import dicom as fx
@@ -297,6 +298,7 @@ class _CancellingFind:
         self.identifier = identifier
         self.answers = 0
         self.assoc = SimpleNamespace(requestor=SimpleNamespace(ae_title="MODALITY1"))
+        self.context = SimpleNamespace(transfer_syntax=ImplicitVRLittleEndian)
 
     @property
     def is_cancelled(self) -> bool:
