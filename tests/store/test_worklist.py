@@ -118,7 +118,7 @@ async def test_station_and_modality_queries_read_their_index(
     engine: AsyncEngine, query: WorklistQuery, index: str
 ) -> None:
     """The query's start expression and open-order conditions match the partial expression
-    indexes of migration 0007, so the database can read an index range."""
+    indexes of migration 0008, so the database can read an index range."""
     statement = worklist_statement(query, limit=100)
     async with engine.connect() as conn:
         sql = str(statement.compile(conn.engine, compile_kwargs={"literal_binds": True}))
