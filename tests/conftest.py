@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import socket
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,7 +20,9 @@ from gateway.app import create_app
 from gateway.auth import Token
 from gateway.config import Settings, load_settings
 from gateway.keys import ENGINE, MLLP_SERVER
+from store.engine import create_engine
 from store.equipment import DeviceRegistration
+from store.migrate import migrate
 
 # The server every PostgreSQL test creates its own database on (trust auth on this machine
 # and in CI). In CI a PostgreSQL test that cannot connect fails; elsewhere it is skipped.
@@ -46,12 +50,14 @@ class PostgresServer:
         base = self.admin_url.rsplit("/", 1)[0].split("://", 1)[1]
         return f"{driver}://{base}/{database}"
 
-    async def create_database(self) -> str:
-        """Create an empty database with a name of its own; return its name."""
+    async def create_database(self, *, template: str | None = None) -> str:
+        """Create a database with a name of its own, empty or a copy of `template`; return
+        its name."""
         name = f"imaging_gw_test_{uuid.uuid4().hex[:12]}"
+        copy = f' TEMPLATE "{template}"' if template else ""
         conn = await asyncpg.connect(self.admin_url)
         try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}"{copy}')
         finally:
             await conn.close()
         return name
@@ -84,9 +90,68 @@ async def postgres() -> PostgresServer:
     return await reach_postgres()
 
 
+@dataclass
+class MigratedTemplates:
+    """Databases migrated to head once per run, which each test's database is copied from:
+    migrating every test's database took about a second on PostgreSQL."""
+
+    folder: Path
+    sqlite_file: Path | None = None
+    postgres_name: str | None = None
+
+    async def sqlite_copy(self, destination: Path) -> None:
+        if self.sqlite_file is None:
+            self.sqlite_file = self.folder / "template.db"
+            await _migrate_url(f"sqlite+aiosqlite:///{self.sqlite_file}")
+        shutil.copyfile(self.sqlite_file, destination)
+
+    async def postgres_copy(self, server: PostgresServer) -> str:
+        if self.postgres_name is None:
+            template = await server.create_database()
+            await _migrate_url(server.url_for(template))
+            self.postgres_name = template
+        return await server.create_database(template=self.postgres_name)
+
+
+async def _migrate_url(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()  # closing the last SQLite connection folds the WAL back in
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    """The run's migrated templates; the PostgreSQL one is dropped at the end."""
+    templates = MigratedTemplates(tmp_path_factory.mktemp("templates"))
+    yield templates
+    if templates.postgres_name is not None:
+        asyncio.run(PostgresServer(POSTGRES_ADMIN_URL).drop_database(templates.postgres_name))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database: an SQLite file, or a PostgreSQL database of this test's own."""
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: MigratedTemplates
+) -> AsyncIterator[str]:
+    """A database of this test's own, migrated to head: an SQLite file, or a PostgreSQL
+    database, each copied from the run's migrated template."""
+    if request.param == "sqlite":
+        database = tmp_path / "gateway.db"
+        await migrated_templates.sqlite_copy(database)
+        yield f"sqlite+aiosqlite:///{database}"
+        return
+    server = await reach_postgres()
+    name = await migrated_templates.postgres_copy(server)
+    try:
+        yield server.url_for(name)
+    finally:
+        await server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database (no schema), for tests of the migrations themselves."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
         return

@@ -10,9 +10,9 @@ from store.migrate import migrate, pending_revisions
 from store.schema import Base
 
 
-async def test_migrations_match_the_models(database_url: str) -> None:
+async def test_migrations_match_the_models(empty_database_url: str) -> None:
     """After `migrate`, autogenerate finds nothing to change and no revision is pending."""
-    engine = create_engine(database_url)
+    engine = create_engine(empty_database_url)
     try:
         assert await pending_revisions(engine)
         await migrate(engine)
@@ -26,9 +26,9 @@ async def test_migrations_match_the_models(database_url: str) -> None:
         await engine.dispose()
 
 
-async def test_migrate_twice_is_harmless(database_url: str) -> None:
+async def test_migrate_twice_is_harmless(empty_database_url: str) -> None:
     """Running the migrations on an up-to-date database changes nothing and does not fail."""
-    engine = create_engine(database_url)
+    engine = create_engine(empty_database_url)
     try:
         await migrate(engine)
         await migrate(engine)
