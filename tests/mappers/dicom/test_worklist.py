@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +15,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pynetdicom.dsutils import decode, encode
 
-from fixtures.dicom import worklist_query
+from fixtures.dicom import worklist_item, worklist_query
 from mappers.dicom import worklist
 from mappers.dicom.datetimes import OFFSET_TAG
 from mappers.dicom.errors import CANNOT_UNDERSTAND, IDENTIFIER_DOES_NOT_MATCH, DicomMappingError
@@ -289,36 +289,8 @@ def test_family_prefix_matches_every_given_name(family: str) -> None:
 # --- the answer ------------------------------------------------------------------------
 
 
-def _item(**changes: Any) -> WorklistItem:
-    fields: dict[str, Any] = {
-        "accession": "ACC0001",
-        "requested_procedure_id": "RP0001",
-        "procedure_code": "71250",
-        "procedure_text": "CT CHEST W/O CONTRAST",
-        "procedure_system": "CPT4",
-        "study_instance_uid": "1.2.826.0.1.3680043.8.498.1",
-        "modality": "CT",
-        "priority": "S",
-        "scheduled_start": utc(2026, 3, 2, 8, 30),
-        "scheduled_station": "CT01",
-        "scheduled_duration_minutes": 20,
-        "referring_physician_family": "WELBY",
-        "referring_physician_given": "MARCUS",
-        "patient_id": "MRN0001",
-        "patient_authority": "GENERAL_HOSP",
-        "patient_family": "DOE",
-        "patient_given": "JANE",
-        "patient_middle": "Q",
-        "birth_date": date(1980, 1, 1),
-        "sex": "F",
-        "reason": "COUGH",
-        **changes,
-    }
-    return WorklistItem(**fields)
-
-
 def _answer(item: WorklistItem | None = None, **keys: Any) -> Dataset:
-    return worklist_response(item or _item(), worklist_query(**keys), facility_tz=BERLIN)
+    return worklist_response(item or worklist_item(), worklist_query(**keys), facility_tz=BERLIN)
 
 
 def _tags(ds: Dataset) -> set[int]:
@@ -328,7 +300,7 @@ def _tags(ds: Dataset) -> set[int]:
 def test_response_answers_every_key_asked() -> None:
     """The answer holds exactly the query's keys, top level and in the step item."""
     query = worklist_query()
-    answer = worklist_response(_item(), query, facility_tz=BERLIN)
+    answer = worklist_response(worklist_item(), query, facility_tz=BERLIN)
     assert _tags(answer) == _tags(query)
     step_asked = query.ScheduledProcedureStepSequence[0]
     assert _tags(answer.ScheduledProcedureStepSequence[0]) == _tags(step_asked)
@@ -375,7 +347,7 @@ def test_response_keys_not_known_come_back_empty() -> None:
     """Keys the gateway cannot fill, private ones included, are returned empty of their VR."""
     query = worklist_query(AdmissionID="A1", PatientWeight="70", OtherPatientIDsSequence=[])
     query.add_new(0x00091010, "LO", "private value")
-    answer = worklist_response(_item(), query, facility_tz=BERLIN)
+    answer = worklist_response(worklist_item(), query, facility_tz=BERLIN)
     assert answer.AdmissionID == ""
     assert answer["PatientWeight"].VR == "DS" and answer["PatientWeight"].is_empty
     assert len(answer.OtherPatientIDsSequence) == 0
@@ -391,7 +363,7 @@ def test_response_step_holds_only_the_keys_asked() -> None:
     query = Dataset()
     query.PatientID = ""
     query.ScheduledProcedureStepSequence = [step]
-    answer = worklist_response(_item(), query, facility_tz=BERLIN)
+    answer = worklist_response(worklist_item(), query, facility_tz=BERLIN)
     assert [e.keyword for e in answer] == ["PatientID", "ScheduledProcedureStepSequence"]
     (answered,) = answer.ScheduledProcedureStepSequence
     assert [e.keyword for e in answered] == [
@@ -454,7 +426,7 @@ def test_response_values(changes: dict[str, Any], keyword: str, expected: str) -
     query = worklist_query(
         TimezoneOffsetFromUTC="", ScheduledProcedureStepEndDate="", ScheduledProcedureStepEndTime=""
     )
-    answer = worklist_response(_item(**changes), query, facility_tz=BERLIN)
+    answer = worklist_response(worklist_item(**changes), query, facility_tz=BERLIN)
     if keyword == "CodingSchemeDesignator":
         value = answer.RequestedProcedureCodeSequence[0].CodingSchemeDesignator
     elif keyword.startswith("Scheduled"):
@@ -466,7 +438,7 @@ def test_response_values(changes: dict[str, Any], keyword: str, expected: str) -
 
 def test_response_without_a_code_has_an_empty_code_sequence() -> None:
     """An order without a procedure code answers an empty Requested Procedure Code Sequence."""
-    answer = _answer(_item(procedure_code=""))
+    answer = _answer(worklist_item(procedure_code=""))
     assert len(answer.RequestedProcedureCodeSequence) == 0
 
 
@@ -487,12 +459,12 @@ def test_response_without_a_code_has_an_empty_code_sequence() -> None:
 def test_priority(priority: str, term: str) -> None:
     """HL7 priorities map to (0040,1003): S/STAT HIGH, A/ASAP MEDIUM, anything else ROUTINE."""
     assert priority_term(priority) == term
-    assert _answer(_item(priority=priority)).RequestedProcedurePriority == term
+    assert _answer(worklist_item(priority=priority)).RequestedProcedurePriority == term
 
 
 def test_non_ascii_answer_is_utf8_on_the_wire() -> None:
     """Text outside ASCII sets ISO_IR 192; the answer encodes as UTF-8 and decodes the same."""
-    item = _item(
+    item = worklist_item(
         patient_family="MÜLLER",
         patient_given="JÖRG",
         patient_middle="",
@@ -521,6 +493,6 @@ def test_response_leaves_the_query_untouched() -> None:
     query = worklist_query(PatientName="DOE*")
     before = _parse(query)
     snapshot = [str(e) for e in query.iterall()]
-    worklist_response(_item(), query, facility_tz=BERLIN)
+    worklist_response(worklist_item(), query, facility_tz=BERLIN)
     assert [str(e) for e in query.iterall()] == snapshot
     assert _parse(query) == before

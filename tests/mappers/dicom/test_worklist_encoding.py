@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from io import BytesIO
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from pydicom.dataset import Dataset
 from pynetdicom.dsutils import decode, encode
 
-from fixtures.dicom import worklist_query
+from fixtures.dicom import worklist_item, worklist_query
 from mappers.dicom.worklist import worklist_response
 from mappers.dicom.worklist_encoding import encode_worklist_response, plan_worklist_answer
 from mappers.dicom.worklist_model import WorklistItem
@@ -27,34 +26,6 @@ pytestmark = [
 BERLIN = ZoneInfo("Europe/Berlin")
 # (implicit VR, little endian): Implicit and Explicit VR Little Endian, Explicit Big Endian.
 SYNTAXES = [(True, True), (False, True), (False, False)]
-
-
-def _item(**changes: Any) -> WorklistItem:
-    fields: dict[str, Any] = {
-        "accession": "ACC0001",
-        "requested_procedure_id": "RP0001",
-        "procedure_code": "71250",
-        "procedure_text": "CT CHEST W/O CONTRAST",
-        "procedure_system": "CPT4",
-        "study_instance_uid": "1.2.826.0.1.3680043.8.498.1",
-        "modality": "CT",
-        "priority": "S",
-        "scheduled_start": datetime(2026, 3, 2, 8, 30, tzinfo=UTC),
-        "scheduled_station": "CT01",
-        "scheduled_duration_minutes": 20,
-        "referring_physician_family": "WELBY",
-        "referring_physician_given": "MARCUS",
-        "patient_id": "MRN0001",
-        "patient_authority": "GENERAL_HOSP",
-        "patient_family": "DOE",
-        "patient_given": "JANE",
-        "patient_middle": "Q",
-        "birth_date": date(1980, 1, 1),
-        "sex": "F",
-        "reason": "COUGH",
-        **changes,
-    }
-    return WorklistItem(**fields)
 
 
 def _with_private(query: Dataset) -> Dataset:
@@ -92,22 +63,26 @@ QUERIES: dict[str, Dataset] = {
 }
 
 ITEMS: dict[str, WorklistItem] = {
-    "plain": _item(),
-    "odd lengths": _item(
+    "plain": worklist_item(),
+    "odd lengths": worklist_item(
         accession="ACC1", patient_id="M1", study_instance_uid="1.2.3", modality="MR"
     ),
-    "non-ASCII names and text": _item(
+    "non-ASCII names and text": worklist_item(
         patient_family="MÜLLER", patient_given="JÖRG", patient_middle="", procedure_text="Röntgen"
     ),
-    "non-ASCII only in a referrer": _item(referring_physician_family="Ñuñez"),
-    "no code, birth date or duration": _item(
+    "non-ASCII only in a referrer": worklist_item(referring_physician_family="Ñuñez"),
+    "no code, birth date or duration": worklist_item(
         procedure_code="", birth_date=None, scheduled_duration_minutes=None
     ),
-    "no scheme, no given name": _item(procedure_system="", patient_given="", patient_middle=""),
-    "backslashes": _item(procedure_text="A\\B", patient_family="O\\NEIL"),
-    "summer time, past midnight": _item(scheduled_start=datetime(2026, 7, 1, 22, 15, tzinfo=UTC)),
-    "non-ASCII station (no character set for AE)": _item(scheduled_station="CTÄ"),
-    "long reason": _item(reason="R" * 70_001),
+    "no scheme, no given name": worklist_item(
+        procedure_system="", patient_given="", patient_middle=""
+    ),
+    "backslashes": worklist_item(procedure_text="A\\B", patient_family="O\\NEIL"),
+    "summer time, past midnight": worklist_item(
+        scheduled_start=datetime(2026, 7, 1, 22, 15, tzinfo=UTC)
+    ),
+    "non-ASCII station (no character set for AE)": worklist_item(scheduled_station="CTÄ"),
+    "long reason": worklist_item(reason="R" * 70_001),
 }
 
 
@@ -134,7 +109,11 @@ def test_plain_answers_are_raw_elements(implicit_vr: bool, little_endian: bool) 
     """The usual answer is made of raw elements in the transfer syntax, which decode right."""
     plan = plan_worklist_answer(worklist_query())
     answer = encode_worklist_response(
-        _item(), plan, facility_tz=BERLIN, implicit_vr=implicit_vr, little_endian=little_endian
+        worklist_item(),
+        plan,
+        facility_tz=BERLIN,
+        implicit_vr=implicit_vr,
+        little_endian=little_endian,
     )
     assert plan.exact
     tags = list(answer.keys())  # iterating the dataset itself would decode its elements
@@ -164,8 +143,8 @@ def test_an_ambiguous_vr_asked_is_answered_by_worklist_response() -> None:
     query.add_new(0x00280106, "US or SS", None)  # Smallest Image Pixel Value
     plan = plan_worklist_answer(query)
     answer = encode_worklist_response(
-        _item(), plan, facility_tz=BERLIN, implicit_vr=True, little_endian=True
+        worklist_item(), plan, facility_tz=BERLIN, implicit_vr=True, little_endian=True
     )
     assert not plan.exact
-    reference = worklist_response(_item(), query, facility_tz=BERLIN)
+    reference = worklist_response(worklist_item(), query, facility_tz=BERLIN)
     assert encode(answer, True, True) == encode(reference, True, True)
