@@ -25,6 +25,7 @@ from mappers.hl7v2.rules import (
     UUID_UID_ROOT,
     OrderAction,
 )
+from store.figures import FIGURES
 
 PREFIX = "IMAGING_GW_"
 CONFIG_VARIABLE = "IMAGING_GW_CONFIG"
@@ -244,15 +245,6 @@ DEFAULT_GOALS: Mapping[str, float] = {
     "wait/*/*/outpatient": 30.0,
     "access/*/S/*": 60.0,
 }
-FIGURES = (
-    "access",
-    "wait",
-    "start_delay",
-    "exam_duration",
-    "report_turnaround",
-    "preliminary_turnaround",
-    "total_turnaround",
-)
 
 
 def _is_goal_key(key: str) -> bool:

@@ -190,29 +190,51 @@ async def fleet_uptime(request: web.Request) -> web.Response:
 # --- figures from what the store holds ---------------------------------------------------
 
 
-def _figures(window: Interval, inputs: UptimeInputs) -> DeviceFigures:
+@dataclass(frozen=True, slots=True)
+class _DeviceIntervals:
+    """What one device's rows say, as intervals over the whole report; each span clips them."""
+
+    up: list[Interval]
+    down: list[Interval]
+    planned: list[Interval]
+    unplanned: list[Interval]
+    busy: list[Interval]
+    exam_starts: list[datetime]
+
+
+def _intervals(inputs: UptimeInputs, until: datetime) -> _DeviceIntervals:
     up, down = observed_intervals(inputs.sessions, inputs.transitions)
-    end = _end(window)
-    # Downtime with no end yet lasts to the end of the span; one that starts after the span
-    # (a later day of the window) is empty here, not an interval that ends before it starts.
-    declared = [
-        (Interval(d.starts_at, d.ends_at or max(end, d.starts_at)), d.planned)
-        for d in inputs.downtimes
-    ]
-    return device_figures(
-        window,
-        observed_up=up,
-        observed_down=down,
+    # Downtime with no end yet lasts to the end of the report (every one read starts before
+    # it); a day of the report clips it like any other interval.
+    declared = [(Interval(d.starts_at, d.ends_at or until), d.planned) for d in inputs.downtimes]
+    return _DeviceIntervals(
+        up=up,
+        down=down,
         planned=[i for i, planned in declared if planned],
         unplanned=[i for i, planned in declared if not planned],
-        busy=[Interval(start, end_) for start, end_ in inputs.busy if end_ > start],
-        exams=sum(1 for start, _ in inputs.busy if window.start <= start < end),
+        busy=[Interval(start, end) for start, end in inputs.busy if end > start],
+        exam_starts=[start for start, _ in inputs.busy],
+    )
+
+
+def _figures(span: Interval, device: _DeviceIntervals) -> DeviceFigures:
+    end = _end(span)
+    return device_figures(
+        span,
+        observed_up=device.up,
+        observed_down=device.down,
+        planned=device.planned,
+        unplanned=device.unplanned,
+        busy=device.busy,
+        exams=sum(1 for start in device.exam_starts if span.start <= start < end),
     )
 
 
 def _report(key: str, window: Interval, members: list[UptimeInputs], tz: Any) -> UptimeReport:
+    intervals = [_intervals(inputs, _end(window)) for inputs in members]
+
     def over(span: Interval) -> DeviceFigures:
-        return fleet_figures([_figures(span, inputs) for inputs in members])
+        return fleet_figures([_figures(span, device) for device in intervals])
 
     daily = tuple(
         DayFigures(day.start.astimezone(tz).date().isoformat(), over(day))

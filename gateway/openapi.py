@@ -24,6 +24,7 @@ from gateway.jsonio import json_response
 from gateway.paging import DEFAULT_LIMIT, MAX_LIMIT
 from mappers.events import Milestone
 from store.equipment import DeviceView, DowntimeView
+from store.figures import FIGURES
 from store.flow import (
     BOARD_STATES,
     UNMATCHED_KINDS,
@@ -335,15 +336,7 @@ def _keyed_page(item: str, **extra: Mapping[str, Any]) -> dict[str, Any]:
     return page
 
 
-_FIGURES = [
-    "access",
-    "wait",
-    "start_delay",
-    "exam_duration",
-    "report_turnaround",
-    "preliminary_turnaround",
-    "total_turnaround",
-]
+_FIGURES = list(FIGURES)
 _ECHO_WINDOW = {
     "from": {"type": "string", "format": "date-time"},
     "to": {"type": "string", "format": "date-time"},

@@ -639,13 +639,13 @@ def _device_id(ctx: ApplyContext, event: DeviceSeen) -> int:
     statement = statement.on_conflict_do_update(
         index_elements=["ae_title"], set_=changes
     ).returning(devices.c.id)
-    return (ctx.conn.execute(statement)).scalar_one()
+    return ctx.conn.execute(statement).scalar_one()
 
 
 def _device_by_title(ctx: ApplyContext, ae_title: str) -> int | None:
     if not ae_title:
         return None
-    return (ctx.conn.execute(select(devices.c.id).where(devices.c.ae_title == ae_title))).scalar()
+    return ctx.conn.execute(select(devices.c.id).where(devices.c.ae_title == ae_title)).scalar()
 
 
 def _matching_order(
@@ -844,7 +844,7 @@ def _create_step(ctx: ApplyContext, event: ProcedureStepCreated) -> None:
     statement = statement.on_conflict_do_nothing(index_elements=["sop_instance_uid"]).returning(
         procedure_steps.c.id
     )
-    if (ctx.conn.execute(statement)).first() is None:
+    if ctx.conn.execute(statement).first() is None:
         raise EventRejected(
             Rejection.DUPLICATE, f"procedure step {event.sop_instance_uid} exists already"
         )
@@ -860,7 +860,7 @@ def _update_step(ctx: ApplyContext, event: ProcedureStepUpdated) -> None:
     )
     if ctx.conn.dialect.name == "postgresql":
         query = query.with_for_update()
-    row = (ctx.conn.execute(query)).mappings().first()
+    row = ctx.conn.execute(query).mappings().first()
     if row is None:
         raise EventRejected(
             Rejection.UNKNOWN_INSTANCE, f"no procedure step {event.sop_instance_uid}"

@@ -4,8 +4,9 @@ Definitions (DESIGN.md, "Patient-flow figures"; the pure rules are in `store.fig
 - Turnaround: a figure counts an order when both its ends exist, its END time lies in
   [start, end), and the order was not cancelled (a cancelled order's times describe no exam;
   a discontinued one counts where both ends exist). Negative values are kept (an exam that
-  starts before its appointment has a negative start delay). One statement; percentiles are
-  computed in SQL (ROW_NUMBER/COUNT windows, then h = (n - 1) * p interpolated).
+  starts before its appointment has a negative start delay). One statement; the ranks are
+  found in SQL (percentile_disc on PostgreSQL, ROW_NUMBER/COUNT windows on SQLite) and
+  h = (n - 1) * p is interpolated between them.
 - An order's device: the device of its first-started MPPS step that names a known device,
   else of its first study, else "".
 - Day, hour and week buckets are facility-local wall-clock periods; the zone's UTC offset
@@ -13,8 +14,12 @@ Definitions (DESIGN.md, "Patient-flow figures"; the pure rules are in `store.fig
 - Volumes per bucket: ordered (ordered_at), performed (exam_completed_at, else
   images_available_at when no exam start is known), reported (final_report_at), cancelled
   (the earlier of cancelled_at and discontinued_at), no-shows (no_show_at). One statement.
-- The board: one statement reads the open orders (by the indexed status) with patient and
-  devices; the states are assigned here (`board_state`).
+- The board: an open order is in exam when started, not completed or reported, and an MPPS
+  step is still in progress or no images came yet (images without an open step mean the exam
+  is over); else awaiting report once completed, reported or imaged; else waiting once
+  arrived; else scheduled today when its appointment is today and not a no-show; else
+  ordered when it has no appointment. One statement works out each order's state, since and
+  device (`_board_rows`) and returns only the counts and the page's rows.
 - Linking an unmatched study or step is logged as an `api` message, so the timeline names it.
 """
 
@@ -154,28 +159,6 @@ class Board:
     next_key: tuple[str, datetime, int] | None = None
 
 
-def board_state(row: Mapping[str, Any], day_start: datetime, day_end: datetime) -> str | None:
-    """The board state of an open order row, or None when it is not on today's board."""
-    # In exam: started, not completed, not reported, and an MPPS step still in progress or no
-    # images yet (images without an open step mean the exam is over).
-    done = row["exam_completed_at"] or row["preliminary_report_at"]
-    if (
-        row["exam_started_at"] is not None
-        and done is None
-        and (row["open_device"] is not None or row["images_available_at"] is None)
-    ):
-        return "in_exam"
-    if done is not None or row["images_available_at"] is not None:
-        return "awaiting_report"
-    if row["arrived_at"] is not None:
-        return "waiting"
-    start = row["scheduled_start"]
-    if start is not None:
-        today = day_start <= start < day_end
-        return "scheduled_today" if today and row["no_show_at"] is None else None
-    return "ordered" if row["ordered_at"] is not None else None
-
-
 # The time each state began: the earliest of these that is set.
 STATE_SINCE: Mapping[str, tuple[str, ...]] = {
     "ordered": ("ordered_at",),
@@ -191,12 +174,12 @@ async def read_board(
 ) -> Board:
     """The department now: open orders by state, counted and listed; one statement.
 
-    The state, its start and the device of each open order are worked out in SQL (the same
-    rules as `board_state`), so only the counts per (state, modality, device) and the page's
+    The state, its start and the device of each open order are worked out in SQL (the rules
+    in the module docstring), so only the counts per (state, modality, device) and the page's
     rows leave the database, and only the page's rows are joined to their patient.
     """
     day = figures.local_date(query.now, query.tz)
-    day_start, day_end = _board_day(query)
+    day_start, day_end = _board_day(day, query.tz)
     board = _board_rows(conn.dialect.name, query, day_start, day_end).cte("board")
     counts = select(
         literal(1, Integer).label("part"),
@@ -266,7 +249,7 @@ async def read_board(
     return Board(
         now=query.now,
         day=day,
-        counts={state: counts_all[state] for state in BOARD_STATES},
+        counts=_state_counts(counts_all),
         by_modality={name: _state_counts(c) for name, c in sorted(by_modality.items())},
         by_device={name: _state_counts(c) for name, c in sorted(by_device.items())},
         items=tuple(shown_items),
@@ -274,12 +257,9 @@ async def read_board(
     )
 
 
-def _board_day(query: BoardQuery) -> tuple[datetime, datetime]:
+def _board_day(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The start and end of the board's day, local midnight to midnight."""
-    day = figures.local_date(query.now, query.tz)
-    return datetime.combine(day, time(), query.tz), datetime.combine(
-        day + timedelta(days=1), time(), query.tz
-    )
+    return datetime.combine(day, time(), tz), datetime.combine(day + timedelta(days=1), time(), tz)
 
 
 # The page's columns beyond (part, state, modality, device, n, id, since).
@@ -308,7 +288,7 @@ def _board_rows(
 ) -> Select[Any]:
     """Each order on the board: id, modality, state (index in BOARD_STATES), since, device.
 
-    The rules of `board_state`, `STATE_SINCE` and the device, written as SQL.
+    The board's rules (module docstring), `STATE_SINCE` and the device, written as SQL.
     """
     c = orders.c
     today = and_(c.scheduled_start >= _at(day_start), c.scheduled_start < _at(day_end))

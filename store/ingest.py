@@ -126,13 +126,8 @@ class Ingest:
     ) -> None:
         self._engine = engine
         self._timeout = timeout
-        self._writer_engine = create_writer_engine(str(engine.url), busy_timeout=timeout)
-        # One thread, so batches commit in order and the sqlite3 connection stays on it.
-        self._thread = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
-            if self._writer_engine is not None
-            else None
-        )
+        writer_engine = create_writer_engine(str(engine.url), busy_timeout=timeout)
+        self._thread = _WriterThread(writer_engine) if writer_engine is not None else None
         self._max_batch = max_batch
         self._clock = clock
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
@@ -150,12 +145,8 @@ class Ingest:
             await self._queue.put(None)
             await self._task
             self._task = None
-        if self._thread is not None and self._writer_engine is not None:
-            await asyncio.get_running_loop().run_in_executor(
-                self._thread, self._writer_engine.dispose
-            )
-            self._thread.shutdown()
-            self._thread = None
+        if self._thread is not None:
+            await self._thread.close()
 
     async def submit(self, inbound: Inbound) -> Stored:
         """Store the message and apply its events; return once committed.
@@ -251,12 +242,8 @@ class Ingest:
     async def _write(self, batch: list[_Pending]) -> list[Stored]:
         inbounds = [item.inbound for item in batch]
         now = self._clock()
-        if self._thread is not None and self._writer_engine is not None:
-            # SQLite's busy timeout bounds the wait for the write lock; the batch is not
-            # abandoned half-way on a timer, so what it commits is what the answers say.
-            return await asyncio.get_running_loop().run_in_executor(
-                self._thread, _write_batch, self._writer_engine, inbounds, now
-            )
+        if self._thread is not None:
+            return await self._thread.write(inbounds, now)
         async with asyncio.timeout(self._timeout), self._engine.begin() as conn:
             return await conn.run_sync(_store_batch, inbounds, now)
 
@@ -283,10 +270,29 @@ def _replace_outcome(inbound: Inbound, outcome: Outcome, error: str) -> Inbound:
     return replace(inbound, outcome=outcome, events=(), error=error[:2000], ack_code=code)
 
 
-def _write_batch(engine: Engine, inbounds: list[Inbound], now: datetime) -> list[Stored]:
-    """One transaction for the whole batch, on the writer thread."""
-    with engine.begin() as conn:
-        return _store_batch(conn, inbounds, now)
+class _WriterThread:
+    """SQLite: each batch runs in one call, in one transaction, on a thread of its own.
+
+    SQLite's busy timeout bounds the wait for the write lock; a batch is not abandoned
+    half-way on a timer, so what it commits is what the answers say.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        # One thread, so batches commit in order and the sqlite3 connection stays on it.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+
+    async def write(self, inbounds: list[Inbound], now: datetime) -> list[Stored]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._write, inbounds, now)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._engine.dispose)
+        self._executor.shutdown()
+
+    def _write(self, inbounds: list[Inbound], now: datetime) -> list[Stored]:
+        with self._engine.begin() as conn:
+            return _store_batch(conn, inbounds, now)
 
 
 def _store_batch(conn: Connection, inbounds: list[Inbound], now: datetime) -> list[Stored]:
@@ -323,7 +329,7 @@ def _store(conn: Connection, inbound: Inbound, now: datetime) -> Stored:
         inbound.control_id,
     )
     statement = _message_upsert(conn.dialect.name)
-    message_id, receive_count, stored_outcome, reused = (conn.execute(statement, params)).one()
+    message_id, receive_count, stored_outcome, reused = conn.execute(statement, params).one()
 
     if receive_count > 1:
         previous = Outcome(stored_outcome)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,13 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mappers.events import StepStatus
 from store import flow
 from store.engine import create_engine
-from store.figures import FIGURES
+from store.figures import FIGURES, local_date
 from store.flow import (
     BOARD_STATES,
     STATE_SINCE,
     BoardQuery,
     TurnaroundQuery,
-    board_state,
     read_board,
     read_turnaround,
 )
@@ -234,9 +233,32 @@ async def test_turnaround_pages_and_figure_choice_match(conn: AsyncConnection) -
     assert (await read_turnaround(conn, empty, after=None, limit=10)).items == ()
 
 
+def board_state(row: Mapping[str, Any], day_start: datetime, day_end: datetime) -> str | None:
+    """The board state of an open order row by DESIGN.md's words, or None when it is not on
+    today's board: what `read_board` must agree with."""
+    # In exam: started, not completed, not reported, and an MPPS step still in progress or no
+    # images yet (images without an open step mean the exam is over).
+    done = row["exam_completed_at"] or row["preliminary_report_at"]
+    if (
+        row["exam_started_at"] is not None
+        and done is None
+        and (row["open_device"] is not None or row["images_available_at"] is None)
+    ):
+        return "in_exam"
+    if done is not None or row["images_available_at"] is not None:
+        return "awaiting_report"
+    if row["arrived_at"] is not None:
+        return "waiting"
+    start = row["scheduled_start"]
+    if start is not None:
+        today = day_start <= start < day_end
+        return "scheduled_today" if today and row["no_show_at"] is None else None
+    return "ordered" if row["ordered_at"] is not None else None
+
+
 async def _reference_board(conn: AsyncConnection, query: BoardQuery) -> dict[str, Any]:
     """The board by its definition: every order read, `board_state` and STATE_SINCE in Python."""
-    day_start, day_end = flow._board_day(query)
+    day_start, day_end = flow._board_day(local_date(query.now, query.tz), query.tz)
     statement = select(
         orders,
         flow._open_step_device().label("open_device"),
