@@ -147,6 +147,7 @@ class Ingest:
             self._task = None
         if self._thread is not None:
             await self._thread.close()
+            self._thread = None  # closing twice is harmless
 
     async def submit(self, inbound: Inbound) -> Stored:
         """Store the message and apply its events; return once committed.
