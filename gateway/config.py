@@ -71,7 +71,8 @@ def _rewrite_postgres(url: str) -> str:
     return url
 
 
-_PORT = _rule("a port number 1-65535", lambda v: 1 <= v <= 65535)
+# Port 0 binds any free port, which the start-up log names (tests read it back from there).
+_PORT = _rule("a port number 0-65535", lambda v: 0 <= v <= 65535)
 _SECONDS = _rule("a number of seconds > 0", lambda v: v > 0)
 _HOST = _rule("a host name or address", lambda v: bool(v.strip()))
 _URL = _rule(

@@ -36,7 +36,8 @@ async def serve(
         await runner.setup()
         site = web.TCPSite(runner, settings.http.host, settings.http.port)
         await site.start()
-        log.info("HTTP listening on http://%s:%d", settings.http.host, settings.http.port)
+        host, port = runner.addresses[0][:2]  # port 0 binds a free one: say which
+        log.info("HTTP listening on http://%s:%d", host, port)
         log.info("ready")
         await stop.wait()
         log.info("stopping")

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 import socketserver
-import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -31,9 +29,16 @@ from pynetdicom.sop_class import (
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
+from listeners.dicom_files import (
+    BULK_LIMIT,
+    StoragePathError,
+    keep_file,
+    read_instance,
+    storage_path,
+)
 from mappers.dicom import errors as status
 from mappers.dicom.errors import DicomMappingError
-from mappers.dicom.instances import map_instance
+from mappers.dicom.instances import map_instance, read_uids
 from mappers.dicom.mpps import map_n_create, map_n_set
 from mappers.dicom.worklist import parse_worklist_query
 from mappers.dicom.worklist_encoding import encode_worklist_response, plan_worklist_answer
@@ -53,8 +58,6 @@ SHUTDOWN_POLL = 0.05  # seconds between the acceptor's checks for a shutdown req
 SUCCESS = 0x0000
 PENDING = 0xFF00
 CANCELLED = 0xFE00
-# PixelData (7FE0,0010) in little endian: the message log keeps what comes before it.
-_PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,9 @@ class DicomListener:
         # before the log level is looked at: about 0.3 ms per worklist item (bench/worklist.py).
         pynetdicom_config.LOG_REQUEST_IDENTIFIERS = False
         pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = False
+        # A C-STORE data set is written to a temporary file as it arrives, never held whole in
+        # memory: a 200 MB instance costs a few PDUs (listeners/dicom_files.py).
+        pynetdicom_config.STORE_RECV_CHUNKED_DATASET = True
         options = self._options
         ae = AE(ae_title=options.ae_title)
         ae.maximum_associations = options.max_associations
@@ -230,34 +236,60 @@ class DicomListener:
         if not _allowed(self._options.storage_calling_aes, event):
             return status.NOT_AUTHORIZED
         received_at = self._clock()
-        encoded = event.encoded_dataset(include_meta=False)
-        transfer_syntax = str(event.context.transfer_syntax)
-        inbound = _inbound("C-STORE", calling, event, received_at, _header(encoded))
+        received = event.dataset_path  # the data set as it arrived, in a temporary file
         try:
-            dataset = event.dataset
-            sop_instance_uid = str(dataset.get("SOPInstanceUID", "")).strip()
-            path = self._write_file(event, dataset) if self._options.storage_dir else ""
+            dataset, logged = read_instance(received)
+        except Exception as exc:  # a data set pydicom cannot read
+            log.warning("C-STORE from %s unreadable: %s", calling, type(exc).__name__)
+            inbound = _inbound("C-STORE", calling, event, received_at, _head_of(received))
+            error = DicomMappingError("dataset cannot be read", status.CANNOT_UNDERSTAND)
+            return self._refuse(inbound, error)
+        inbound = _inbound("C-STORE", calling, event, received_at, logged)
+        try:
+            # The UIDs are checked before any of them names a file (PS3.5 9.1).
+            uids = read_uids(dataset)
+            target = self._target(uids)
             events = map_instance(
                 dataset,
                 calling_ae=calling,
-                transfer_syntax=transfer_syntax,
+                transfer_syntax=str(event.context.transfer_syntax),
                 received_at=received_at,
                 facility_tz=self._options.facility_tz,
-                stored_path=path,
+                stored_path=str(target or ""),
             )
         except DicomMappingError as exc:
             return self._refuse(inbound, exc)
-        except Exception as exc:  # a dataset pydicom cannot read
+        except Exception as exc:  # an attribute pydicom cannot decode when it is read
             log.warning("C-STORE from %s unreadable: %s", calling, type(exc).__name__)
-            return self._refuse(
-                inbound, DicomMappingError("dataset cannot be read", status.CANNOT_UNDERSTAND)
-            )
-        stored = self._submit(_with(inbound, self._news(events), control_id=sop_instance_uid))
+            error = DicomMappingError("dataset cannot be read", status.CANNOT_UNDERSTAND)
+            return self._refuse(inbound, error)
+        if target is not None:
+            try:
+                keep_file(received, target)
+            except OSError as exc:
+                log.error("C-STORE from %s not written: %s", calling, exc.strerror or exc)
+                return _failure(status.OUT_OF_RESOURCES, "instance could not be written; resend")
+        control_id = uids["SOPInstanceUID"]
+        stored = self._submit(_with(inbound, self._news(events), control_id=control_id))
         if stored is None:
             return _failure(status.OUT_OF_RESOURCES, "storage unavailable; resend")
         if stored.outcome is Outcome.FAILED:
             return _failure(status.PROCESSING_FAILURE, "instance could not be indexed")
         return SUCCESS
+
+    def _target(self, uids: dict[str, str]) -> Path | None:
+        """Where the instance is kept, or None when files are not kept."""
+        if self._options.storage_dir is None:
+            return None
+        try:
+            return storage_path(
+                self._options.storage_dir,
+                uids["StudyInstanceUID"],
+                uids["SeriesInstanceUID"],
+                uids["SOPInstanceUID"],
+            )
+        except StoragePathError as exc:
+            raise DicomMappingError(str(exc), status.IDENTIFIER_DOES_NOT_MATCH) from exc
 
     def _on_n_create(self, event: evt.Event) -> tuple[int | Dataset, Dataset | None]:
         calling = _calling_ae(event)
@@ -397,25 +429,6 @@ class DicomListener:
             return _failure(status.PROCESSING_FAILURE, "procedure step could not be applied")
         return SUCCESS
 
-    def _write_file(self, event: evt.Event, dataset: Dataset) -> str:
-        """Write the instance as received (never re-encoded), atomically, by study/series."""
-        assert self._options.storage_dir is not None
-        uids = [
-            str(dataset.get(k, "")).strip()
-            for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
-        ]
-        if not all(uids):
-            return ""  # map_instance refuses it, naming the missing UID
-        folder = self._options.storage_dir.joinpath(*uids[:2])
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{uids[2]}.dcm"
-        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".part") as part:
-            part.write(event.encoded_dataset(include_meta=True))
-            part.flush()
-            os.fsync(part.fileno())
-        os.replace(part.name, target)
-        return str(target)
-
 
 class _Server(ThreadedAssociationServer):
     """pynetdicom's threaded server, started and stopped by us rather than by its AE."""
@@ -476,10 +489,10 @@ def _with(inbound: Inbound, events: Sequence[Event], control_id: str) -> Inbound
     return replace(inbound, events=tuple(events), control_id=control_id or None)
 
 
-def _header(encoded: bytes) -> bytes:
-    """The dataset as received, up to its pixel data: the metadata the message log keeps."""
-    end = encoded.find(_PIXEL_DATA_TAG)
-    return encoded if end < 0 else encoded[:end]
+def _head_of(received: Path) -> bytes:
+    """The first bytes of an unreadable data set, for the message log."""
+    with received.open("rb") as fh:
+        return fh.read(BULK_LIMIT)
 
 
 def _encode(dataset: Dataset | None) -> bytes:

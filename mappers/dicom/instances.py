@@ -12,12 +12,13 @@ from pydicom.dataset import Dataset
 
 from mappers.dicom.datetimes import parse_da_tm
 from mappers.dicom.errors import IDENTIFIER_DOES_NOT_MATCH, DicomMappingError
+from mappers.dicom.uids import check_uid
 from mappers.dicom.values import text
 from mappers.events import DeviceSeen, Event, InstanceStored, PatientId
 
-# The four UIDs that place an instance (PS3.3 C.7.2.1, C.7.3.1, C.12.1): without one the data
-# set does not match its SOP Class (PS3.4 B.2.3, status A900).
-_REQUIRED_UIDS = (
+# The four UIDs that place an instance (PS3.3 C.7.2.1, C.7.3.1, C.12.1): without one, or with
+# one that is not a UID, the data set does not match its SOP Class (PS3.4 B.2.3, status A900).
+REQUIRED_UIDS = (
     ("StudyInstanceUID", "(0020,000D)"),
     ("SeriesInstanceUID", "(0020,000E)"),
     ("SOPInstanceUID", "(0008,0018)"),
@@ -40,16 +41,10 @@ def map_instance(
     start unknown rather than refusing the image: the instance matters more than that time.
 
     Raises:
-        DicomMappingError: a Study, Series, SOP Instance or SOP Class UID is missing or empty
-            (IDENTIFIER_DOES_NOT_MATCH, 0xA900).
+        DicomMappingError: a Study, Series, SOP Instance or SOP Class UID is missing, empty
+            or not a UID (IDENTIFIER_DOES_NOT_MATCH, 0xA900).
     """
-    uids = {}
-    for keyword, tag in _REQUIRED_UIDS:
-        uids[keyword] = text(ds, keyword)
-        if not uids[keyword]:
-            raise DicomMappingError(
-                f"{keyword} is missing or empty", IDENTIFIER_DOES_NOT_MATCH, tag=f"{tag} {keyword}"
-            )
+    uids = read_uids(ds)
     modality = text(ds, "Modality")
     patient_id = text(ds, "PatientID")
     device = DeviceSeen(
@@ -78,6 +73,23 @@ def map_instance(
         stored_path=stored_path,
     )
     return [device, instance]
+
+
+def read_uids(ds: Dataset) -> dict[str, str]:
+    """The instance's Study, Series, SOP Instance and SOP Class UIDs, by keyword.
+
+    Raises:
+        DicomMappingError: one is missing, empty or not a UID (0xA900), naming it.
+    """
+    uids = {}
+    for keyword, tag in REQUIRED_UIDS:
+        value = text(ds, keyword)
+        if not value:
+            raise DicomMappingError(
+                f"{keyword} is missing or empty", IDENTIFIER_DOES_NOT_MATCH, tag=f"{tag} {keyword}"
+            )
+        uids[keyword] = check_uid(value, keyword, tag, status=IDENTIFIER_DOES_NOT_MATCH)
+    return uids
 
 
 def _study_start(ds: Dataset, facility_tz: tzinfo) -> datetime | None:

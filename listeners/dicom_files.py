@@ -1,0 +1,129 @@
+"""Received instances on disk: read without their bulk data, and kept under the storage folder.
+
+pynetdicom writes each C-STORE data set to a temporary file as its fragments arrive
+(`STORE_RECV_CHUNKED_DATASET`), so an instance of any size costs a few PDUs of memory. From
+that file the index reads the attributes before the pixel data, with every large value left
+on disk, and the message log keeps the data set less its bulk data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import UID
+
+BULK_LIMIT = 64 * 1024  # bytes: an OB, OW or UN value longer than this stays out of the log
+# Values that are bulk data whatever their length: Pixel Data and its float forms (PS3.3
+# C.7.6.3), Encapsulated Document (C.24.2), Waveform Data (C.10.9), Spectroscopy Data.
+BULK_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010, 0x00420011, 0x54001010, 0x56000020})
+BULK_VRS = frozenset({"OB", "OW", "UN", "OF", "OD", "OL", "OV"})
+_COPY_CHUNK = 1024 * 1024
+
+
+class StoragePathError(ValueError):
+    """A file name built from an instance's UIDs would leave the storage folder."""
+
+
+def read_instance(path: Path) -> tuple[Dataset, bytes]:
+    """The received data set up to its pixel data, large values deferred (read on access),
+    and its encoding as received less bulk data, for the message log.
+
+    Raises:
+        Exception: whatever pydicom raises for a file it cannot read.
+    """
+    dataset = dcmread(path, defer_size=BULK_LIMIT, stop_before_pixels=True)
+    syntax = UID(dataset.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))
+    buffer = DicomBytesIO()
+    buffer.is_little_endian = syntax.is_little_endian
+    buffer.is_implicit_VR = syntax.is_implicit_VR
+    write_dataset(buffer, without_bulk(dataset))
+    return dataset, buffer.getvalue()
+
+
+def without_bulk(dataset: Dataset) -> Dataset:
+    """A copy of `dataset` without bulk data: no pixel data, documents or waveforms, and no
+    OB, OW or UN value over BULK_LIMIT, in sequences too; other values stay as received."""
+    kept = Dataset()
+    for tag in sorted(dataset.keys()):
+        # keep_deferred: a large value stays on disk until it is known not to be bulk data.
+        element = dataset.get_item(tag, keep_deferred=True)
+        if element is None or isinstance(element, Dataset) or _is_bulk(element):
+            continue
+        if element.VR == "SQ":
+            items = [without_bulk(item) for item in dataset[element.tag].value]
+            kept[element.tag] = DataElement(element.tag, "SQ", Sequence(items))
+        elif isinstance(element, RawDataElement) and element.value is None:
+            kept[element.tag] = dataset[element.tag]  # deferred, yet not bulk: read it now
+        else:
+            kept[element.tag] = element
+    return kept
+
+
+def _is_bulk(element: DataElement | RawDataElement) -> bool:
+    if int(element.tag) in BULK_TAGS:
+        return True
+    if element.VR not in BULK_VRS:
+        return False
+    if isinstance(element, RawDataElement):
+        return element.length > BULK_LIMIT
+    value = element.value
+    return isinstance(value, bytes | bytearray) and len(value) > BULK_LIMIT
+
+
+def storage_path(storage_dir: Path, study: str, series: str, instance: str) -> Path:
+    """Where an instance is kept: storage_dir/study/series/instance.dcm.
+
+    The UIDs must already be valid (digits and dots); this checks once more that the result
+    stays inside the storage folder, whatever the UIDs were.
+
+    Raises:
+        StoragePathError: the path would leave the storage folder.
+    """
+    root = storage_dir.resolve()
+    target = root.joinpath(study, series, f"{instance}.dcm").resolve()
+    if target.parent.parent.parent != root or not all((study, series, instance)):
+        raise StoragePathError("an instance's file would leave the storage folder")
+    return target
+
+
+def keep_file(received: Path, target: Path) -> None:
+    """Place the received file at `target` atomically and durably; no partial file remains.
+
+    A hard link when the temporary file is on the same file system (no copy; pynetdicom then
+    removes only its own name), else a copy in chunks.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f"{target.name}.{secrets.token_hex(8)}.part")
+    try:
+        try:
+            os.link(received, part)
+        except OSError:  # another file system (EXDEV), or no hard links there
+            with received.open("rb") as source, part.open("wb") as copy:
+                shutil.copyfileobj(source, copy, _COPY_CHUNK)
+        with part.open("rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(part, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            part.unlink()
+        raise
+    _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (POSIX: fsync the directory)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
