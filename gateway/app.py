@@ -28,6 +28,7 @@ from gateway.keys import (
     SETTINGS,
 )
 from gateway.metrics import Metrics
+from gateway.nul_guard import nul_guard_middleware
 from gateway.problems import problem_middleware
 from listeners.dicom import DicomListener, DicomOptions
 from listeners.hl7 import Hl7Receiver, ReceiverOptions
@@ -69,6 +70,7 @@ def create_app(
             metrics.middleware(),
             cors_middleware(settings.http.cors_origins),
             problem_middleware,
+            nul_guard_middleware,
             auth_middleware(tokens),
         ]
     )
@@ -156,6 +158,7 @@ async def _mllp_listener(app: web.Application) -> AsyncIterator[None]:
         max_message_bytes=settings.mllp.max_message_bytes,
         idle_timeout=settings.mllp.idle_timeout,
         read_timeout=settings.mllp.read_timeout,
+        backlog=settings.mllp.listen_backlog,
     )
     await server.start()
     app[MLLP_SERVER] = server
@@ -186,6 +189,7 @@ async def _dicom_listener(app: web.Application) -> AsyncIterator[None]:
             mpps_calling_aes=dicom.mpps_calling_aes,
             worklist_calling_aes=dicom.worklist_calling_aes,
             max_associations=dicom.max_associations,
+            listen_backlog=dicom.listen_backlog,
             acse_timeout=dicom.acse_timeout,
             dimse_timeout=dicom.dimse_timeout,
             network_timeout=dicom.network_timeout,

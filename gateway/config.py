@@ -80,6 +80,7 @@ _URL = _rule(
     lambda v: v.startswith(DATABASE_SCHEMES),
     _rewrite_postgres,
 )
+_BACKLOG = _rule("an integer >= 1", lambda v: v >= 1)
 _APP_NAME = _rule("a non-empty HL7 name", lambda v: bool(v.strip()) and "|" not in v)
 
 
@@ -101,6 +102,8 @@ class HttpSettings:
     port: int = field(default=8080, metadata=_PORT)
     # Browser origins allowed to call the API (CORS); empty allows none.
     cors_origins: tuple[str, ...] = ()
+    # Connections the kernel queues before they are accepted (listen(2) backlog).
+    listen_backlog: int = field(default=128, metadata=_BACKLOG)
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,8 @@ class MllpSettings:
     )
     read_timeout: float = field(default=30.0, metadata=_SECONDS)  # a half-read frame is dropped
     shutdown_grace: float = field(default=10.0, metadata=_SECONDS)
+    # Connections the kernel queues before they are accepted (listen(2) backlog).
+    listen_backlog: int = field(default=128, metadata=_BACKLOG)
 
 
 def _table(default: Mapping[str, str], allowed: Iterable[str], what: str) -> Any:
@@ -211,6 +216,8 @@ class DicomSettings:
     mpps_calling_aes: tuple[str, ...] = ()
     worklist_calling_aes: tuple[str, ...] = ()
     max_associations: int = field(default=20, metadata=_rule("an integer >= 1", lambda v: v >= 1))
+    # Connections the kernel queues before they are accepted (listen(2) backlog).
+    listen_backlog: int = field(default=128, metadata=_BACKLOG)
     acse_timeout: float = field(default=30.0, metadata=_SECONDS)
     dimse_timeout: float = field(default=60.0, metadata=_SECONDS)
     network_timeout: float = field(default=60.0, metadata=_SECONDS)

@@ -34,7 +34,9 @@ async def serve(
     try:
         log.info("starting: %s", describe(settings))
         await runner.setup()
-        site = web.TCPSite(runner, settings.http.host, settings.http.port)
+        site = web.TCPSite(
+            runner, settings.http.host, settings.http.port, backlog=settings.http.listen_backlog
+        )
         await site.start()
         host, port = runner.addresses[0][:2]  # port 0 binds a free one: say which
         log.info("HTTP listening on http://%s:%d", host, port)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from mappers.errors import CharsetError, ErrorCode, Location, MappingError
 from mappers.hl7v2.ack import AckError, Responder, Verdict, build_ack, should_acknowledge
-from mappers.hl7v2.charset import decode_message, encode_message
+from mappers.hl7v2.charset import decode_message, encode_message, without_nul
 from mappers.hl7v2.dispatch import map_message
 from mappers.hl7v2.er7 import parse_message
 from mappers.hl7v2.header import Header, check_header, read_header
@@ -173,8 +173,11 @@ class Hl7Receiver:
     def _answer_stored(self, reading: _Reading, stored: Stored, peer: str) -> bytes | None:
         control_id = _control_id(reading)
         if stored.outcome is Outcome.REJECTED:
-            error = reading.error
-            assert error is not None
+            # Refused by the mappers (the reading names the field), or by the store: a value
+            # the database cannot hold. Either way a resend cannot succeed: AR, not AE.
+            error = reading.error or AckError(
+                ErrorCode.DATA_TYPE_ERROR, "a value is too long or otherwise cannot be stored"
+            )
             log.warning(
                 "message %s from %s rejected: %s at %s",
                 control_id,
@@ -221,7 +224,7 @@ def _header_of_undecodable(payload: bytes) -> Header | None:
     """The MSH of a message whose body cannot be decoded: MSH is plain ASCII in every set
     we take, so reading the bytes one to one (latin-1) recovers it for the ACK."""
     try:
-        return read_header(payload.decode("latin-1"))
+        return read_header(without_nul(payload.decode("latin-1")))
     except MappingError:
         return None
 

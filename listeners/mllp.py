@@ -155,6 +155,7 @@ class MllpServer:
         max_message_bytes: int,
         idle_timeout: float | None,
         read_timeout: float,
+        backlog: int = 128,
         logger: logging.Logger | None = None,
     ) -> None:
         self._handler = handler
@@ -164,6 +165,7 @@ class MllpServer:
         self._max_message_bytes = max_message_bytes
         self._idle_timeout = idle_timeout
         self._read_timeout = read_timeout
+        self._backlog = backlog
         self._log = logger or logging.getLogger(__name__)
         self._server: asyncio.Server | None = None
         self._bound_port: int | None = None
@@ -172,7 +174,10 @@ class MllpServer:
 
     async def start(self) -> None:
         """Bind and start accepting connections."""
-        self._server = await asyncio.start_server(self._accept, self._host, self._port)
+        # A burst of engines reconnecting at once must queue, not have their SYNs dropped.
+        self._server = await asyncio.start_server(
+            self._accept, self._host, self._port, backlog=self._backlog
+        )
         self._bound_port = self._server.sockets[0].getsockname()[1]
         self._log.info("MLLP listening on %s:%d", self._host, self._bound_port)
 

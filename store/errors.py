@@ -7,7 +7,8 @@ Hierarchy::
     │                     nothing was stored, and sending the same message again may succeed
     ├── SchemaOutOfDate   the database lacks migrations this version needs
     └── EventRejected     an event contradicts what is stored (a second MPPS N-CREATE, an
-                          N-SET for an unknown or finished step); the message is kept, refused
+                          N-SET for an unknown or finished step), or holds a value the
+                          database cannot; the message is kept, refused
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Rejection(StrEnum):
     DUPLICATE = "duplicate"
     UNKNOWN_INSTANCE = "unknown_instance"
     NOT_UPDATABLE = "not_updatable"
+    # A value the database cannot hold (too long for its column, out of range): sending the
+    # same message again cannot succeed, so it is refused rather than failed.
+    UNSTORABLE_VALUE = "unstorable_value"
 
 
 class EventRejected(StoreError):

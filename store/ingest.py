@@ -213,17 +213,17 @@ class Ingest:
 
     async def _record_failure(self, item: _Pending, error: Exception) -> None:
         """Keep a message whose effects could not be applied, so it can be replayed; one the
-        store refused (EventRejected) is kept as rejected, with the reason."""
+        store refused (EventRejected, or a value the database cannot hold) is kept as
+        rejected, with the reason."""
+        if isinstance(error, sa_exc.DataError):
+            error = EventRejected(Rejection.UNSTORABLE_VALUE, _unstorable(error))
         if isinstance(error, EventRejected):
             refused = replace(
                 item.inbound, outcome=Outcome.REJECTED, events=(), error=error.reason, ack_code=None
             )
-            try:
-                (result,) = await self._write([_Pending(refused, item.future)])
-            except Exception as second:
-                self._fail_all([item], second)
-                return
-            _resolve(item.future, replace(result, rejection=error.kind))
+            result = await self._write_record(item, refused)
+            if result is not None:
+                _resolve(item.future, replace(result, rejection=error.kind))
             return
         log.error(
             "applying message %s from %s failed: %s",
@@ -233,12 +233,28 @@ class Ingest:
         )
         log.debug("apply failure detail", exc_info=error)
         failed = _replace_outcome(item.inbound, Outcome.FAILED, f"{type(error).__name__}: {error}")
+        result = await self._write_record(item, failed)
+        if result is not None:
+            _resolve(item.future, result)
+
+    async def _write_record(self, item: _Pending, record: Inbound) -> Stored | None:
+        """Log a message that is not applied; if even its header values cannot be stored,
+        log its raw bytes alone, so the message log never loses a message. None when the
+        store is out of reach (every waiter then has its StoreUnavailable)."""
         try:
-            (result,) = await self._write([_Pending(failed, item.future)])
-        except Exception as second:
-            self._fail_all([item], second)
-            return
-        _resolve(item.future, result)
+            (result,) = await self._write([_Pending(record, item.future)])
+            return result
+        except Exception as error:
+            if _is_unavailable(error):
+                self._fail_all([item], error)
+                return None
+            bare = replace(record, **_HEADER_UNSET, error=f"{record.error} ({_unstorable(error)})")
+        try:
+            (result,) = await self._write([_Pending(bare, item.future)])
+        except Exception as error:
+            self._fail_all([item], error)
+            return None
+        return result
 
     async def _write(self, batch: list[_Pending]) -> list[Stored]:
         inbounds = [item.inbound for item in batch]
@@ -258,6 +274,26 @@ class Ingest:
                 item.future.set_exception(
                     StoreUnavailable(f"store unavailable: {type(error).__name__}")
                 )
+
+
+# The header values of a logged message, cleared when the database cannot hold them.
+_HEADER_UNSET: dict[str, Any] = dict.fromkeys(
+    (
+        "sending_application",
+        "sending_facility",
+        "control_id",
+        "message_type",
+        "version",
+        "charset",
+        "error_location",
+    )
+)
+
+
+def _unstorable(error: BaseException) -> str:
+    """Why the database refused a value, without the value (it may be patient data)."""
+    cause = getattr(error, "orig", None) or error
+    return f"a value the store cannot hold ({type(cause).__name__})"
 
 
 def _resolve(future: asyncio.Future[Stored], result: Stored) -> None:

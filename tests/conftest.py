@@ -208,7 +208,9 @@ async def start_gateway(
     app = create_app(settings, tokens, devices)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.http.host, settings.http.port)
+    site = web.TCPSite(
+        runner, settings.http.host, settings.http.port, backlog=settings.http.listen_backlog
+    )
     await site.start()
     return RunningGateway(app, runner, settings)
 

@@ -18,7 +18,13 @@ from types import MappingProxyType
 
 from mappers.errors import CharsetError, ErrorCode
 
-__all__ = ["HL7_CHARSETS", "declared_charset", "decode_message", "encode_message"]
+__all__ = [
+    "HL7_CHARSETS",
+    "declared_charset",
+    "decode_message",
+    "encode_message",
+    "without_nul",
+]
 
 HL7_CHARSETS: Mapping[str, str] = MappingProxyType(
     {
@@ -80,10 +86,20 @@ def declared_charset(frame: bytes) -> str | None:
     return _msh_18(frame[:end].decode("latin-1"))
 
 
+def without_nul(text: str) -> str:
+    """The text without NUL characters.
+
+    HL7 v2 text never carries NUL (control characters travel escaped, v2.5 2.7), PostgreSQL
+    text cannot hold it, and SQLite can: removing it here is the one rule that gives the same
+    values on both stores. The message log keeps the received bytes, NUL included.
+    """
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 def decode_message(frame: bytes, default_charset: str) -> tuple[str, str]:
     """Decode a received message per its MSH-18, else per `default_charset` (an HL7 name).
 
-    Returns the text and the HL7 name of the set used.
+    Returns the text, without NUL characters, and the HL7 name of the set used.
 
     Raises:
         CharsetError: the set is unknown or unsupported, or the bytes are not valid in it.
@@ -100,7 +116,7 @@ def decode_message(frame: bytes, default_charset: str) -> tuple[str, str]:
     if codec == "utf-8":
         codec = "utf-8-sig"  # a UTF-8 byte order mark is allowed and is not text
     try:
-        return frame.decode(codec), name
+        return without_nul(frame.decode(codec)), name
     except UnicodeDecodeError as exc:
         raise CharsetError(f"bytes not valid in {name} at offset {exc.start}", _MSH_18) from exc
 
@@ -157,7 +173,7 @@ def _decode_wide(frame: bytes, codec: str, name: str) -> tuple[str, str]:
     # "UNICODE" (v2.3-2.5) names no encoding form; the bytes settle it.
     if declared not in (None, name, "UNICODE"):
         raise CharsetError(f"MSH-18 declares {declared!r} but the bytes are {name}", _MSH_18)
-    return text, name
+    return without_nul(text), name
 
 
 def _msh_18(msh: str) -> str | None:

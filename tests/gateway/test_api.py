@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from fixtures.messages import orm_new_order
 from tests.conftest import RunningGateway
@@ -46,3 +47,29 @@ async def test_health_and_readiness(gateway: RunningGateway) -> None:
     assert (await _get(f"{gateway.http_url}/healthz"))[0] == 200
     status, _, body = await _get(f"{gateway.http_url}/readyz")
     assert status == 200 and body["checks"] == {"store": True, "mllp": True, "dicom": True}
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/v1/orders?patient=MRN%00", "patient"),
+        ("/api/v1/messages?control_id=A%00B", "control_id"),
+        ("/api/v1/orders/ACC%00001", "accession"),
+        ("/api/v1/devices/CT%001", "ae_title"),
+        ("/fhir/Patient?identifier=MRN%00", "identifier"),
+        ("/fhir/ServiceRequest?identifier=A%00", "identifier"),
+        ("/fhir/ImagingStudy?identifier=1.2%00", "identifier"),
+        ("/fhir/DiagnosticReport?identifier=X%00", "identifier"),
+        ("/fhir/Device?identifier=CT%00", "identifier"),
+        ("/fhir/Procedure?identifier=P%00", "identifier"),
+    ],
+)
+async def test_nul_in_a_parameter_is_a_400_naming_it(
+    gateway: RunningGateway, path: str, parameter: str
+) -> None:
+    """%00 in a path or query value: 400 naming the parameter on both stores, never a 500."""
+    async with aiohttp.ClientSession() as http, http.get(gateway.http_url + path) as response:
+        body = await response.json(content_type=None)
+    assert response.status == 400
+    detail = body["detail"] if "detail" in body else body["issue"][0]["diagnostics"]
+    assert f"'{parameter}'" in detail and "NUL" in detail

@@ -119,7 +119,7 @@ def test_database_url_driver(given: str, expected: str) -> None:
 BAD_ENVIRONMENT = [
     ({"IMAGING_GW_MLLP_PORT": "abc"}, "IMAGING_GW_MLLP_PORT", "port number"),
     ({"IMAGING_GW_HTTP_PORT": "70000"}, "IMAGING_GW_HTTP_PORT", "port number"),
-    ({"IMAGING_GW_DICOM_PORT": "0"}, "IMAGING_GW_DICOM_PORT", "port number"),
+    ({"IMAGING_GW_DICOM_PORT": "-1"}, "IMAGING_GW_DICOM_PORT", "port number"),
     ({"IMAGING_GW_TIMEZONE": "Mars/Olympus"}, "IMAGING_GW_TIMEZONE", "time zone"),
     ({"IMAGING_GW_DATABASE_URL": "mysql://db/x"}, "IMAGING_GW_DATABASE_URL", "sqlite+aiosqlite"),
     ({"IMAGING_GW_MLLP_PROT": "2575"}, "IMAGING_GW_MLLP_PROT", "IMAGING_GW_MLLP_PORT"),

@@ -7,11 +7,20 @@ import asyncio
 import shutil
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
+from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, build_context
+from pynetdicom.pdu import A_ASSOCIATE_RQ
+from pynetdicom.pdu_primitives import (
+    A_ASSOCIATE,
+    ImplementationClassUIDNotification,
+    MaximumLengthNotification,
+)
+from pynetdicom.sop_class import Verification
 from sqlalchemy import select
 
 from fixtures import dicom as fx
@@ -155,3 +164,63 @@ async def _storescu(port: int, path: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
+
+
+def _associate_rq(calling: str) -> bytes:
+    """An A-ASSOCIATE-RQ PDU for Verification, as any modality sends it (PS3.8 9.3.2)."""
+    primitive = A_ASSOCIATE()
+    primitive.application_context_name = "1.2.840.10008.3.1.1.1"
+    primitive.calling_ae_title = calling
+    primitive.called_ae_title = "IMAGING_GW"
+    context = build_context(Verification)
+    context.context_id = 1
+    primitive.presentation_context_definition_list = [context]
+    max_length = MaximumLengthNotification()
+    max_length.maximum_length_received = 16384
+    implementation = ImplementationClassUIDNotification()
+    implementation.implementation_class_uid = PYNETDICOM_IMPLEMENTATION_UID
+    primitive.user_information = [max_length, implementation]
+    pdu = A_ASSOCIATE_RQ()
+    pdu.from_primitive(primitive)
+    return pdu.encode()
+
+
+async def _open_association(port: int, request: bytes, started: float) -> tuple[int, float]:
+    """Connect, ask to associate, and return the answer's PDU type and when it came; the
+    connection stays open until the test is done, so the associations overlap."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    answer = await reader.readexactly(1)  # 0x02 A-ASSOCIATE-AC, 0x03 A-ASSOCIATE-RJ
+    answered = time.perf_counter() - started
+    _OPEN.append(writer)
+    return answer[0], answered
+
+
+_OPEN: list[asyncio.StreamWriter] = []
+
+
+async def test_fifty_associations_at_once_are_each_accepted_or_rejected(
+    database_url: str,
+) -> None:
+    """Fifty associations opened together with a limit of 20: each gets A-ASSOCIATE-AC or
+    A-ASSOCIATE-RJ within 2 s; none is dropped, none waits on a SYN retry."""
+    settings = gateway_settings(database_url, dicom={"max_associations": 20})
+    gateway = await start_gateway(settings)
+    try:
+        port = gateway.app[DICOM_LISTENER].port
+        request = _associate_rq("MODALITY1")
+        started = time.perf_counter()
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(_open_association(port, request, started) for _ in range(50))), 30
+        )
+        kinds = [kind for kind, _ in answers]
+        assert sorted(set(kinds)) == [0x02, 0x03], kinds
+        assert 1 <= kinds.count(0x02) <= 20 and kinds.count(0x03) >= 30
+        slowest = max(seconds for _, seconds in answers)
+        assert slowest < 2.0, f"slowest answer after {slowest:.2f} s"
+    finally:
+        for writer in _OPEN:
+            writer.transport.abort()
+        _OPEN.clear()
+        await gateway.runner.cleanup()
