@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 
 from aiohttp import web
 
 from gateway.jsonio import json_response
-from gateway.keys import DICOM_LISTENER, ENGINE, METRICS, MLLP_SERVER
+from gateway.keys import DICOM_LISTENER, ENGINE, INGEST, METRICS, MLLP_SERVER
 from store.queries import ping
 
 log = logging.getLogger(__name__)
@@ -32,24 +33,48 @@ async def metrics(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when the store answers and every listener is bound."""
+    """Ready when the store answers, takes a write, and every listener is bound; else 503
+    with the reason of each failed check."""
+    app = request.app
+    reasons: dict[str, str] = {}
     checks = {
-        "store": await _store_reachable(request.app),
-        "mllp": request.app[MLLP_SERVER].is_serving(),
-        "dicom": request.app[DICOM_LISTENER].is_serving(),
+        "store": await _passes(_read_store(app), "store", reasons),
+        "writes": await _passes(app[INGEST].touch(), "writes", reasons),
+        "mllp": app[MLLP_SERVER].is_serving(),
+        "dicom": app[DICOM_LISTENER].is_serving(),
     }
+    for listener in ("mllp", "dicom"):
+        if not checks[listener]:
+            reasons[listener] = "not listening"
     ready = all(checks.values())
-    return json_response(
-        {"status": "ready" if ready else "not ready", "checks": checks},
-        status=200 if ready else 503,
-    )
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if reasons:
+        body["reasons"] = reasons
+    return json_response(body, status=200 if ready else 503)
 
 
-async def _store_reachable(app: web.Application) -> bool:
+async def _read_store(app: web.Application) -> None:
+    async with app[ENGINE].connect() as conn:
+        await ping(conn)
+
+
+async def _passes(check: Awaitable[None], name: str, reasons: dict[str, str]) -> bool:
+    """Run one check within the readiness timeout; note why it failed, if it did."""
     try:
-        async with asyncio.timeout(READINESS_TIMEOUT), app[ENGINE].connect() as conn:
-            await ping(conn)
-    except Exception as exc:  # any failure means not ready; the reason goes to the log
-        log.warning("readiness: store unreachable (%s)", type(exc).__name__)
-        return False
-    return True
+        async with asyncio.timeout(READINESS_TIMEOUT):
+            await check
+    except TimeoutError:
+        reasons[name] = f"no answer within {READINESS_TIMEOUT:g} s"
+    except Exception as exc:  # any failure means not ready; the reason is the database's
+        reasons[name] = _reason(exc)
+    else:
+        return True
+    log.warning("readiness: %s check failed (%s)", name, reasons[name])
+    return False
+
+
+def _reason(error: Exception) -> str:
+    """The database's own first line (these checks carry no patient data), shortened."""
+    cause = getattr(error, "orig", None) or error
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {first}"[:200]

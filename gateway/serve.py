@@ -12,9 +12,15 @@ from aiohttp import web
 from gateway.app import create_app
 from gateway.auth import Token
 from gateway.config import Settings, describe
+from gateway.http_log import server_log
 from store.equipment import DeviceRegistration
 
 log = logging.getLogger(__name__)
+
+
+def make_runner(app: web.Application) -> web.AppRunner:
+    """The runner that serves `app`: no access log, malformed requests logged quietly."""
+    return web.AppRunner(app, handle_signals=False, access_log=None, logger=server_log())
 
 
 async def serve(
@@ -24,9 +30,7 @@ async def serve(
 ) -> None:
     """Start every listener, wait for a stop signal, then stop accepting, finish the messages
     in flight and close the store."""
-    runner = web.AppRunner(
-        create_app(settings, tokens, devices), handle_signals=False, access_log=None
-    )
+    runner = make_runner(create_app(settings, tokens, devices))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

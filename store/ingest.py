@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Boolean, Connection, Engine, Executable, and_, bindparam, select, update
 from sqlalchemy import exc as sa_exc
@@ -32,9 +32,11 @@ from store.apply import apply_events
 from store.dialect import upsert
 from store.engine import create_writer_engine
 from store.errors import EventRejected, Rejection, StoreError, StoreUnavailable
+from store.probe import touch
 from store.schema import messages
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Outcome(StrEnum):
@@ -256,6 +258,18 @@ class Ingest:
             return None
         return result
 
+    async def touch(self) -> None:
+        """One real write that changes nothing, in the writer's own way (readiness).
+
+        Raises:
+            Exception: whatever the database raises when it refuses the write.
+        """
+        if self._thread is not None:
+            await self._thread.run(touch)
+            return
+        async with asyncio.timeout(self._timeout), self._engine.begin() as conn:
+            await conn.run_sync(touch)
+
     async def _write(self, batch: list[_Pending]) -> list[Stored]:
         inbounds = [item.inbound for item in batch]
         now = self._clock()
@@ -320,16 +334,20 @@ class _WriterThread:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
 
     async def write(self, inbounds: list[Inbound], now: datetime) -> list[Stored]:
+        return await self.run(functools.partial(_store_batch, inbounds=inbounds, now=now))
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one transaction on the writer's thread, after what is queued."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._write, inbounds, now)
+        return await loop.run_in_executor(self._executor, self._transaction, work)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._engine.dispose)
         self._executor.shutdown()
 
-    def _write(self, inbounds: list[Inbound], now: datetime) -> list[Stored]:
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
         with self._engine.begin() as conn:
-            return _store_batch(conn, inbounds, now)
+            return work(conn)
 
 
 def _store_batch(conn: Connection, inbounds: list[Inbound], now: datetime) -> list[Stored]:

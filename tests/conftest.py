@@ -20,6 +20,7 @@ from gateway.app import create_app
 from gateway.auth import Token
 from gateway.config import Settings, load_settings
 from gateway.keys import ENGINE, MLLP_SERVER
+from gateway.serve import make_runner
 from store.engine import create_engine
 from store.equipment import DeviceRegistration
 from store.migrate import migrate
@@ -206,7 +207,7 @@ async def start_gateway(
 ) -> RunningGateway:
     """Start the whole application (store, listeners, prober, HTTP) as `serve` does."""
     app = create_app(settings, tokens, devices)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = make_runner(app)
     await runner.setup()
     site = web.TCPSite(
         runner, settings.http.host, settings.http.port, backlog=settings.http.listen_backlog

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import aiohttp
 import pytest
 
@@ -43,10 +46,13 @@ async def test_an_unknown_route_is_a_problem_json_404(gateway: RunningGateway) -
 
 
 async def test_health_and_readiness(gateway: RunningGateway) -> None:
-    """/healthz answers ok; /readyz is 200 with the store and the MLLP listener up."""
+    """/healthz answers ok; /readyz is 200 with the store readable and writable and every
+    listener up."""
     assert (await _get(f"{gateway.http_url}/healthz"))[0] == 200
     status, _, body = await _get(f"{gateway.http_url}/readyz")
-    assert status == 200 and body["checks"] == {"store": True, "mllp": True, "dicom": True}
+    assert status == 200
+    assert body["checks"] == {"store": True, "writes": True, "mllp": True, "dicom": True}
+    assert "reasons" not in body
 
 
 @pytest.mark.parametrize(
@@ -73,3 +79,20 @@ async def test_nul_in_a_parameter_is_a_400_naming_it(
     assert response.status == 400
     detail = body["detail"] if "detail" in body else body["issue"][0]["diagnostics"]
     assert f"'{parameter}'" in detail and "NUL" in detail
+
+
+async def test_an_over_long_url_is_an_expected_400_not_an_error(
+    gateway: RunningGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A URL over aiohttp's 8 KB line limit: 400, one INFO line, no ERROR, no traceback, and
+    nothing of the URL (it may carry patient identifiers) in the log."""
+    host, port = gateway.http_url.removeprefix("http://").split(":")
+    with caplog.at_level(logging.INFO):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /api/v1/orders?patient=MRN" + b"7" * 9000 + b" HTTP/1.1\r\n\r\n")
+        status_line = await reader.readline()
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.") and b" 400 " in status_line
+    server = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert [r.levelno for r in server] == [logging.INFO]
+    assert server[0].exc_info is None and "7777" not in server[0].getMessage()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -276,11 +277,16 @@ async def guarded_gateway(database_url: str, tmp_path: Path) -> AsyncIterator[Ru
 
 
 async def test_strangers_are_rejected_and_the_ae_serves_on(
-    guarded_gateway: RunningGateway,
+    guarded_gateway: RunningGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An unknown calling AE is rejected at association; a known one that may not store gets
-    0x0124; the allowed one stores, and its file is written whole."""
-    assert not await asyncio.to_thread(scu(guarded_gateway, "STRANGER").associates)
+    """An unknown calling AE is rejected at association, with one INFO line naming it and
+    its peer; a known one that may not store gets 0x0124; the allowed one stores, and its
+    file is written whole."""
+    with caplog.at_level(logging.INFO, logger="listeners.dicom"):
+        assert not await asyncio.to_thread(scu(guarded_gateway, "STRANGER").associates)
+    (line,) = [r for r in caplog.records if "rejected" in r.getMessage()]
+    assert line.levelno == logging.INFO
+    assert "STRANGER at 127.0.0.1:" in line.getMessage()
     image = fx.ct_instance(accession="ACC0006")
     assert await asyncio.to_thread(scu(guarded_gateway, "MR01").store, image) == [0x0124]
     assert await asyncio.to_thread(scu(guarded_gateway, "CT01").store, image) == [0x0000]

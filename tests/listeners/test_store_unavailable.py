@@ -49,7 +49,9 @@ async def test_postgresql_out_of_reach_gets_ae_and_service_resumes(
             assert ack["ERR"][1].endswith("207&Application internal error&HL70357")
 
         status, body = await _readiness(gateway.http_url)
-        assert (status, body["checks"]) == (503, {"store": False, "mllp": True, "dicom": True})
+        expected = {"store": False, "writes": False, "mllp": True, "dicom": True}
+        assert (status, body["checks"]) == (503, expected)
+        assert set(body["reasons"]) == {"store", "writes"}
 
         await proxy.restore()
         assert (await _readiness(gateway.http_url))[0] == 200
@@ -67,7 +69,8 @@ async def test_postgresql_out_of_reach_gets_ae_and_service_resumes(
 
 
 async def test_sqlite_locked_gets_ae_and_service_resumes(tmp_path: Path) -> None:
-    """Another process holding SQLite's write lock: AE after the busy timeout; released: AA."""
+    """Another process holding SQLite's write lock: AE after the busy timeout, and /readyz
+    503 naming the refused writes although reads still work; released: AA and ready."""
     path = tmp_path / "gateway.db"
     gateway = await start_gateway(gateway_settings(f"sqlite+aiosqlite:///{path}"))
     try:
@@ -75,8 +78,16 @@ async def test_sqlite_locked_gets_ae_and_service_resumes(tmp_path: Path) -> None
         locker.execute("BEGIN EXCLUSIVE")
         ack = await _send(gateway.mllp_port, orm_new_order("ACC1", control_id="C1"))
         assert ack["MSA"][:3] == ["MSA", "AE", "C1"]
+        status, body = await _readiness(gateway.http_url)
+        assert (status, body["checks"]["store"], body["checks"]["writes"]) == (503, True, False)
+        # The writer waits out its busy timeout: "database is locked", or no answer in time.
+        assert body["reasons"]["writes"] in (
+            "OperationalError: database is locked",
+            "no answer within 2 s",
+        )
         locker.execute("ROLLBACK")
         locker.close()
+        assert (await _readiness(gateway.http_url))[0] == 200
 
         ack = await _send(gateway.mllp_port, orm_new_order("ACC1", control_id="C1"))
         assert ack["MSA"][:3] == ["MSA", "AA", "C1"]
