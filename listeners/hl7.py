@@ -157,9 +157,11 @@ class Hl7Receiver:
             outcome=reading.outcome,
             events=reading.events,
             charset=reading.charset,
-            sending_application=header.sending_application if header else None,
-            sending_facility=header.sending_facility if header else None,
-            control_id=(header.control_id or None) if header else None,
+            # The log's header columns hold 255 characters; a longer value is refused (AR) by
+            # check_header, and the raw bytes keep it whole.
+            sending_application=header.sending_application[:255] if header else None,
+            sending_facility=header.sending_facility[:255] if header else None,
+            control_id=(header.control_id[:255] or None) if header else None,
             message_type=header.message_type[:32] if header else None,
             version=header.version[:16] if header else None,
             ack_code=verdict.code(enhanced).value,

@@ -217,7 +217,7 @@ class Ingest:
         """Keep a message whose effects could not be applied, so it can be replayed; one the
         store refused (EventRejected, or a value the database cannot hold) is kept as
         rejected, with the reason."""
-        if isinstance(error, sa_exc.DataError):
+        if _is_unstorable(error):
             error = EventRejected(Rejection.UNSTORABLE_VALUE, _unstorable(error))
         if isinstance(error, EventRejected):
             refused = replace(
@@ -302,6 +302,15 @@ _HEADER_UNSET: dict[str, Any] = dict.fromkeys(
         "error_location",
     )
 )
+
+
+def _is_unstorable(error: BaseException) -> bool:
+    """True when the database refused a value itself (SQLSTATE class 22, data exception:
+    too long, out of range, NUL), which no resend can cure."""
+    if isinstance(error, sa_exc.DataError):
+        return True
+    state = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(state, str) and state.startswith("22")
 
 
 def _unstorable(error: BaseException) -> str:

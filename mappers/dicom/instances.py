@@ -12,6 +12,7 @@ from pydicom.dataset import Dataset
 
 from mappers.dicom.datetimes import parse_da_tm
 from mappers.dicom.errors import IDENTIFIER_DOES_NOT_MATCH, DicomMappingError
+from mappers.dicom.lengths import check_lengths
 from mappers.dicom.uids import check_uid
 from mappers.dicom.values import text
 from mappers.events import DeviceSeen, Event, InstanceStored, PatientId
@@ -42,7 +43,7 @@ def map_instance(
 
     Raises:
         DicomMappingError: a Study, Series, SOP Instance or SOP Class UID is missing, empty
-            or not a UID (IDENTIFIER_DOES_NOT_MATCH, 0xA900).
+            or not a UID, or a value is longer than the store keeps (0xA900).
     """
     uids = read_uids(ds)
     modality = text(ds, "Modality")
@@ -72,7 +73,9 @@ def map_instance(
         received_at=received_at,
         stored_path=stored_path,
     )
-    return [device, instance]
+    events: list[Event] = [device, instance]
+    check_lengths(events, IDENTIFIER_DOES_NOT_MATCH)
+    return events
 
 
 def read_uids(ds: Dataset) -> dict[str, str]:

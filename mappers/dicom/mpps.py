@@ -40,6 +40,7 @@ from mappers.dicom.errors import (
     MISSING_ATTRIBUTE_VALUE,
     DicomMappingError,
 )
+from mappers.dicom.lengths import check_lengths
 from mappers.dicom.values import text
 from mappers.events import (
     DeviceSeen,
@@ -129,6 +130,7 @@ def map_n_create(
         dose=read_dose(ds),
         received_at=received_at,
     )
+    check_lengths([device, created], INVALID_ATTRIBUTE_VALUE)
     return [device, created]
 
 
@@ -170,6 +172,7 @@ def map_n_set(
         dose=read_dose(ds),
         received_at=received_at,
     )
+    check_lengths([updated], INVALID_ATTRIBUTE_VALUE)
     return [updated]
 
 

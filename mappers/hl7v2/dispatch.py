@@ -8,6 +8,7 @@ from mappers.events import Event
 from mappers.hl7v2.adt import map_adt
 from mappers.hl7v2.er7 import Message
 from mappers.hl7v2.header import Header
+from mappers.hl7v2.lengths import check_lengths
 from mappers.hl7v2.orders import map_orders
 from mappers.hl7v2.results import map_oru
 from mappers.hl7v2.rules import MappingRules
@@ -29,7 +30,13 @@ def map_message(message: Message, header: Header, rules: MappingRules) -> list[E
     """The events a message proves, or None for a message in scope that changes nothing.
 
     Raises:
-        MappingError: the message cannot be mapped (names the segment and field).
+        MappingError: the message cannot be mapped, or holds a value longer than the store
+            keeps (names the segment and field).
     """
     mapper = _MAPPERS.get(header.message_code)
-    return mapper(message, header, rules) if mapper is not None else None
+    if mapper is None:
+        return None
+    events = mapper(message, header, rules)
+    if events:
+        check_lengths(message, events)
+    return events

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mappers.errors import MissingField, ParseError, UnsupportedMessage
+from mappers.errors import InvalidValue, MissingField, ParseError, UnsupportedMessage
 from mappers.hl7v2.er7 import Delimiters, Message, Segment, parse_message
 
 # Versions whose ER7 encoding and MSH layout we read (HL7 v2.5 table 0104, and later ones).
@@ -90,17 +90,31 @@ def header_from_segment(message: Message) -> Header:
     )
 
 
+# The message log keeps MSH-3, MSH-4 and MSH-10 up to this length (store/schema.py).
+HEADER_VALUE_LIMIT = 255
+
+
 def check_header(header: Header, accepted_processing_ids: tuple[str, ...]) -> None:
     """Refuse a header the gateway cannot act on, naming the field.
 
     Raises:
         MissingField: MSH-9 or MSH-10 is empty.
+        InvalidValue: MSH-3, MSH-4 or MSH-10 is longer than the message log keeps.
         UnsupportedMessage: an unknown version, processing id or message type.
     """
     if not header.message_code:
         raise MissingField("message type is empty", "MSH-9.1")
     if not header.control_id:
         raise MissingField("message control id is empty", "MSH-10")
+    for location, value in (
+        ("MSH-3", header.sending_application),
+        ("MSH-4", header.sending_facility),
+        ("MSH-10", header.control_id),
+    ):
+        if len(value) > HEADER_VALUE_LIMIT:
+            raise InvalidValue(
+                f"value longer than {HEADER_VALUE_LIMIT} characters, the most kept", location
+            )
     if header.version not in SUPPORTED_VERSIONS:
         raise UnsupportedMessage(
             f"version {header.version!r} is not supported",

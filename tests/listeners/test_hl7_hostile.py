@@ -51,3 +51,28 @@ async def test_nul_in_a_value_is_removed_and_the_message_kept_as_received(
     assert again["MSA"][1] == "AA"
     async with gateway.engine.connect() as conn:
         assert len((await conn.execute(select(messages.c.id))).all()) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "location"),
+    [
+        ({"family": "D" * 129}, "PID^1^5^1^1"),
+        ({"procedure_text": "P" * 256}, "OBR^1^4^1^2"),
+        ({"control_id": "C" * 256}, "MSH^1^10^1"),
+    ],
+)
+async def test_a_value_longer_than_the_store_keeps_is_ar_naming_it_on_both_stores(
+    gateway: RunningGateway, options: dict[str, str], location: str
+) -> None:
+    """AR (a resend cannot succeed) with ERR naming the field, never AE; the message is in
+    the log with the reason, on SQLite as on PostgreSQL."""
+    keys = {"control_id": "CTRL1", "version": "2.5.1", **options}
+    message = orm_new_order("LONG0001", **keys)
+    ack = await _send(gateway, message)
+    assert ack["MSA"][1] == "AR", ack
+    assert (ack["ERR"][2], ack["ERR"][3]) == (location, "102^Data type error^HL70357")
+    async with gateway.engine.connect() as conn:
+        (logged,) = (await conn.execute(select(messages))).mappings()
+        assert (await conn.execute(select(orders.c.id))).all() == []
+    assert (logged["outcome"], logged["raw"]) == ("rejected", message)
+    assert "longer than" in logged["error"]

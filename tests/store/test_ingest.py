@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 
 from mappers.events import CodedValue, OrderDetails, OrderPlaced, PatientId
 from store.engine import create_engine, create_writer_engine
-from store.errors import StoreUnavailable
+from store.errors import Rejection, StoreUnavailable
 from store.ingest import Inbound, Ingest, Outcome
 from store.migrate import migrate
 from store.schema import messages, orders
@@ -167,3 +167,27 @@ def test_only_a_sqlite_file_gets_a_writer_thread_engine() -> None:
     shared with a second connection."""
     assert create_writer_engine("postgresql+asyncpg://u@127.0.0.1/db") is None
     assert create_writer_engine("sqlite+aiosqlite:///:memory:") is None
+
+
+async def test_a_value_the_database_refuses_is_a_rejection_and_still_logged(
+    ingest: Ingest, database_url: str
+) -> None:
+    """Past the mappers' own checks: PostgreSQL refusing a value (SQLSTATE 22) makes the
+    message rejected, never failed (a resend cannot cure it), and it stays in the log, by its
+    raw bytes alone when even its header values do not fit; the other messages commit."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite keeps values of any length: only PostgreSQL refuses them")
+    too_long = replace(_inbound(1), events=(replace(_inbound(1).events[0], accession="A" * 80),))
+    header_too_long = replace(_inbound(2), control_id="C" * 300, events=())
+    results = await asyncio.gather(
+        ingest.submit(too_long), ingest.submit(header_too_long), ingest.submit(_inbound(3))
+    )
+    assert [r.outcome for r in results] == [Outcome.REJECTED, Outcome.REJECTED, Outcome.APPLIED]
+    assert results[0].rejection is results[1].rejection is Rejection.UNSTORABLE_VALUE
+    async with ingest._engine.connect() as conn:
+        logged = (await conn.execute(select(messages.c.raw, messages.c.control_id))).all()
+        kept = (await conn.execute(select(orders.c.accession))).scalars().all()
+    assert sorted(raw for raw, _ in logged) == sorted(
+        i.raw for i in (too_long, header_too_long, _inbound(3))
+    )
+    assert (None in [control for _, control in logged], kept) == (True, ["ACC3"])

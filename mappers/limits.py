@@ -1,0 +1,118 @@
+"""How long each value of the vocabulary may be: the longest the workflow store keeps.
+
+PostgreSQL refuses a value longer than its column, and SQLite keeps it: the same message would
+be stored on one and refused on the other. The mappers check every event against this one
+table instead, so a value too long is refused on both stores alike, naming the field, and a
+resend (which cannot succeed) is never invited. `store/schema.py` sizes its columns to these
+(tests/store/test_limits.py checks that they agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields, is_dataclass
+from types import MappingProxyType
+
+from mappers import events as ev
+
+IDENTIFIER = 64  # identifiers, codes, UIDs: DICOM LO and UI are at most 64 characters
+NAME_PART = 128  # one part of a person's name
+NAME_AFFIX = 32  # a prefix or suffix (DR, JR)
+SHORT_CODE = 16  # a modality, priority or AE title (DICOM CS, AE)
+DESCRIPTION = 255  # a procedure's or study's description
+SEX = 8
+LOCATION = 128
+
+_NAME = {"family": NAME_PART, "given": NAME_PART, "middle": NAME_PART}
+LIMITS: Mapping[type, Mapping[str, int]] = MappingProxyType(
+    {
+        ev.PatientId: {"value": IDENTIFIER, "authority": IDENTIFIER},
+        ev.PersonName: {**_NAME, "prefix": NAME_AFFIX, "suffix": NAME_AFFIX},
+        ev.Provider: {"id": IDENTIFIER},
+        ev.CodedValue: {"code": IDENTIFIER, "text": DESCRIPTION, "system": IDENTIFIER},
+        ev.Visit: {"location": LOCATION, "visit_number": IDENTIFIER},
+        ev.PatientUpserted: {"sex": SEX},
+        ev.PatientArrived: {"accession": IDENTIFIER},
+        ev.OrderDetails: {
+            "placer_number": IDENTIFIER,
+            "filler_number": IDENTIFIER,
+            "requested_procedure_id": IDENTIFIER,
+            "modality": SHORT_CODE,
+            "priority": SHORT_CODE,
+            "location": LOCATION,
+            "study_instance_uid": IDENTIFIER,
+        },
+        ev.OrderPlaced: {"accession": IDENTIFIER},
+        ev.OrderChanged: {"accession": IDENTIFIER},
+        ev.MilestoneReached: {"accession": IDENTIFIER},
+        ev.ProcedureScheduled: {"accession": IDENTIFIER, "resource": IDENTIFIER},
+        ev.AppointmentCancelled: {"accession": IDENTIFIER},
+        ev.PatientNoShow: {"accession": IDENTIFIER},
+        ev.ReportIssued: {"accession": IDENTIFIER},
+        ev.DeviceSeen: {
+            "ae_title": SHORT_CODE,
+            "station_name": IDENTIFIER,
+            "modality": SHORT_CODE,
+            "manufacturer": IDENTIFIER,
+            "model": IDENTIFIER,
+            "serial_number": IDENTIFIER,
+        },
+        ev.InstanceStored: {
+            "study_instance_uid": IDENTIFIER,
+            "series_instance_uid": IDENTIFIER,
+            "sop_instance_uid": IDENTIFIER,
+            "sop_class_uid": IDENTIFIER,
+            "transfer_syntax": IDENTIFIER,
+            "accession": IDENTIFIER,
+            "modality": SHORT_CODE,
+            "body_part": IDENTIFIER,
+            "study_description": DESCRIPTION,
+            "device_ae_title": SHORT_CODE,
+        },
+        ev.ScheduledStep: {
+            "accession": IDENTIFIER,
+            "requested_procedure_id": IDENTIFIER,
+            "study_instance_uid": IDENTIFIER,
+        },
+        ev.ProcedureStepCreated: {
+            "sop_instance_uid": IDENTIFIER,
+            "station_ae_title": SHORT_CODE,
+            "modality": SHORT_CODE,
+        },
+        ev.ProcedureStepUpdated: {"sop_instance_uid": IDENTIFIER},
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TooLong:
+    """A value longer than the store keeps: where it is in the event, its limit, the value."""
+
+    path: str  # for example "OrderPlaced.details.procedure.text"
+    limit: int
+    value: str
+
+
+def first_too_long(events: Iterable[object]) -> TooLong | None:
+    """The first value in `events` longer than its limit, or None when all fit."""
+    for event in events:
+        for found in _too_long(event, type(event).__name__):
+            return found
+    return None
+
+
+def _too_long(value: object, path: str) -> Iterator[TooLong]:
+    if isinstance(value, tuple):
+        for item in value:
+            yield from _too_long(item, path)
+        return
+    if not is_dataclass(value):
+        return
+    limits = LIMITS.get(type(value), {})
+    for field in fields(value):
+        item = getattr(value, field.name)
+        limit = limits.get(field.name)
+        if limit is not None and isinstance(item, str) and len(item) > limit:
+            yield TooLong(f"{path}.{field.name}", limit, item)
+        elif not isinstance(item, str):
+            yield from _too_long(item, f"{path}.{field.name}")
