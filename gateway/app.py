@@ -7,6 +7,8 @@ commits what is queued, then the database engine closes.
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -15,7 +17,7 @@ from aiohttp import web
 
 from gateway import api, equipment, fhir, flow, health, openapi
 from gateway.auth import Token, auth_middleware
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 from gateway.cors import cors_middleware
 from gateway.keys import (
     DICOM_LISTENER,
@@ -24,8 +26,10 @@ from gateway.keys import (
     INGEST,
     METRICS,
     MLLP_SERVER,
+    MLLP_TLS_SERVER,
     PROBER,
     SETTINGS,
+    TLS_CONTEXT,
 )
 from gateway.metrics import Metrics
 from gateway.nul_guard import nul_guard_middleware
@@ -34,6 +38,7 @@ from listeners.dicom import DicomListener, DicomOptions
 from listeners.hl7 import Hl7Receiver, ReceiverOptions
 from listeners.mllp import MllpServer
 from listeners.prober import Prober, echo_device
+from listeners.tls import TlsEndpoint, TlsError, server_context
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
 from mappers.events import Milestone, ReportStatus
 from mappers.hl7v2.ack import Responder
@@ -76,6 +81,8 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
+    if (context := tls_context(settings)) is not None:
+        app[TLS_CONTEXT] = context
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_ingest)
     app.cleanup_ctx.append(_mllp_listener)
@@ -88,6 +95,21 @@ def create_app(
     app.add_routes(fhir.routes)
     app.add_routes(openapi.routes)
     return app
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server context every TLS port shares, or None when no port speaks TLS.
+
+    Raises:
+        ConfigError: the certificate, key or CA file cannot be used, naming the setting.
+    """
+    tls = settings.tls
+    if tls.cert_file is None or tls.key_file is None:
+        return None
+    try:
+        return server_context(tls.cert_file, tls.key_file, tls.ca_file)
+    except TlsError as exc:
+        raise ConfigError(f"IMAGING_GW_TLS_CERT_FILE: {exc}") from exc
 
 
 def mapping_rules(settings: Settings) -> MappingRules:
@@ -150,20 +172,26 @@ async def _mllp_listener(app: web.Application) -> AsyncIterator[None]:
         observe=app[METRICS].observe_message,
     )
     app[HL7_RECEIVER] = receiver
-    server = MllpServer(
+    mllp = settings.mllp
+    listen = partial(
+        MllpServer,
         receiver.handle,
         receiver.reject_oversize,
-        host=settings.mllp.host,
-        port=settings.mllp.port,
-        max_message_bytes=settings.mllp.max_message_bytes,
-        idle_timeout=settings.mllp.idle_timeout,
-        read_timeout=settings.mllp.read_timeout,
-        backlog=settings.mllp.listen_backlog,
+        host=mllp.host,
+        max_message_bytes=mllp.max_message_bytes,
+        idle_timeout=mllp.idle_timeout,
+        read_timeout=mllp.read_timeout,
+        backlog=mllp.listen_backlog,
     )
-    await server.start()
-    app[MLLP_SERVER] = server
+    servers = [listen(port=mllp.port)]
+    app[MLLP_SERVER] = servers[0]
+    if mllp.tls_port is not None:
+        servers.append(listen(port=mllp.tls_port, tls=app[TLS_CONTEXT]))
+        app[MLLP_TLS_SERVER] = servers[-1]
+    for server in servers:
+        await server.start()
     yield
-    await server.close(settings.mllp.shutdown_grace)
+    await asyncio.gather(*(server.close(mllp.shutdown_grace) for server in servers))
 
 
 async def _dicom_listener(app: web.Application) -> AsyncIterator[None]:
@@ -200,6 +228,7 @@ async def _dicom_listener(app: web.Application) -> AsyncIterator[None]:
             store_timeout=settings.database.busy_timeout * 3,
         ),
         observe=app[METRICS].observe_dicom,
+        tls=TlsEndpoint(dicom.tls_port, app[TLS_CONTEXT]) if dicom.tls_port is not None else None,
     )
     await listener.start()
     app[DICOM_LISTENER] = listener

@@ -80,6 +80,7 @@ _URL = _rule(
     lambda v: v.startswith(DATABASE_SCHEMES),
     _rewrite_postgres,
 )
+_OPTIONAL_PORT = _rule("a port number 0-65535, or 'off'", lambda v: v is None or 0 <= v <= 65535)
 _BACKLOG = _rule("an integer >= 1", lambda v: v >= 1)
 _APP_NAME = _rule("a non-empty HL7 name", lambda v: bool(v.strip()) and "|" not in v)
 
@@ -104,6 +105,8 @@ class HttpSettings:
     cors_origins: tuple[str, ...] = ()
     # Connections the kernel queues before they are accepted (listen(2) backlog).
     listen_backlog: int = field(default=128, metadata=_BACKLOG)
+    # HTTPS on the HTTP port, with the [tls] certificate.
+    tls: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ class MllpSettings:
     shutdown_grace: float = field(default=10.0, metadata=_SECONDS)
     # Connections the kernel queues before they are accepted (listen(2) backlog).
     listen_backlog: int = field(default=128, metadata=_BACKLOG)
+    # MLLP over TLS on a port of its own, with the [tls] certificate; off unless set.
+    tls_port: int | None = field(default=None, metadata=_OPTIONAL_PORT)
 
 
 def _table(default: Mapping[str, str], allowed: Iterable[str], what: str) -> Any:
@@ -218,6 +223,8 @@ class DicomSettings:
     max_associations: int = field(default=20, metadata=_rule("an integer >= 1", lambda v: v >= 1))
     # Connections the kernel queues before they are accepted (listen(2) backlog).
     listen_backlog: int = field(default=128, metadata=_BACKLOG)
+    # DICOM over TLS (PS3.15 Annex B) on a port of its own, with the [tls] certificate.
+    tls_port: int | None = field(default=None, metadata=_OPTIONAL_PORT)
     acse_timeout: float = field(default=30.0, metadata=_SECONDS)
     dimse_timeout: float = field(default=60.0, metadata=_SECONDS)
     network_timeout: float = field(default=60.0, metadata=_SECONDS)
@@ -275,6 +282,16 @@ class FlowSettings:
 
 
 @dataclass(frozen=True)
+class TlsSettings:
+    """One certificate and key for every TLS port; a CA file turns on client verification."""
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    # CA of the client certificates accepted; unset, clients are not asked for one.
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
 class ProbeSettings:
     """The C-ECHO prober."""
 
@@ -295,6 +312,7 @@ class Settings:
     dicom: DicomSettings = DicomSettings()
     flow: FlowSettings = FlowSettings()
     probe: ProbeSettings = ProbeSettings()
+    tls: TlsSettings = TlsSettings()
     # HL7 times without an offset are read in this zone.
     timezone: str = field(default="UTC", metadata=_rule("an IANA time zone name", _is_zone))
     log_level: str = field(
@@ -328,6 +346,14 @@ def load_settings(environ: Mapping[str, str], config_path: Path | None = None) -
         raw.update(_read_file(path))
     raw.update(_read_environ(environ))
     settings = _build(Settings, "", raw)
+    wants_tls = settings.http.tls or settings.mllp.tls_port is not None
+    if (wants_tls or settings.dicom.tls_port is not None) and not (
+        settings.tls.cert_file and settings.tls.key_file
+    ):
+        raise ConfigError(
+            "IMAGING_GW_TLS_CERT_FILE, IMAGING_GW_TLS_KEY_FILE: a TLS port or HTTPS needs "
+            "the [tls] cert_file and key_file"
+        )
     if settings.tokens_file is None and not is_loopback(settings.http.host):
         # Without tokens the API is open: only this machine may reach it.
         raise ConfigError(

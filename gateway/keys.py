@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +19,9 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 INGEST = web.AppKey("ingest", Ingest)
 MLLP_SERVER = web.AppKey("mllp_server", MllpServer)
+MLLP_TLS_SERVER = web.AppKey("mllp_tls_server", MllpServer)
+# The one server TLS context of every TLS port; absent when no port speaks TLS.
+TLS_CONTEXT = web.AppKey("tls_context", ssl.SSLContext)
 HL7_RECEIVER = web.AppKey("hl7_receiver", Hl7Receiver)
 DICOM_LISTENER = web.AppKey("dicom_listener", DicomListener)
 METRICS = web.AppKey("metrics", Metrics)

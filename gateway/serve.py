@@ -13,6 +13,7 @@ from gateway.app import create_app
 from gateway.auth import Token
 from gateway.config import Settings, describe
 from gateway.http_log import server_log
+from gateway.keys import SETTINGS, TLS_CONTEXT
 from store.equipment import DeviceRegistration
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,16 @@ log = logging.getLogger(__name__)
 def make_runner(app: web.Application) -> web.AppRunner:
     """The runner that serves `app`: no access log, malformed requests logged quietly."""
     return web.AppRunner(app, handle_signals=False, access_log=None, logger=server_log())
+
+
+def http_site(runner: web.AppRunner) -> web.TCPSite:
+    """The HTTP (or, with `[http] tls`, HTTPS) site of a runner that is set up."""
+    app = runner.app
+    http = app[SETTINGS].http
+    context = app.get(TLS_CONTEXT) if http.tls else None
+    return web.TCPSite(
+        runner, http.host, http.port, backlog=http.listen_backlog, ssl_context=context
+    )
 
 
 async def serve(
@@ -38,12 +49,10 @@ async def serve(
     try:
         log.info("starting: %s", describe(settings))
         await runner.setup()
-        site = web.TCPSite(
-            runner, settings.http.host, settings.http.port, backlog=settings.http.listen_backlog
-        )
-        await site.start()
+        await http_site(runner).start()
         host, port = runner.addresses[0][:2]  # port 0 binds a free one: say which
-        log.info("HTTP listening on http://%s:%d", host, port)
+        scheme = "https" if settings.http.tls else "http"
+        log.info("HTTP listening on %s://%s:%d", scheme, host, port)
         log.info("ready")
         await stop.wait()
         log.info("stopping")

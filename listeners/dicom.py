@@ -9,10 +9,7 @@ returns its status: a success status, like an HL7 AA, means the data is durably 
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
-import socket
-import socketserver
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -21,14 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydicom.dataset import Dataset
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
-from pynetdicom import _config as pynetdicom_config
-from pynetdicom.presentation import PresentationContext
-from pynetdicom.sop_class import (
-    ModalityPerformedProcedureStep,
-    ModalityWorklistInformationFind,
-    Verification,
-)
+from pynetdicom import evt
 from pynetdicom.transport import ThreadedAssociationServer
 
 from listeners.dicom_files import (
@@ -38,6 +28,15 @@ from listeners.dicom_files import (
     read_instance,
     storage_path,
 )
+from listeners.dicom_server import (
+    application_entity,
+    calling_ae,
+    log_rejection,
+    peer,
+    serve,
+    set_nodelay,
+)
+from listeners.tls import TlsEndpoint
 from mappers.dicom import errors as status
 from mappers.dicom.errors import DicomMappingError
 from mappers.dicom.instances import map_instance, read_uids
@@ -56,7 +55,6 @@ FindWorklist = Callable[[WorklistQuery], Awaitable[list[WorklistItem]]]
 
 DEVICE_REFRESH = timedelta(minutes=10)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-SHUTDOWN_POLL = 0.05  # seconds between the acceptor's checks for a shutdown request
 SUCCESS = 0x0000
 PENDING = 0xFF00
 CANCELLED = 0xFE00
@@ -98,14 +96,17 @@ class DicomListener:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         observe: Callable[[str, int], None] | None = None,
+        tls: TlsEndpoint | None = None,
     ) -> None:
         self._observe = observe
+        self._tls = tls
         self._ingest = ingest
         self._find_worklist = find_worklist
         self._options = options
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: ThreadedAssociationServer | None = None
+        self._tls_server: ThreadedAssociationServer | None = None
         # What each device last said about itself, and when we last stored it: an
         # unchanged device is learned again only every DEVICE_REFRESH (handlers run on
         # several threads, hence the lock).
@@ -115,10 +116,10 @@ class DicomListener:
     async def start(self) -> None:
         """Bind and serve in pynetdicom's own threads; captures the running loop for the bridge."""
         self._loop = asyncio.get_running_loop()
-        ae = self._application_entity()
+        ae = application_entity(self._options)
         handlers = [
-            (evt.EVT_CONN_OPEN, _set_nodelay),
-            (evt.EVT_REJECTED, _log_rejection),
+            (evt.EVT_CONN_OPEN, set_nodelay),
+            (evt.EVT_REJECTED, log_rejection),
             (evt.EVT_C_ECHO, self._counted("C-ECHO", self._on_echo)),
             (evt.EVT_C_STORE, self._counted("C-STORE", self._on_store)),
             (evt.EVT_N_CREATE, self._counted("N-CREATE", self._on_n_create)),
@@ -126,19 +127,18 @@ class DicomListener:
             (evt.EVT_C_FIND, self._counted_find),
         ]
         options = self._options
-        server = ae.make_server(
-            (options.host, options.port),
-            evt_handlers=handlers,
-            server_class=_Server,
-            listen_backlog=options.listen_backlog,
-        )
-        # Our own acceptor thread: socketserver's default 0.5 s poll would make every shutdown
-        # wait up to half a second.
-        threading.Thread(
-            target=server.serve_forever, args=(SHUTDOWN_POLL,), name="dicom-acceptor", daemon=True
-        ).start()
-        self._server = server
+        self._server = serve(ae, options, options.port, handlers)
         log.info("DICOM %s listening on %s:%d", options.ae_title, options.host, self.port)
+        if self._tls is not None:
+            # The same AE and services on a port of its own, each association over TLS
+            # (PS3.15 Annex B.1, the Basic TLS Secure Transport Connection Profile).
+            self._tls_server = serve(ae, options, self._tls.port, handlers, self._tls.context)
+            log.info(
+                "DICOM %s over TLS listening on %s:%d",
+                options.ae_title,
+                options.host,
+                self.tls_port,
+            )
 
     @property
     def port(self) -> int:
@@ -147,6 +147,17 @@ class DicomListener:
             raise RuntimeError("the DICOM listener is not started")
         return self._server.server_address[1]
 
+    @property
+    def tls_port(self) -> int:
+        """The bound TLS port.
+
+        Raises:
+            RuntimeError: no TLS port is served.
+        """
+        if self._tls_server is None:
+            raise RuntimeError("the DICOM listener serves no TLS port")
+        return self._tls_server.server_address[1]
+
     def is_serving(self) -> bool:
         """True while the server thread accepts associations."""
         return self._server is not None and self._server.socket.fileno() >= 0
@@ -154,39 +165,12 @@ class DicomListener:
     async def close(self) -> None:
         """Stop accepting and end the server; run off the loop, since its handler threads may
         be waiting on the loop for their commits."""
-        if self._server is None:
-            return
-        server, self._server = self._server, None
-        await asyncio.to_thread(server.shutdown)
-        log.info("DICOM listener closed")
-
-    def _application_entity(self) -> AE:
-        # pynetdicom's standard handlers format every DIMSE message for its log, whatever the
-        # log level: about 7% of a worklist answer's CPU. Our handlers log what matters.
-        pynetdicom_config.LOG_HANDLER_LEVEL = "none"
-        # Likewise its C-FIND service formats every request and answer identifier for the log
-        # before the log level is looked at: about 0.3 ms per worklist item (bench/worklist.py).
-        pynetdicom_config.LOG_REQUEST_IDENTIFIERS = False
-        pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = False
-        # A C-STORE data set is written to a temporary file as it arrives, never held whole in
-        # memory: a 200 MB instance costs a few PDUs (listeners/dicom_files.py).
-        pynetdicom_config.STORE_RECV_CHUNKED_DATASET = True
-        options = self._options
-        ae = AE(ae_title=options.ae_title)
-        ae.maximum_associations = options.max_associations
-        ae.acse_timeout = options.acse_timeout
-        ae.dimse_timeout = options.dimse_timeout
-        ae.network_timeout = options.network_timeout
-        ae.maximum_pdu_size = options.max_pdu
-        # A stranger's association is rejected: "calling AE title not recognised" (PS3.8 7.1).
-        ae.require_calling_aet = list(options.calling_aes)
-        ae.add_supported_context(Verification, ALL_TRANSFER_SYNTAXES)
-        for context in AllStoragePresentationContexts:
-            # Compressed syntaxes are accepted as they come: instances are never decoded.
-            ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
-        ae.add_supported_context(ModalityPerformedProcedureStep, ALL_TRANSFER_SYNTAXES)
-        ae.add_supported_context(ModalityWorklistInformationFind, ALL_TRANSFER_SYNTAXES)
-        return ae
+        servers = [s for s in (self._server, self._tls_server) if s is not None]
+        self._server = self._tls_server = None
+        for server in servers:
+            await asyncio.to_thread(server.shutdown)
+        if servers:
+            log.info("DICOM listener closed")
 
     def _counted(
         self, operation: str, handler: Callable[[evt.Event], T]
@@ -239,7 +223,7 @@ class DicomListener:
         return SUCCESS
 
     def _on_store(self, event: evt.Event) -> int | Dataset:
-        calling = _calling_ae(event)
+        calling = calling_ae(event)
         if not _allowed(self._options.storage_calling_aes, event):
             return status.NOT_AUTHORIZED
         received_at = self._clock()
@@ -301,7 +285,7 @@ class DicomListener:
             raise DicomMappingError(str(exc), status.IDENTIFIER_DOES_NOT_MATCH) from exc
 
     def _on_n_create(self, event: evt.Event) -> tuple[int | Dataset, Dataset | None]:
-        calling = _calling_ae(event)
+        calling = calling_ae(event)
         if not _allowed(self._options.mpps_calling_aes, event):
             return status.NOT_AUTHORIZED, None
         received_at = self._clock()
@@ -330,7 +314,7 @@ class DicomListener:
         return answer, (attributes if answer == SUCCESS else None)
 
     def _on_n_set(self, event: evt.Event) -> tuple[int | Dataset, Dataset | None]:
-        calling = _calling_ae(event)
+        calling = calling_ae(event)
         if not _allowed(self._options.mpps_calling_aes, event):
             return status.NOT_AUTHORIZED, None
         received_at = self._clock()
@@ -368,7 +352,7 @@ class DicomListener:
             yield _failure(exc.status, exc.reason), None
             return
         except Exception as exc:  # the store out of reach, a timeout
-            log.error("worklist query from %s failed: %s", _calling_ae(event), exc)
+            log.error("worklist query from %s failed: %s", calling_ae(event), exc)
             yield _failure(status.OUT_OF_RESOURCES, "worklist unavailable"), None
             return
         # Each answer is encoded here in the context's transfer syntax, so that pynetdicom
@@ -441,59 +425,8 @@ class DicomListener:
         return SUCCESS
 
 
-class _Server(ThreadedAssociationServer):
-    """pynetdicom's threaded server, started and stopped by us rather than by its AE."""
-
-    def __init__(self, *args: Any, listen_backlog: int, **kwargs: Any) -> None:
-        # socketserver listens with a backlog of 5: fifty modalities connecting at once had
-        # their SYNs dropped and retried for seconds. Set before the base class listens.
-        self.request_queue_size = listen_backlog
-        super().__init__(*args, **kwargs)
-        self.contexts = _SupportedContexts(self.contexts)
-
-    def shutdown(self) -> None:
-        """Stop accepting and close the socket (the AE never listed this server)."""
-        socketserver.BaseServer.shutdown(self)
-        self.server_close()
-
-
-class _SupportedContexts(list[PresentationContext]):
-    """The contexts the AE supports, copied for each association without deepcopy's cost.
-
-    pynetdicom deep-copies them for every association, since negotiation marks its own copy:
-    171 contexts of 45 transfer syntaxes took about 80 ms of CPU under the GIL, so fifty
-    associations opened at once waited up to 4 s. A shallow copy of each context, with its
-    own list of (immutable) transfer syntax UIDs, is all negotiation needs.
-    """
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> list[PresentationContext]:
-        return [_own_copy(context) for context in self]
-
-
-def _own_copy(context: PresentationContext) -> PresentationContext:
-    fresh = copy.copy(context)
-    fresh._transfer_syntax = list(context.transfer_syntax)
-    return fresh
-
-
-def _set_nodelay(event: evt.Event) -> None:
-    """Small DIMSE responses must not wait for Nagle's algorithm (about 40 ms each)."""
-    sock = getattr(event.assoc.dul.socket, "socket", None)
-    if sock is not None:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def _log_rejection(event: evt.Event) -> None:
-    """One line per rejected association (a stranger's AE title, or the association limit)."""
-    log.info("association from %s at %s rejected", _calling_ae(event), _peer(event))
-
-
-def _calling_ae(event: evt.Event) -> str:
-    return str(event.assoc.requestor.ae_title).strip()
-
-
 def _allowed(titles: tuple[str, ...], event: evt.Event) -> bool:
-    return not titles or _calling_ae(event) in titles
+    return not titles or calling_ae(event) in titles
 
 
 def _status_of(answer: int | Dataset) -> int:
@@ -508,16 +441,11 @@ def _failure(code: int, comment: str) -> Dataset:
     return answer
 
 
-def _peer(event: evt.Event) -> str:
-    requestor = event.assoc.requestor
-    return f"{requestor.address}:{requestor.port}"
-
-
 def _inbound(operation: str, calling: str, event: evt.Event, at: datetime, raw: bytes) -> Inbound:
     return Inbound(
         protocol="dicom",
         received_at=at,
-        peer=_peer(event),
+        peer=peer(event),
         raw=raw,
         outcome=Outcome.APPLIED,
         sending_application=calling,

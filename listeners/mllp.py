@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -156,6 +157,7 @@ class MllpServer:
         idle_timeout: float | None,
         read_timeout: float,
         backlog: int = 128,
+        tls: ssl.SSLContext | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         self._handler = handler
@@ -166,6 +168,7 @@ class MllpServer:
         self._idle_timeout = idle_timeout
         self._read_timeout = read_timeout
         self._backlog = backlog
+        self._tls = tls
         self._log = logger or logging.getLogger(__name__)
         self._server: asyncio.Server | None = None
         self._bound_port: int | None = None
@@ -175,11 +178,19 @@ class MllpServer:
     async def start(self) -> None:
         """Bind and start accepting connections."""
         # A burst of engines reconnecting at once must queue, not have their SYNs dropped.
+        # With TLS, a handshake that fails or stalls past the read timeout drops that
+        # connection only (asyncio's SSL transport); the server serves on.
         self._server = await asyncio.start_server(
-            self._accept, self._host, self._port, backlog=self._backlog
+            self._accept,
+            self._host,
+            self._port,
+            backlog=self._backlog,
+            ssl=self._tls,
+            ssl_handshake_timeout=self._read_timeout if self._tls else None,
         )
         self._bound_port = self._server.sockets[0].getsockname()[1]
-        self._log.info("MLLP listening on %s:%d", self._host, self._bound_port)
+        kind = "MLLP over TLS" if self._tls else "MLLP"
+        self._log.info("%s listening on %s:%d", kind, self._host, self._bound_port)
 
     @property
     def port(self) -> int:

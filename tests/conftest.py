@@ -20,7 +20,7 @@ from gateway.app import create_app
 from gateway.auth import Token
 from gateway.config import Settings, load_settings
 from gateway.keys import ENGINE, MLLP_SERVER
-from gateway.serve import make_runner
+from gateway.serve import http_site, make_runner
 from store.engine import create_engine
 from store.equipment import DeviceRegistration
 from store.migrate import migrate
@@ -209,10 +209,7 @@ async def start_gateway(
     app = create_app(settings, tokens, devices)
     runner = make_runner(app)
     await runner.setup()
-    site = web.TCPSite(
-        runner, settings.http.host, settings.http.port, backlog=settings.http.listen_backlog
-    )
-    await site.start()
+    await http_site(runner).start()
     return RunningGateway(app, runner, settings)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 _LISTENING = {
     "mllp": re.compile(rb"MLLP listening on [^:\s]+:(\d+)"),
     "dicom": re.compile(rb"DICOM \S+ listening on [^:\s]+:(\d+)"),
-    "http": re.compile(rb"HTTP listening on http://[^:\s]+:(\d+)"),
+    "http": re.compile(rb"HTTP listening on https?://[^:\s]+:(\d+)"),
 }
 
 
