@@ -1,4 +1,4 @@
-"""The `imaging-gateway` command: serve, migrate, replay FILE."""
+"""The `imaging-gateway` command: serve, migrate, replay FILE, backup PATH, token NAME."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from gateway.devices_file import DevicesFileError, load_devices
 from gateway.logs import configure_logging
 from gateway.replay import replay, split_messages
 from gateway.serve import serve
+from store.backup import BackupError, backup_sqlite, sqlite_file
 from store.engine import create_engine
 from store.errors import SchemaOutOfDate
 from store.migrate import migrate
@@ -59,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--port", type=int, help="gateway MLLP port (default: the MLLP setting)")
     replay.add_argument("--timeout", type=float, default=30.0, help="seconds to wait per ACK")
     replay.set_defaults(run=_replay)
+
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite store to PATH while the gateway runs"
+    )
+    backup.add_argument("path", type=Path, help="where the copy goes (replaced when whole)")
+    backup.set_defaults(run=_backup)
 
     token = commands.add_parser("token", help="make an API token and print its tokens-file entry")
     token.add_argument("name", help="who the token is for, e.g. dashboard")
@@ -119,6 +126,16 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{reply.control_id}\t{reply.ack_code}\t{reply.text}".rstrip())
     accepted = all(reply.ack_code in ("AA", "CA") for reply in replies)
     return 0 if accepted else 1
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        size = backup_sqlite(sqlite_file(settings.database.url), args.path)
+    except BackupError as exc:
+        print(f"imaging-gateway: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up to {args.path} ({size} bytes)")
+    return 0
 
 
 def _token(_settings: Settings, args: argparse.Namespace) -> int:
