@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint migrate bench clean
+.PHONY: run test lint migrate bench demo clean
 
 # The virtualenv is rebuilt when pyproject.toml changes; the stamp records what it holds.
 $(BIN)/.installed: pyproject.toml
@@ -14,6 +14,10 @@ $(BIN)/.installed: pyproject.toml
 
 run: $(BIN)/.installed
 	$(BIN)/imaging-gateway serve
+
+# A department's day played against the gateway that `make run` serves (README).
+demo: $(BIN)/.installed
+	$(BIN)/imaging-gateway simulate
 
 migrate: $(BIN)/.installed
 	$(BIN)/imaging-gateway migrate

@@ -1,4 +1,4 @@
-"""The `imaging-gateway` command: serve, migrate, replay FILE, backup PATH, token NAME."""
+"""The `imaging-gateway` command: serve, migrate, replay FILE, simulate, backup PATH, token."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.auth import Role, TokensError, hash_token, load_tokens, new_token
@@ -16,6 +17,7 @@ from gateway.devices_file import DevicesFileError, load_devices
 from gateway.logs import configure_logging
 from gateway.replay import replay, split_messages
 from gateway.serve import serve
+from gateway.simulation.player import DayOptions, Peers, simulate
 from store.backup import BackupError, backup_sqlite, sqlite_file
 from store.engine import create_engine
 from store.errors import SchemaOutOfDate
@@ -60,6 +62,22 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--port", type=int, help="gateway MLLP port (default: the MLLP setting)")
     replay.add_argument("--timeout", type=float, default=30.0, help="seconds to wait per ACK")
     replay.set_defaults(run=_replay)
+
+    simulate = commands.add_parser(
+        "simulate", help="play a department's day against the running gateway"
+    )
+    simulate.add_argument("--exams", type=int, default=60, help="exams in the day (60)")
+    simulate.add_argument("--past-hours", type=float, default=9.0, help="hours before now (9)")
+    simulate.add_argument("--ahead-hours", type=float, default=1.0, help="hours after now (1)")
+    simulate.add_argument(
+        "--speed", type=float, default=0.0, help="play the past N times faster; 0: at once"
+    )
+    simulate.add_argument("--seed", type=int, default=1, help="another seed, another day")
+    simulate.add_argument("--token", help="an API token, when the gateway has a tokens file")
+    simulate.add_argument(
+        "--no-outage", action="store_true", help="no scanner stops answering C-ECHO"
+    )
+    simulate.set_defaults(run=_simulate)
 
     backup = commands.add_parser(
         "backup", help="copy the SQLite store to PATH while the gateway runs"
@@ -126,6 +144,33 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{reply.control_id}\t{reply.ack_code}\t{reply.text}".rstrip())
     accepted = all(reply.ack_code in ("AA", "CA") for reply in replies)
     return 0 if accepted else 1
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    scheme = "https" if settings.http.tls else "http"
+    peers = Peers(
+        mllp=(settings.mllp.host, settings.mllp.port),
+        dicom=(settings.dicom.host, settings.dicom.port, settings.dicom.ae_title),
+        http_url=f"{scheme}://{settings.http.host}:{settings.http.port}",
+        token=args.token,
+    )
+    options = DayOptions(
+        exams=args.exams,
+        past_hours=args.past_hours,
+        ahead_hours=args.ahead_hours,
+        speed=args.speed,
+        seed=args.seed,
+        outage=None if args.no_outage else DayOptions.outage,
+    )
+    try:
+        tally = asyncio.run(simulate(peers, options))
+    except (OSError, aiohttp.ClientError) as exc:
+        print(f"imaging-gateway: cannot reach the gateway: {exc}", file=sys.stderr)
+        return 1
+    print(", ".join(f"{count} {step}" for step, count in sorted(tally.sent.items())))
+    for refused in tally.refused:
+        print(f"not accepted: {refused}")
+    return 0 if not tally.refused else 1
 
 
 def _backup(settings: Settings, args: argparse.Namespace) -> int:

@@ -56,19 +56,46 @@ def read_reply(ack: bytes) -> Reply:
     )
 
 
+class MllpSender:
+    """One MLLP connection to a gateway: send a message, wait for its ACK, and so on."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def connect(cls, host: str, port: int, *, timeout: float = 30.0) -> MllpSender:
+        """Open the connection.
+
+        Raises:
+            OSError, TimeoutError: the gateway cannot be reached.
+        """
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        return cls(reader, writer)
+
+    async def send(self, message: bytes, *, timeout: float = 30.0) -> Reply:
+        """Send one message and read its ACK.
+
+        Raises:
+            OSError, TimeoutError, asyncio.IncompleteReadError: the connection failed.
+        """
+        self._writer.write(frame(message))
+        await self._writer.drain()
+        response = await asyncio.wait_for(self._reader.readuntil(END_BLOCK), timeout)
+        return read_reply(response.lstrip(START_BLOCK)[: -len(END_BLOCK)])
+
+    async def close(self) -> None:
+        """Close the connection."""
+        self._writer.close()
+        await self._writer.wait_closed()
+
+
 async def replay(
     messages: list[bytes], host: str, port: int, *, timeout: float = 30.0
 ) -> list[Reply]:
     """Send each message on one connection, waiting for its ACK before the next."""
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    replies = []
+    sender = await MllpSender.connect(host, port, timeout=timeout)
     try:
-        for message in messages:
-            writer.write(frame(message))
-            await writer.drain()
-            response = await asyncio.wait_for(reader.readuntil(END_BLOCK), timeout)
-            replies.append(read_reply(response.lstrip(START_BLOCK)[: -len(END_BLOCK)]))
+        return [await sender.send(message, timeout=timeout) for message in messages]
     finally:
-        writer.close()
-        await writer.wait_closed()
-    return replies
+        await sender.close()

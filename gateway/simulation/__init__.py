@@ -1,0 +1,1 @@
+"""`imaging-gateway simulate`: a department's day played against a running gateway."""
