@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from pathlib import Path
@@ -147,6 +148,8 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    # The scanners' every association would be two INFO lines of pynetdicom's own.
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     scheme = "https" if settings.http.tls else "http"
     peers = Peers(
         mllp=(settings.mllp.host, settings.mllp.port),
