@@ -91,7 +91,7 @@ def _files(folder: Path, pattern: str = "*") -> list[Path]:
 
 def _large_instance(path: Path, keyword: str, size: int) -> Dataset:
     """A CT image or an encapsulated PDF whose bulk value is `size` bytes, saved at `path`."""
-    ds = fx.ct_instance(accession=f"BIG-{keyword}")
+    ds = fx.ct_instance(accession=f"BIG-{keyword[:8]}")
     if keyword == "EncapsulatedDocument":
         ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.104.1"  # Encapsulated PDF Storage
         ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
