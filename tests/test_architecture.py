@@ -13,7 +13,9 @@ ROOT = Path(__file__).parents[1]
 FORBIDDEN = {
     "mappers": {"store", "gateway", "listeners", "aiohttp", "asyncio", "sqlalchemy", "pynetdicom"},
     "store": {"gateway", "listeners", "aiohttp", "pynetdicom"},
-    "listeners": {"gateway", "aiohttp"},
+    "listeners": {"gateway", "aiohttp", "outbound"},
+    # Senders live apart from listeners (DESIGN.md): each side only meets the store.
+    "outbound": {"gateway", "listeners"},
 }
 
 
