@@ -33,6 +33,7 @@ class Rejection(StrEnum):
     DUPLICATE = "duplicate"
     UNKNOWN_INSTANCE = "unknown_instance"
     NOT_UPDATABLE = "not_updatable"
+    NO_ORDER = "no_order"  # an operator named an order that does not exist
 
 
 class EventRejected(StoreError):

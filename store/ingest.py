@@ -13,81 +13,22 @@ because the database is out of reach fails every message in it with `StoreUnavai
 from __future__ import annotations
 
 import asyncio
-import functools
-import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import Boolean, Connection, Engine, Executable, and_, bindparam, select, update
+from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mappers.events import Event
-from store.apply import apply_events
-from store.dialect import upsert
 from store.engine import create_writer_engine
-from store.errors import EventRejected, Rejection, StoreError, StoreUnavailable
-from store.schema import messages
+from store.errors import EventRejected, StoreError, StoreUnavailable
+from store.inbound import Inbound, Outcome, Stored
+from store.write import write_batch
 
 log = logging.getLogger(__name__)
-
-
-class Outcome(StrEnum):
-    """What became of an inbound message, as the message log records it."""
-
-    APPLIED = "applied"  # mapped and applied to the workflow tables
-    NOT_MAPPED = "not_mapped"  # accepted and kept; no mapping for its type yet
-    REJECTED = "rejected"  # refused (AR/CR); kept with the error
-    FAILED = "failed"  # accepted by the mapper, but applying it failed (AE/CE); kept
-
-    @property
-    def accepted(self) -> bool:
-        """True when the sender was told the message is safe (AA/CA)."""
-        return self in (Outcome.APPLIED, Outcome.NOT_MAPPED)
-
-
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    """A message as received, with what the mappers made of it."""
-
-    protocol: str
-    received_at: datetime
-    peer: str
-    raw: bytes
-    outcome: Outcome
-    events: Sequence[Event] = ()
-    charset: str | None = None
-    sending_application: str | None = None
-    sending_facility: str | None = None
-    control_id: str | None = None
-    message_type: str | None = None
-    version: str | None = None
-    ack_code: str | None = None
-    error: str | None = None
-    error_location: str | None = None
-    # An operator's replay: a message kept earlier without being applied is processed afresh.
-    replay: bool = False
-
-    @property
-    def content_sha256(self) -> str:
-        """The identity of the content; trailing whitespace is not part of it."""
-        return hashlib.sha256(self.raw.rstrip(b"\r\n\t \x00")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """What the store did with a submitted message."""
-
-    message_id: int
-    outcome: Outcome
-    duplicate: bool  # the same message had been accepted before; nothing changed
-    control_id_reused: bool  # another message from the same sender carried this control id
-    rejection: Rejection | None = None  # why the store refused its events, when it did
 
 
 @dataclass(slots=True)
@@ -297,110 +238,7 @@ class _WriterThread:
 
 
 def _store_batch(conn: Connection, inbounds: list[Inbound], now: datetime) -> list[Stored]:
-    return [_store(conn, inbound, now) for inbound in inbounds]
-
-
-def _store(conn: Connection, inbound: Inbound, now: datetime) -> Stored:
-    """Log the message (or count a resend), then apply its events: one message's work."""
-    sha = inbound.content_sha256
-    row = {
-        "protocol": inbound.protocol,
-        "received_at": inbound.received_at,
-        "last_received_at": inbound.received_at,
-        "receive_count": 1,
-        "peer": inbound.peer,
-        "sending_application": inbound.sending_application,
-        "sending_facility": inbound.sending_facility,
-        "control_id": inbound.control_id,
-        "content_sha256": sha,
-        "message_type": inbound.message_type,
-        "version": inbound.version,
-        "charset": inbound.charset,
-        "raw": inbound.raw,
-        "outcome": inbound.outcome.value,
-        "ack_code": inbound.ack_code,
-        "error": inbound.error,
-        "error_location": inbound.error_location,
-    }
-    params = {f"v_{name}": value for name, value in row.items()}
-    # Only HL7 engines reset MSH-10 counters; a DICOM key (a UID) is never reused.
-    params["r_check"] = inbound.protocol == "hl7v2" and None not in (
-        inbound.sending_application,
-        inbound.sending_facility,
-        inbound.control_id,
-    )
-    statement = _message_upsert(conn.dialect.name)
-    message_id, receive_count, stored_outcome, reused = conn.execute(statement, params).one()
-
-    if receive_count > 1:
-        previous = Outcome(stored_outcome)
-        if previous.accepted and not (inbound.replay and previous is not Outcome.APPLIED):
-            # The same message again (HL7 v2 2.9.2 "duplicate"): acknowledged, not re-applied.
-            return Stored(message_id, previous, duplicate=True, control_id_reused=reused)
-        # Refused or failed before: this sending is processed afresh.
-        conn.execute(
-            update(messages)
-            .where(messages.c.id == message_id)
-            .values(
-                outcome=inbound.outcome.value,
-                ack_code=inbound.ack_code,
-                error=inbound.error,
-                error_location=inbound.error_location,
-            )
-        )
-
-    if inbound.outcome is Outcome.APPLIED:
-        apply_events(conn, inbound.events, message_id=message_id, now=now)
-    return Stored(message_id, inbound.outcome, duplicate=False, control_id_reused=reused)
-
-
-_MESSAGE_COLUMNS = (
-    "protocol",
-    "received_at",
-    "last_received_at",
-    "receive_count",
-    "peer",
-    "sending_application",
-    "sending_facility",
-    "control_id",
-    "content_sha256",
-    "message_type",
-    "version",
-    "charset",
-    "raw",
-    "outcome",
-    "ack_code",
-    "error",
-    "error_location",
-)
-
-
-@functools.cache
-def _message_upsert(dialect: str) -> Executable:
-    """The message log upsert with bind parameters, built once per dialect (building it for
-    every message cost more than running it)."""
-    values: dict[str, Any] = {
-        name: bindparam(f"v_{name}", type_=messages.c[name].type) for name in _MESSAGE_COLUMNS
-    }
-    # A control id this sender used before for other content: engines reset their counters.
-    # Such a message is new and is processed, but the integration team should see it. The
-    # check is part of the insert, so it costs no statement of its own.
-    earlier = select(messages.c.id).where(
-        messages.c.sending_application == bindparam("v_sending_application"),
-        messages.c.sending_facility == bindparam("v_sending_facility"),
-        messages.c.control_id == bindparam("v_control_id"),
-    )
-    values["control_id_reused"] = and_(bindparam("r_check", type_=Boolean()), earlier.exists())
-    statement = upsert(dialect, messages).values(values)
-    return statement.on_conflict_do_update(
-        index_elements=["sending_application", "sending_facility", "control_id", "content_sha256"],
-        set_={
-            "receive_count": messages.c.receive_count + 1,
-            "last_received_at": statement.excluded.last_received_at,
-        },
-    ).returning(
-        messages.c.id, messages.c.receive_count, messages.c.outcome, messages.c.control_id_reused
-    )
+    return write_batch(conn, inbounds, now)
 
 
 __all__ = ["Inbound", "Ingest", "Outcome", "StoreError", "StoreUnavailable", "Stored"]
