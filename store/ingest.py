@@ -1,32 +1,35 @@
-"""Durable intake with group commit: many connections, one transaction, then every answer.
+"""Durable intake with group commit: every change, one writer, one transaction per batch.
 
-Listeners hand each inbound message (with its mapped events) to `Ingest.submit` and wait. One
-writer task takes everything queued, stores and applies it in a single transaction, commits,
-and only then resolves the waiting submitters, so an acknowledgement always follows a commit,
-and the cost of the commit (an fsync) is shared by every message in the batch.
+Listeners, replay and operator actions hand each inbound message (with its events) to
+`Ingest.submit` from the event loop, or to `Ingest.submit_threadsafe` from another thread
+(pynetdicom's handlers). One writer takes everything queued, stores and applies it in a single
+transaction (store/write.py), commits, and only then answers every submitter, so an
+acknowledgement always follows a commit and the commit's fsync is shared by the batch.
 
-A batch that fails for a reason in one message (a constraint, a value too long) is retried
-message by message, so one bad message cannot hold the others back. A batch that fails
-because the database is out of reach fails every message in it with `StoreUnavailable`.
+On SQLite the writer is a thread of its own with a synchronous engine: handler threads queue
+to it and are answered by it directly, with no hop through the event loop. On PostgreSQL the
+writer is a task on the event loop, running the same synchronous code inside a greenlet.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
+from store.commit import Answer, commit_batch
 from store.engine import create_writer_engine
-from store.errors import EventRejected, StoreError, StoreUnavailable
+from store.errors import StoreError, StoreUnavailable
 from store.inbound import Inbound, Outcome, Stored
-from store.write import write_batch
+from store.write import identity
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +37,12 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class _Pending:
     inbound: Inbound
-    future: asyncio.Future[Stored]
+    # Exactly one: an event-loop submitter's future, or a thread submitter's.
+    future: asyncio.Future[Stored] | None = None
+    thread_future: concurrent.futures.Future[Stored] | None = None
 
 
-# Errors that say the database is out of reach rather than that a message is wrong.
-_UNAVAILABLE = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.TimeoutError,
-    OSError,
-    TimeoutError,
-    ConnectionError,
-)
-
-
-def _is_unavailable(error: BaseException) -> bool:
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, _UNAVAILABLE)
+_STOP = None
 
 
 class Ingest:
@@ -67,28 +58,45 @@ class Ingest:
     ) -> None:
         self._engine = engine
         self._timeout = timeout
-        writer_engine = create_writer_engine(str(engine.url), busy_timeout=timeout)
-        self._thread = _WriterThread(writer_engine) if writer_engine is not None else None
+        self._sqlite = create_writer_engine(str(engine.url), busy_timeout=timeout)
         self._max_batch = max_batch
         self._clock = clock
-        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # SQLite: the writer thread's queue; PostgreSQL: the writer task's.
+        self._thread_queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._loop_queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._carried: list[_Pending] = []
+        self._open = False
 
     async def start(self) -> None:
-        """Start the writer task."""
-        self._task = asyncio.create_task(self._run(), name="ingest-writer")
+        """Start the writer."""
+        self._loop = asyncio.get_running_loop()
+        if self._sqlite is not None:
+            self._thread = threading.Thread(
+                target=self._run_thread, name="ingest-writer", daemon=True
+            )
+            self._thread.start()
+        else:
+            self._task = asyncio.create_task(self._run_task(), name="ingest-writer")
+        self._open = True
 
     async def close(self) -> None:
         """Store what is queued, then stop; later submissions get StoreUnavailable."""
-        self._closing = True
+        if not self._open:
+            return  # closing twice, or before start, is harmless
+        self._open = False
+        if self._thread is not None:
+            self._thread_queue.put(_STOP)
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+            self._thread = None
+            assert self._sqlite is not None
+            self._sqlite.dispose()
         if self._task is not None:
-            await self._queue.put(None)
+            self._loop_queue.put_nowait(_STOP)
             await self._task
             self._task = None
-        if self._thread is not None:
-            await self._thread.close()
-            self._thread = None  # closing twice is harmless
 
     async def submit(self, inbound: Inbound) -> Stored:
         """Store the message and apply its events; return once committed.
@@ -97,148 +105,138 @@ class Ingest:
             StoreUnavailable: nothing was stored (database out of reach, or shutting down).
             StoreError: the message could not be stored even on its own.
         """
-        if self._closing or self._task is None:
+        if not self._open:
             raise StoreUnavailable("the store is closed")
         future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(inbound, future))
+        pending = _Pending(inbound, future=future)
+        if self._thread is not None:
+            self._thread_queue.put(pending)
+        else:
+            self._loop_queue.put_nowait(pending)
         return await future
 
-    async def _run(self) -> None:
-        while True:
-            first = await self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self._max_batch and not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            await self._commit_batch(batch)
-            if stop:
-                return
-
-    async def _commit_batch(self, batch: list[_Pending]) -> None:
-        # A submitter that went away (its connection closed) no longer needs an answer, but
-        # its message is still stored: the sender may have seen nothing and will resend.
-        try:
-            results = await self._write(batch)
-        except Exception as error:
-            if _is_unavailable(error):
-                self._fail_all(batch, error)
-                return
-            if len(batch) == 1:
-                await self._record_failure(batch[0], error)
-                return
-            log.warning(
-                "batch of %d failed (%s); storing one by one", len(batch), type(error).__name__
-            )
-            for item in batch:
-                await self._commit_one(item)
-            return
-        for item, result in zip(batch, results, strict=True):
-            _resolve(item.future, result)
-
-    async def _commit_one(self, item: _Pending) -> None:
-        try:
-            (result,) = await self._write([item])
-        except Exception as error:
-            if _is_unavailable(error):
-                self._fail_all([item], error)
-                return
-            await self._record_failure(item, error)
-            return
-        _resolve(item.future, result)
-
-    async def _record_failure(self, item: _Pending, error: Exception) -> None:
-        """Keep a message whose effects could not be applied, so it can be replayed; one the
-        store refused (EventRejected) is kept as rejected, with the reason."""
-        if isinstance(error, EventRejected):
-            refused = replace(
-                item.inbound, outcome=Outcome.REJECTED, events=(), error=error.reason, ack_code=None
-            )
-            try:
-                (result,) = await self._write([_Pending(refused, item.future)])
-            except Exception as second:
-                self._fail_all([item], second)
-                return
-            _resolve(item.future, replace(result, rejection=error.kind))
-            return
-        log.error(
-            "applying message %s from %s failed: %s",
-            item.inbound.control_id,
-            item.inbound.peer,
-            type(error).__name__,
-        )
-        log.debug("apply failure detail", exc_info=error)
-        failed = _replace_outcome(item.inbound, Outcome.FAILED, f"{type(error).__name__}: {error}")
-        try:
-            (result,) = await self._write([_Pending(failed, item.future)])
-        except Exception as second:
-            self._fail_all([item], second)
-            return
-        _resolve(item.future, result)
-
-    async def _write(self, batch: list[_Pending]) -> list[Stored]:
-        inbounds = [item.inbound for item in batch]
-        now = self._clock()
+    def submit_threadsafe(self, inbound: Inbound) -> concurrent.futures.Future[Stored]:
+        """Queue the message from any thread; the future is answered after the commit."""
+        future: concurrent.futures.Future[Stored] = concurrent.futures.Future()
+        if not self._open or self._loop is None:
+            future.set_exception(StoreUnavailable("the store is closed"))
+            return future
+        pending = _Pending(inbound, thread_future=future)
         if self._thread is not None:
-            return await self._thread.write(inbounds, now)
-        async with asyncio.timeout(self._timeout), self._engine.begin() as conn:
-            return await conn.run_sync(_store_batch, inbounds, now)
+            self._thread_queue.put(pending)
+        else:
+            self._loop.call_soon_threadsafe(self._loop_queue.put_nowait, pending)
+        return future
 
-    def _fail_all(self, batch: list[_Pending], error: BaseException) -> None:
-        log.error(
-            "store unavailable, %d message(s) not stored: %s", len(batch), type(error).__name__
-        )
-        log.debug("store error detail", exc_info=error)
-        for item in batch:
-            if not item.future.done():
-                item.future.set_exception(
-                    StoreUnavailable(f"store unavailable: {type(error).__name__}")
-                )
+    # --- the writer ------------------------------------------------------------------
+
+    def _run_thread(self) -> None:
+        assert self._sqlite is not None
+        stopping = False
+        while not stopping or self._carried:
+            first = self._carried.pop(0) if self._carried else self._thread_queue.get()
+            if first is _STOP:
+                stopping = True
+                continue
+            batch, stopping = self._gather(first, self._thread_queue.get_nowait, stopping)
+            answers = commit_batch(self._sqlite, [p.inbound for p in batch], self._clock())
+            self._answer(batch, answers)
+        self._refuse_late(self._thread_queue.get_nowait)
+
+    async def _run_task(self) -> None:
+        sync_engine = self._engine.sync_engine
+        stopping = False
+        while not stopping or self._carried:
+            first = self._carried.pop(0) if self._carried else await self._loop_queue.get()
+            if first is _STOP:
+                stopping = True
+                continue
+            batch, stopping = self._gather(first, self._loop_queue.get_nowait, stopping)
+            inbounds = [p.inbound for p in batch]
+            try:
+                async with asyncio.timeout(self._timeout):
+                    answers = await greenlet_spawn(
+                        commit_batch, sync_engine, inbounds, self._clock()
+                    )
+            except TimeoutError:
+                answers = [StoreUnavailable("store unavailable: TimeoutError")] * len(batch)
+            self._answer(batch, answers)
+        self._refuse_late(self._loop_queue.get_nowait)
+
+    def _refuse_late(self, take: Callable[[], _Pending | None]) -> None:
+        """Answer what was queued while the writer stopped: nothing of it was stored."""
+        late = []
+        while True:
+            try:
+                item = take()
+            except (queue.Empty, asyncio.QueueEmpty):
+                break
+            if item is not None:
+                late.append(item)
+        self._answer(late, [StoreUnavailable("the store is closed")] * len(late))
+
+    def _gather(
+        self, first: _Pending, take: Callable[[], _Pending | None], stopping: bool
+    ) -> tuple[list[_Pending], bool]:
+        """The batch: what is queued, up to the limit, each message identity once (a resend
+        racing its original waits for the next batch, so it is seen as the duplicate)."""
+        batch = [first]
+        seen = {identity(first.inbound)}
+        carried, self._carried = self._carried, []
+        for item in carried:
+            self._add(batch, seen, item)
+        while not stopping and len(batch) < self._max_batch:
+            try:
+                item = take()
+            except (queue.Empty, asyncio.QueueEmpty):
+                break
+            if item is _STOP:
+                stopping = True
+                break
+            self._add(batch, seen, item)
+        return batch, stopping
+
+    def _add(self, batch: list[_Pending], seen: set, item: _Pending) -> None:
+        key = identity(item.inbound)
+        if (None not in key[:3] and key in seen) or len(batch) >= self._max_batch:
+            self._carried.append(item)
+            return
+        seen.add(key)
+        batch.append(item)
+
+    def _answer(self, batch: list[_Pending], answers: list[Answer]) -> None:
+        """Answer thread submitters at once, event-loop ones with one hop for the batch."""
+        on_loop = []
+        for item, answer in zip(batch, answers, strict=True):
+            if item.thread_future is not None:
+                _settle(item.thread_future, answer)
+            else:
+                on_loop.append((item.future, answer))
+        if not on_loop:
+            return
+        if self._thread is not None and threading.current_thread() is self._thread:
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(_settle_all, on_loop)
+        else:
+            _settle_all(on_loop)
 
 
-def _resolve(future: asyncio.Future[Stored], result: Stored) -> None:
-    if not future.done():
-        future.set_result(result)
+def _settle(
+    future: concurrent.futures.Future[Stored] | asyncio.Future[Stored], answer: Answer
+) -> None:
+    # A submitter that went away (its connection closed) no longer needs an answer, but its
+    # message is stored all the same: the sender may have seen nothing and will resend.
+    if future.done():
+        return
+    if isinstance(answer, BaseException):
+        future.set_exception(answer)
+    else:
+        future.set_result(answer)
 
 
-def _replace_outcome(inbound: Inbound, outcome: Outcome, error: str) -> Inbound:
-    # The sender is told AE (original mode) or CE (enhanced mode): record the one it saw.
-    code = "CE" if (inbound.ack_code or "").startswith("C") else "AE"
-    return replace(inbound, outcome=outcome, events=(), error=error[:2000], ack_code=code)
-
-
-class _WriterThread:
-    """SQLite: each batch runs in one call, in one transaction, on a thread of its own.
-
-    SQLite's busy timeout bounds the wait for the write lock; a batch is not abandoned
-    half-way on a timer, so what it commits is what the answers say.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        # One thread, so batches commit in order and the sqlite3 connection stays on it.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
-
-    async def write(self, inbounds: list[Inbound], now: datetime) -> list[Stored]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._write, inbounds, now)
-
-    async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._engine.dispose)
-        self._executor.shutdown()
-
-    def _write(self, inbounds: list[Inbound], now: datetime) -> list[Stored]:
-        with self._engine.begin() as conn:
-            return _store_batch(conn, inbounds, now)
-
-
-def _store_batch(conn: Connection, inbounds: list[Inbound], now: datetime) -> list[Stored]:
-    return write_batch(conn, inbounds, now)
+def _settle_all(answers: list) -> None:
+    for future, answer in answers:
+        _settle(future, answer)
 
 
 __all__ = ["Inbound", "Ingest", "Outcome", "StoreError", "StoreUnavailable", "Stored"]
