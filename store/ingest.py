@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
 from store.commit import Answer, commit_batch
-from store.engine import create_writer_engine
+from store.engine import create_postgres_writer_engine, create_writer_engine
 from store.errors import StoreError, StoreUnavailable
 from store.inbound import Inbound, Outcome, Stored
 from store.write import identity
@@ -58,7 +58,13 @@ class Ingest:
     ) -> None:
         self._engine = engine
         self._timeout = timeout
-        self._sqlite = create_writer_engine(str(engine.url), busy_timeout=timeout)
+        url = engine.url.render_as_string(hide_password=False)
+        self._sqlite = create_writer_engine(url, busy_timeout=timeout)
+        self._postgres = (
+            create_postgres_writer_engine(url, busy_timeout=timeout)
+            if self._sqlite is None and engine.dialect.name == "postgresql"
+            else None
+        )
         self._max_batch = max_batch
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -97,6 +103,8 @@ class Ingest:
             self._loop_queue.put_nowait(_STOP)
             await self._task
             self._task = None
+        if self._postgres is not None:
+            await self._postgres.dispose()
 
     async def submit(self, inbound: Inbound) -> Stored:
         """Store the message and apply its events; return once committed.
@@ -144,7 +152,7 @@ class Ingest:
         self._refuse_late(self._thread_queue.get_nowait)
 
     async def _run_task(self) -> None:
-        sync_engine = self._engine.sync_engine
+        sync_engine = (self._postgres or self._engine).sync_engine
         stopping = False
         while not stopping or self._carried:
             first = self._carried.pop(0) if self._carried else await self._loop_queue.get()

@@ -10,12 +10,25 @@ PostgreSQL through `AsyncConnection.run_sync`, so no statement pays an event-loo
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, bindparam, case, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Select,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from store.errors import EventRejected
 from store.flush import flush
@@ -23,7 +36,7 @@ from store.fold.batch import Folding, fold_batch
 from store.fold.messages import Arrival, Identity, Logged, Verdict, judge
 from store.inbound import Inbound, Outcome, Stored
 from store.keys import collect_keys
-from store.load import load, lock_keys
+from store.load import LOCKED, load, lock_hashes, lock_keys
 from store.schema import messages
 
 log = logging.getLogger(__name__)
@@ -46,10 +59,11 @@ def write_batch(conn: Connection, inbounds: Sequence[Inbound], now: datetime) ->
     applying = [inbound.events for inbound in inbounds if inbound.outcome is Outcome.APPLIED]
     keys = collect_keys(applying)
     identities = [identity(inbound) for inbound in inbounds]
+    locks: list[str] = []
     if conn.dialect.name == "postgresql":
         triples = {f"c\x1f{a}\x1f{b}\x1f{c}" for a, b, c, _ in identities}
-        lock_keys(conn, [*keys.lock_names(), *triples])
-    logged, used = _load_log(conn, identities)
+        locks = [*keys.lock_names(), *triples]
+    logged, used = _load_log(conn, identities, locks)
     arrivals = [
         Arrival(ident, check_reuse=_checks_reuse(inbound), replay=inbound.replay)
         for ident, inbound in zip(identities, inbounds, strict=True)
@@ -107,19 +121,27 @@ def _answer(
 
 
 def _load_log(
-    conn: Connection, identities: list[Identity]
+    conn: Connection, identities: list[Identity], locks: list[str]
 ) -> tuple[dict[Identity, Logged], set[tuple[Any, Any, Any]]]:
-    """The log rows of these identities, and which (sender, control id) pairs are taken."""
+    """Take the batch's locks (PostgreSQL); the log rows of these identities, and which
+    (sender, control id) pairs are taken.
+
+    The locks ride on this query to save a round trip. Its snapshot may predate a commit it
+    waited for, so a message another process logged meanwhile can look new here: inserting
+    it then breaks the log's unique constraint, and the batch is taken again message by
+    message. Every later query sees what the lock waited for.
+    """
     triples = {ident[:3] for ident in identities if None not in ident[:3]}
+    postgres = conn.dialect.name == "postgresql"
     if not triples:
+        if locks:
+            lock_keys(conn, locks)
         return {}, set()
     rows = conn.execute(
-        _LOG_QUERY,
-        {
-            "apps": sorted({t[0] for t in triples}),
-            "facilities": sorted({t[1] for t in triples}),
-            "controls": sorted({t[2] for t in triples}),
-        },
+        _log_query(conn.dialect.name),
+        _log_params(sorted(triples), lock_hashes(locks))
+        if postgres
+        else {"senders": sorted(triples)},
     )
     logged: dict[Identity, Logged] = {}
     used: set[tuple[Any, Any, Any]] = set()
@@ -134,20 +156,52 @@ def _load_log(
     return logged, used
 
 
-_LOG_QUERY = select(
-    messages.c.id,
-    messages.c.sending_application,
-    messages.c.sending_facility,
-    messages.c.control_id,
-    messages.c.content_sha256,
-    messages.c.receive_count,
-    messages.c.outcome,
-    messages.c.control_id_reused,
-).where(
-    messages.c.sending_application.in_(bindparam("apps", expanding=True)),
-    messages.c.sending_facility.in_(bindparam("facilities", expanding=True)),
-    messages.c.control_id.in_(bindparam("controls", expanding=True)),
-)
+@functools.cache
+def _log_query(dialect: str) -> Select[Any]:
+    columns = (
+        messages.c.id,
+        messages.c.sending_application,
+        messages.c.sending_facility,
+        messages.c.control_id,
+        messages.c.content_sha256,
+        messages.c.receive_count,
+        messages.c.outcome,
+        messages.c.control_id_reused,
+    )
+    sender = (messages.c.sending_application, messages.c.sending_facility, messages.c.control_id)
+    if dialect != "postgresql":
+        return select(*columns).where(tuple_(*sender).in_(bindparam("senders", expanding=True)))
+    # One index lookup per (application, facility, control id), whatever the statistics say.
+    text_array = ARRAY(messages.c.control_id.type)
+    wanted = (
+        func.unnest(
+            bindparam("apps", type_=text_array),
+            bindparam("facilities", type_=text_array),
+            bindparam("controls", type_=text_array),
+        )
+        .table_valued("app", "facility", "control")
+        .render_derived()
+    )
+    return (
+        select(*columns)
+        .select_from(wanted)
+        .join(
+            messages,
+            (messages.c.sending_application == wanted.c.app)
+            & (messages.c.sending_facility == wanted.c.facility)
+            & (messages.c.control_id == wanted.c.control),
+        )
+        .where(LOCKED >= 0)
+    )
+
+
+def _log_params(triples: list[tuple[Any, Any, Any]], keys: list[int]) -> dict[str, Any]:
+    return {
+        "keys": keys,
+        "apps": [t[0] for t in triples],
+        "facilities": [t[1] for t in triples],
+        "controls": [t[2] for t in triples],
+    }
 
 
 def _log(conn: Connection, inbounds: Sequence[Inbound], verdicts: list[Verdict]) -> list[int]:
@@ -169,7 +223,6 @@ def _log(conn: Connection, inbounds: Sequence[Inbound], verdicts: list[Verdict])
         resent.append(
             {
                 "b_id": verdict.seen.id,
-                "b_receive_count": verdict.seen.receive_count + 1,
                 "b_last_received_at": inbound.received_at,
                 "b_outcome": inbound.outcome.value if fresh else verdict.seen.outcome,
                 "b_ack_code": inbound.ack_code,
@@ -224,7 +277,8 @@ _LOG_RESENT = (
     update(messages)
     .where(messages.c.id == bindparam("b_id"))
     .values(
-        receive_count=bindparam("b_receive_count"),
+        # Counted in SQL: another process may count a resend of the same message too.
+        receive_count=messages.c.receive_count + 1,
         last_received_at=bindparam("b_last_received_at", type_=messages.c.last_received_at.type),
         outcome=bindparam("b_outcome"),
         ack_code=_fresh_or_kept("ack_code"),
