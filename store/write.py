@@ -25,7 +25,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -139,9 +138,7 @@ def _load_log(
         return {}, set()
     rows = conn.execute(
         _log_query(conn.dialect.name),
-        _log_params(sorted(triples), lock_hashes(locks))
-        if postgres
-        else {"senders": sorted(triples)},
+        _log_params(sorted(triples), lock_hashes(locks) if postgres else []),
     )
     logged: dict[Identity, Logged] = {}
     used: set[tuple[Any, Any, Any]] = set()
@@ -168,9 +165,14 @@ def _log_query(dialect: str) -> Select[Any]:
         messages.c.outcome,
         messages.c.control_id_reused,
     )
-    sender = (messages.c.sending_application, messages.c.sending_facility, messages.c.control_id)
     if dialect != "postgresql":
-        return select(*columns).where(tuple_(*sender).in_(bindparam("senders", expanding=True)))
+        # SQLite: three IN lists walk the identity index; the rows found are then matched by
+        # (application, facility, control id) in Python. A row-value IN did not use the index.
+        return select(*columns).where(
+            messages.c.sending_application.in_(bindparam("apps", expanding=True)),
+            messages.c.sending_facility.in_(bindparam("facilities", expanding=True)),
+            messages.c.control_id.in_(bindparam("controls", expanding=True)),
+        )
     # One index lookup per (application, facility, control id), whatever the statistics say.
     text_array = ARRAY(messages.c.control_id.type)
     wanted = (
