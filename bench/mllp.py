@@ -32,10 +32,11 @@ from bench.common import POSTGRES_ADMIN_URL, Figure, free_port, quick
 ROOT = Path(__file__).resolve().parent.parent
 CONNECTIONS_FULL = (1, 4, 16, 64)
 CONNECTIONS_QUICK = (1, 16)
-GOAL_16 = {"SQLite": 3000.0, "PostgreSQL": 2500.0}
-GOAL_MIXED = 2000.0
+# Issue 12: at 16 connections (ORM^O01 and the mixed day) a quarter of the floor, at 1 and 4
+# connections 0.15 of it; ACK p99 at 16 connections within 20 ms.
+GOAL_RATIOS = {1: 0.15, 4: 0.15, 16: 0.25}
+GOAL_MIXED_RATIO = 0.25
 GOAL_P99_MS = 20.0
-GOAL_RATIO = 0.25
 GOAL_RSS_MB = 250.0
 GOAL_GROWTH_PCT = 10.0
 
@@ -269,18 +270,16 @@ def _note(result: dict) -> str:
 
 
 def _throughput(
-    name: str, result: dict, floor: dict, *, floor_name: str, goal: float | None, ratio_goal: bool
+    name: str, result: dict, floor: dict, *, floor_name: str, ratio_goal: float | None
 ) -> Figure:
-    """A throughput figure; its goal is `goal` msg/s and/or 0.25x the floor."""
+    """A throughput figure; its goal, when it has one, a share of the floor."""
     value = result["throughput"]
     ratio = value / floor["throughput"] if floor["throughput"] else 0.0
-    parts, met = [], True
-    if goal is not None:
-        parts.append(f">= {goal:,.0f} msg/s")
-        met = met and value >= goal
-    if ratio_goal:
-        parts.append(f">= {GOAL_RATIO}x floor")
-        met = met and ratio >= GOAL_RATIO
+    parts: list[str] = []
+    met: bool | None = None
+    if ratio_goal is not None:
+        parts.append(f">= {ratio_goal}x floor")
+        met = ratio >= ratio_goal
     return Figure(
         name=name,
         value=round(value, 1),
@@ -332,10 +331,11 @@ def _measure(
                     hwm = _status_mb(gateway.process.pid, "VmHWM")
                 bare = loads.run(floor.port, n)
                 peak_rate = max(peak_rate, got["throughput"])
-                goal = GOAL_16[kind] if n == 16 else None
                 label = f"MLLP ORM^O01 ingest, {kind}, {n} conn"
                 figures.append(
-                    _throughput(label, got, bare, floor_name=floor_name, goal=goal, ratio_goal=True)
+                    _throughput(
+                        label, got, bare, floor_name=floor_name, ratio_goal=GOAL_RATIOS.get(n)
+                    )
                 )
                 figures.append(_latency(f"{label}, ACK p50", "p50_ms", got, bare, None))
                 p99_goal = GOAL_P99_MS if n == 16 else None
@@ -357,9 +357,7 @@ def _measure(
             label = f"MLLP mixed HL7 day, {kind}, 16 conn"
             floor_mixed = f"{floor_name}, same messages"
             figures.append(
-                _throughput(
-                    label, got, bare, floor_name=floor_mixed, goal=GOAL_MIXED, ratio_goal=False
-                )
+                _throughput(label, got, bare, floor_name=floor_mixed, ratio_goal=GOAL_MIXED_RATIO)
             )
             if soak:
                 figures += _soak(kind, gateway, loads, plan, peak_rate / 2)

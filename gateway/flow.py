@@ -20,7 +20,7 @@ from multidict import MultiMapping
 
 from gateway import paging
 from gateway.jsonio import json_response
-from gateway.keys import ENGINE, SETTINGS
+from gateway.keys import ENGINE, INGEST, SETTINGS
 from gateway.problems import BadRequest, Conflict, NotFound
 from store import figures
 from store.flow import (
@@ -29,16 +29,14 @@ from store.flow import (
     UNMATCHED_KINDS,
     VOLUME_GROUPS,
     BoardQuery,
-    LinkOutcome,
-    LinkRequest,
     TurnaroundQuery,
     VolumeQuery,
-    link_unmatched,
     list_unmatched,
     read_board,
     read_turnaround,
     read_volumes,
 )
+from store.linking import LinkOutcome, LinkRequest, link_unmatched
 
 routes = web.RouteTableDef()
 
@@ -161,7 +159,7 @@ async def unmatched_link(request: web.Request) -> web.Response:
     raw = await request.read()
     accession = _read_accession(raw)
     link = LinkRequest(kind, item_id, accession, peer=request.remote or "", raw=raw)
-    outcome = await link_unmatched(request.app[ENGINE], link, now=datetime.now(UTC))
+    outcome = await link_unmatched(request.app[ENGINE], request.app[INGEST], link)
     match outcome:
         case LinkOutcome.NO_ITEM:
             raise NotFound(f"no {kind} with id {item_id}")

@@ -210,7 +210,8 @@ class DicomListener:
     def _submit(self, inbound: Inbound) -> Stored | None:
         """Store a message; None when the store is out of reach (nothing was stored)."""
         try:
-            return self._await(self._ingest.submit(inbound))
+            # Straight to the writer and back: no hop through the event loop.
+            return self._ingest.submit_threadsafe(inbound).result(self._options.store_timeout)
         except (StoreError, TimeoutError) as exc:
             log.error("DICOM %s not stored: %s", inbound.control_id, exc)
             return None

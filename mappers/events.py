@@ -1,6 +1,7 @@
 """The canonical vocabulary: one frozen dataclass per fact a message proves.
 
-Mappers produce these; `store.apply` turns them into rows. Times are timezone-aware UTC.
+Mappers produce these; the store's fold (`store.fold`) turns them into rows. Times are
+timezone-aware UTC.
 """
 
 from __future__ import annotations
@@ -304,6 +305,22 @@ class ProcedureStepUpdated:
     received_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class StudyLinked:
+    """An operator linked an unmatched study (by Study Instance UID) to an order."""
+
+    study_instance_uid: str
+    accession: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepLinked:
+    """An operator linked an unmatched procedure step (by SOP Instance UID) to an order."""
+
+    sop_instance_uid: str
+    accession: str
+
+
 Event = (
     PatientUpserted
     | PatientsMerged
@@ -319,4 +336,6 @@ Event = (
     | InstanceStored
     | ProcedureStepCreated
     | ProcedureStepUpdated
+    | StudyLinked
+    | StepLinked
 )

@@ -34,6 +34,7 @@ class Rejection(StrEnum):
     DUPLICATE = "duplicate"
     UNKNOWN_INSTANCE = "unknown_instance"
     NOT_UPDATABLE = "not_updatable"
+    NO_ORDER = "no_order"  # an operator named an order that does not exist
     # A value the database cannot hold (too long for its column, out of range): sending the
     # same message again cannot succeed, so it is refused rather than failed.
     UNSTORABLE_VALUE = "unstorable_value"

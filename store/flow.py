@@ -25,12 +25,10 @@ Definitions (DESIGN.md, "Patient-flow figures"; the pure rules are in `store.fig
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from enum import StrEnum
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -46,7 +44,6 @@ from sqlalchemy import (
     cast,
     extract,
     func,
-    insert,
     literal,
     null,
     or_,
@@ -55,16 +52,13 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mappers.events import Milestone, StepStatus
 from store import figures
-from store.apply import ApplyContext, link_step, link_study
-from store.ingest import Outcome
 from store.schema import (
     UtcDateTime,
     devices,
-    messages,
     orders,
     patients,
     procedure_steps,
@@ -946,81 +940,6 @@ async def list_unmatched(
     ).mappings()
     items = [((row["first_seen"], row["kind"], row["id"]), UnmatchedItem(**row)) for row in rows]
     return _page(items, limit)
-
-
-class LinkOutcome(StrEnum):
-    """What became of a request to link an unmatched item to an order."""
-
-    LINKED = "linked"
-    NO_ITEM = "no_item"  # no such study or step
-    NO_ORDER = "no_order"  # no order with that accession number
-    ALREADY_LINKED = "already_linked"
-
-
-@dataclass(frozen=True, slots=True)
-class LinkRequest:
-    """An operator's request to link an unmatched study or step to an order."""
-
-    kind: str  # study or procedure_step
-    item_id: int
-    accession: str
-    peer: str  # who asked, for the message log
-    raw: bytes  # the request as received, for the message log
-
-
-async def link_unmatched(
-    engine: AsyncEngine, request: LinkRequest, *, now: datetime
-) -> LinkOutcome:
-    """Link an unmatched study or step to an order in one transaction, as apply does on arrival."""
-    table = studies if request.kind == "study" else procedure_steps
-    async with engine.begin() as conn:
-        found = (
-            await conn.execute(select(table.c.order_id).where(table.c.id == request.item_id))
-        ).first()
-        if found is None:
-            return LinkOutcome.NO_ITEM
-        if found.order_id is not None:
-            return LinkOutcome.ALREADY_LINKED
-        order_id = await conn.scalar(
-            select(orders.c.id).where(orders.c.accession == request.accession)
-        )
-        if order_id is None:
-            return LinkOutcome.NO_ORDER
-        message_id = await _log_link(conn, request, now)
-        link = link_study if request.kind == "study" else link_step
-        linked = await conn.run_sync(
-            lambda sync_conn: link(
-                ApplyContext(conn=sync_conn, message_id=message_id, now=now),
-                request.item_id,
-                order_id,
-            )
-        )
-        if not linked:
-            await conn.rollback()  # linked by someone else meanwhile: log nothing
-            return LinkOutcome.ALREADY_LINKED
-    return LinkOutcome.LINKED
-
-
-async def _log_link(conn: AsyncConnection, request: LinkRequest, now: datetime) -> int:
-    """Keep the operator's request in the message log; the timeline rows name it."""
-    return (
-        await conn.execute(
-            insert(messages)
-            .values(
-                protocol="api",
-                received_at=now,
-                last_received_at=now,
-                receive_count=1,
-                peer=request.peer[:255],
-                content_sha256=hashlib.sha256(request.raw).hexdigest(),
-                message_type=f"link {request.kind}"[:32],
-                raw=request.raw,
-                outcome=Outcome.APPLIED.value,
-                control_id_reused=False,
-            )
-            .returning(messages.c.id)
-        )
-    ).scalar_one()
 
 
 # --- shared SQL pieces ------------------------------------------------------------------

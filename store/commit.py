@@ -1,0 +1,168 @@
+"""Commit one batch, and keep one bad message from holding the others back.
+
+Synchronous: it runs on the SQLite writer's own thread, or on the event loop inside a greenlet
+(`greenlet_spawn`) for PostgreSQL, where the async engine's `sync_engine` awaits asyncpg.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
+
+from store.errors import Rejection, StoreUnavailable
+from store.inbound import Inbound, Outcome, Stored
+from store.write import write_batch
+
+log = logging.getLogger(__name__)
+
+# Errors that say the database is out of reach rather than that a message is wrong.
+_UNAVAILABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    OSError,
+    TimeoutError,
+    ConnectionError,
+)
+# PostgreSQL's deadlock_detected and serialization_failure: take the batch again.
+_RETRY_STATES = {"40P01", "40001"}
+_RETRIES = 3
+
+Answer = Stored | StoreUnavailable
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when the error says the database is out of reach, not that a message is wrong."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, _UNAVAILABLE) and not _retryable(error)
+
+
+def _retryable(error: BaseException) -> bool:
+    orig = getattr(error, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return state in _RETRY_STATES
+
+
+def commit_batch(engine: Engine, inbounds: Sequence[Inbound], now: datetime) -> list[Answer]:
+    """Store and apply a batch in one transaction; on an error, each message on its own."""
+    try:
+        return list(_write(engine, inbounds, now))
+    except Exception as error:
+        if is_unavailable(error):
+            return _unavailable(len(inbounds), error)
+        if len(inbounds) == 1:
+            return [_record_failure(engine, inbounds[0], now, error)]
+        log.warning(
+            "batch of %d failed (%s); storing one by one", len(inbounds), type(error).__name__
+        )
+    answers: list[Answer] = []
+    for inbound in inbounds:
+        try:
+            answers += _write(engine, [inbound], now)
+        except Exception as error:
+            if is_unavailable(error):
+                answers += _unavailable(1, error)
+            else:
+                answers.append(_record_failure(engine, inbound, now, error))
+    return answers
+
+
+def _write(engine: Engine, inbounds: Sequence[Inbound], now: datetime) -> list[Stored]:
+    for attempt in range(_RETRIES):
+        try:
+            with engine.begin() as conn:
+                return write_batch(conn, inbounds, now)
+        except sa_exc.DBAPIError as error:
+            if not _retryable(error) or attempt == _RETRIES - 1:
+                raise
+            log.info("batch met another process's locks (%s); taking it again", error.code)
+    raise AssertionError("unreachable")
+
+
+def _record_failure(engine: Engine, inbound: Inbound, now: datetime, error: Exception) -> Answer:
+    """Keep a message whose effects could not be stored, so it can be replayed (AE/CE); one
+    holding a value the database cannot hold is kept as rejected (AR), since no resend can
+    cure it."""
+    if is_unstorable(error):
+        reason = unstorable(error)
+        refused = replace(inbound, outcome=Outcome.REJECTED, events=(), error=reason, ack_code=None)
+        stored = _write_record(engine, refused, now)
+        if isinstance(stored, Stored):
+            return replace(stored, rejection=Rejection.UNSTORABLE_VALUE)
+        return stored
+    log.error(
+        "applying message %s from %s failed: %s",
+        inbound.control_id,
+        inbound.peer,
+        type(error).__name__,
+    )
+    log.debug("apply failure detail", exc_info=error)
+    # The sender is told AE (original mode) or CE (enhanced mode): record the one it saw.
+    code = "CE" if (inbound.ack_code or "").startswith("C") else "AE"
+    failed = replace(
+        inbound,
+        outcome=Outcome.FAILED,
+        events=(),
+        error=f"{type(error).__name__}: {error}"[:2000],
+        ack_code=code,
+    )
+    return _write_record(engine, failed, now)
+
+
+def _write_record(engine: Engine, record: Inbound, now: datetime) -> Answer:
+    """Log a message that is not applied; if even its header values cannot be stored, log
+    its raw bytes alone, so the message log never loses a message."""
+    try:
+        (stored,) = _write(engine, [record], now)
+        return stored
+    except Exception as error:
+        if is_unavailable(error):
+            return _unavailable(1, error)[0]
+        bare = replace(record, **_HEADER_UNSET, error=f"{record.error} ({unstorable(error)})")
+    try:
+        (stored,) = _write(engine, [bare], now)
+    except Exception as second:
+        return _unavailable(1, second)[0]
+    return stored
+
+
+# The header values of a logged message, cleared when the database cannot hold them.
+_HEADER_UNSET: dict[str, Any] = dict.fromkeys(
+    (
+        "sending_application",
+        "sending_facility",
+        "control_id",
+        "message_type",
+        "version",
+        "charset",
+        "error_location",
+    )
+)
+
+
+def is_unstorable(error: BaseException) -> bool:
+    """True when the database refused a value itself (SQLSTATE class 22, data exception:
+    too long, out of range, NUL), which no resend can cure."""
+    if isinstance(error, sa_exc.DataError):
+        return True
+    state = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(state, str) and state.startswith("22")
+
+
+def unstorable(error: BaseException) -> str:
+    """Why the database refused a value, without the value (it may be patient data)."""
+    cause = getattr(error, "orig", None) or error
+    return f"a value the store cannot hold ({type(cause).__name__})"
+
+
+def _unavailable(count: int, error: BaseException) -> list[Answer]:
+    log.error("store unavailable, %d message(s) not stored: %s", count, type(error).__name__)
+    log.debug("store error detail", exc_info=error)
+    return [StoreUnavailable(f"store unavailable: {type(error).__name__}")] * count

@@ -1,0 +1,98 @@
+"""Write a folded batch table by table, with multi-row statements, in the caller's transaction.
+
+Tables are written in reference order, so that the ids of rows made in this batch are known
+(from `INSERT ... RETURNING`) before a row that refers to them is written.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sqlalchemy import Connection, Executable, Table, bindparam, insert, update
+
+from store.fold.state import Key, Row, State
+from store.load import KEY_COLUMNS, REFERENCES, TABLES, Loaded, stored_columns
+from store.schema import order_timeline, reports
+
+# Reference order: a table comes after every table it refers to.
+_ORDER = ("devices", "patients", "orders", "arrivals", "studies", "series", "instances", "steps")
+_APPENDED: dict[str, Table] = {"order_timeline": order_timeline, "reports": reports}
+
+
+def flush(conn: Connection, loaded: Loaded, state: State) -> None:
+    """Insert new rows, update changed ones, add appended ones."""
+    for name in _ORDER:
+        before = loaded.tables[name]
+        new: list[tuple[Key, Row]] = []
+        changed: list[Row] = []
+        for key, row in state.tables[name].items():
+            if row["id"] is None:
+                new.append((key, row))
+            elif before.get(key) is not row:
+                changed.append(row)
+        if new:
+            _insert(conn, loaded, name, new)
+        if name == "patients":
+            # A merge may point at a patient made in this batch: set it once both have ids.
+            changed += [row for _, row in new if row["merged_into"] is not None]
+        if changed:
+            _update(conn, loaded, name, changed)
+    for name, table in _APPENDED.items():
+        rows = state.appended[name]
+        if rows:
+            conn.execute(insert(table), [_to_columns(loaded, name, row) for row in rows])
+
+
+def _insert(conn: Connection, loaded: Loaded, name: str, rows: list[tuple[Key, Row]]) -> None:
+    table = TABLES[name]
+    values = [_to_columns(loaded, name, row, new=True) for _, row in rows]
+    ids = loaded.ids.setdefault(name, {})
+    key_columns = KEY_COLUMNS[name]
+    if name == "arrivals":  # no natural key, and nothing refers to an arrival
+        conn.execute(insert(table), values)
+        return
+    returned = conn.execute(_insert_returning(name), values)
+    for found in returned:
+        key = found[1] if len(key_columns) == 1 else tuple(found[1:])
+        ids[key] = found[0]
+    for key, row in rows:
+        row["id"] = ids[key]  # the fold is done with its rows; later tables and updates need it
+
+
+@functools.cache
+def _insert_returning(name: str) -> Executable:
+    table = TABLES[name]
+    return insert(table).returning(table.c.id, *(table.c[c] for c in KEY_COLUMNS[name]))
+
+
+def _update(conn: Connection, loaded: Loaded, name: str, rows: list[Row]) -> None:
+    conn.execute(
+        _update_by_id(name),
+        [{f"b_{k}": v for k, v in _to_columns(loaded, name, row).items()} for row in rows],
+    )
+
+
+@functools.cache
+def _update_by_id(name: str) -> Executable:
+    table = TABLES[name]
+    columns = [c for c in stored_columns(table) if c != "id"]
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({c: bindparam(f"b_{c}", type_=table.c[c].type) for c in columns})
+    )
+
+
+def _to_columns(loaded: Loaded, name: str, row: Row, *, new: bool = False) -> dict[str, Any]:
+    """A fold row as the table's columns: references by key become ids."""
+    values = dict(row)
+    for id_column, (ref, target, _) in REFERENCES.get(name, {}).items():
+        key = values.pop(ref)
+        if name == "patients" and new:
+            values[id_column] = None  # set by the update that follows, once every id is known
+        else:
+            values[id_column] = None if key is None else loaded.ids[target.name][key]
+    if new:
+        values.pop("id", None)
+    return values

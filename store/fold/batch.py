@@ -1,0 +1,89 @@
+"""Fold a batch: each message's events in turn over one working set of rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mappers.events import (
+    AppointmentCancelled,
+    DeviceSeen,
+    Event,
+    InstanceStored,
+    MilestoneReached,
+    OrderChanged,
+    OrderPlaced,
+    PatientArrived,
+    PatientNoShow,
+    PatientsMerged,
+    PatientUpserted,
+    ProcedureScheduled,
+    ProcedureStepCreated,
+    ProcedureStepUpdated,
+    ReportIssued,
+    StepLinked,
+    StudyLinked,
+)
+from store.fold import arrivals, devices, links, orders, patients, reports, schedule, steps, studies
+from store.fold.state import Key, Row, State
+
+Rule = Callable[[State, Any, int | None], None]
+
+RULES: Mapping[type, Rule] = {
+    PatientUpserted: patients.upsert_patient,
+    PatientsMerged: patients.merge_patients,
+    PatientArrived: arrivals.record_arrival,
+    OrderPlaced: orders.place_order,
+    OrderChanged: orders.change_order,
+    MilestoneReached: orders.reach_milestone,
+    ProcedureScheduled: schedule.schedule,
+    AppointmentCancelled: schedule.cancel_appointment,
+    PatientNoShow: schedule.no_show,
+    ReportIssued: reports.issue_report,
+    DeviceSeen: devices.see_device,
+    InstanceStored: studies.store_instance,
+    ProcedureStepCreated: steps.create_step,
+    ProcedureStepUpdated: steps.update_step,
+    StudyLinked: links.link_study,
+    StepLinked: links.link_step,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Folding:
+    """One message to fold: the id its log row has, and its events."""
+
+    message_id: int | None
+    events: Sequence[Event]
+
+
+@dataclass(slots=True)
+class Folded:
+    """The batch's rows after the fold, and what became of each message (None: applied)."""
+
+    state: State
+    refusals: list[Exception | None]
+
+
+def fold_batch(
+    loaded: Mapping[str, Mapping[Key, Row]], messages: Sequence[Folding], now: datetime
+) -> Folded:
+    """Apply each message's events in order; a message that raises is undone alone."""
+    state = State.of(loaded, now)
+    refusals: list[Exception | None] = []
+    for message in messages:
+        state.begin()
+        try:
+            for event in message.events:
+                rule = RULES.get(type(event))
+                if rule is None:
+                    raise TypeError(f"no store rule for event {type(event).__name__}")
+                rule(state, event, message.message_id)
+        except Exception as error:  # refused or failed: answered alone, the batch goes on
+            state.rollback()
+            refusals.append(error)
+        else:
+            refusals.append(None)
+    return Folded(state, refusals)

@@ -1,0 +1,345 @@
+"""Load the rows a batch touches with a few set-wise SELECTs, locking them on PostgreSQL.
+
+Rows come back in the fold's shape (store.fold.state): references to other rows by natural
+key. The ids behind every key met on the way are kept, for the flush.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from store.fold.patients import ARRIVAL_WINDOW
+from store.fold.state import Key, Row
+from store.keys import Keys
+from store.schema import (
+    devices,
+    instances,
+    orders,
+    patient_arrivals,
+    patients,
+    procedure_steps,
+    series,
+    studies,
+)
+
+# References: the column holding an id -> (fold name, table referred to, its key columns).
+REFERENCES: dict[str, dict[str, tuple[str, Table, tuple[str, ...]]]] = {
+    "patients": {"merged_into_id": ("merged_into", patients, ("identifier", "authority"))},
+    "orders": {"patient_id": ("patient", patients, ("identifier", "authority"))},
+    "arrivals": {"patient_id": ("patient", patients, ("identifier", "authority"))},
+    "studies": {
+        "order_id": ("order", orders, ("accession",)),
+        "device_id": ("device", devices, ("ae_title",)),
+    },
+    "series": {"study_id": ("study", studies, ("study_instance_uid",))},
+    "instances": {"series_id": ("series", series, ("series_instance_uid",))},
+    "steps": {
+        "order_id": ("order", orders, ("accession",)),
+        "device_id": ("device", devices, ("ae_title",)),
+    },
+    "order_timeline": {"order_id": ("order", orders, ("accession",))},
+    "reports": {"order_id": ("order", orders, ("accession",))},
+}
+TABLES: dict[str, Table] = {
+    "patients": patients,
+    "orders": orders,
+    "arrivals": patient_arrivals,
+    "devices": devices,
+    "studies": studies,
+    "series": series,
+    "instances": instances,
+    "steps": procedure_steps,
+}
+KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "patients": ("identifier", "authority"),
+    "orders": ("accession",),
+    "arrivals": ("id",),
+    "devices": ("ae_title",),
+    "studies": ("study_instance_uid",),
+    "series": ("series_instance_uid",),
+    "instances": ("sop_instance_uid",),
+    "steps": ("sop_instance_uid",),
+}
+
+
+@dataclass(slots=True)
+class Loaded:
+    """The batch's current rows by table and key, and the ids of every key met."""
+
+    tables: dict[str, dict[Key, Row]] = field(default_factory=dict)
+    ids: dict[str, dict[Key, int]] = field(default_factory=dict)  # referred table -> key -> id
+
+    def id_of(self, table: str, key: Key) -> int | None:
+        """The id of the row with this key, when it exists."""
+        return self.ids.get(table, {}).get(key)
+
+
+def stored_columns(table: Table) -> list[str]:
+    """The columns the fold sees (generated ones are the database's)."""
+    return [c.name for c in table.columns if c.computed is None]
+
+
+def load(conn: Connection, keys: Keys) -> Loaded:
+    """Read the rows the batch's keys name (locked FOR UPDATE on PostgreSQL)."""
+    reader = _Reader(conn, Loaded(tables={name: {} for name in TABLES}, ids={}))
+    if keys.patients:
+        identifiers = {identifier for identifier, _ in keys.patients}
+        rows = reader.read("patients", identifier=identifiers, keep=keys.patients)
+        merged_ids = [row["id"] for key, row in rows.items() if key in keys.merged]
+        if merged_ids:
+            # What pointed to a merged identifier moves with it.
+            reader.read("patients", merged_into=merged_ids)
+    waiting = keys.waiting
+    if keys.studies or keys.steps or waiting:
+        # Usually nothing waits for an order: one probe asks for both kinds at once.
+        found = reader.waiting(keys.studies, keys.steps, waiting)
+        if found["studies"]:
+            reader.read("studies", id=found["studies"])
+        if found["steps"]:
+            reader.read("steps", id=found["steps"])
+    _orders(reader, keys)
+    _arrivals(reader, keys)
+    if keys.devices:
+        reader.read("devices", key=keys.devices)
+    if keys.series:
+        reader.read("series", key=keys.series)
+    if keys.instances:
+        reader.read("instances", key=keys.instances)
+    return reader.loaded
+
+
+def _orders(reader: _Reader, keys: Keys) -> None:
+    loaded = reader.loaded
+    referred = {
+        row["order"]
+        for name in ("studies", "steps")
+        for row in loaded.tables[name].values()
+        if row["order"] is not None
+    }
+    wanted: dict[str, Any] = {}
+    if keys.accessions or referred:
+        wanted["accession"] = keys.accessions | referred
+    if keys.order_uids:
+        wanted["study_uid"] = keys.order_uids
+    if keys.order_procedures:
+        wanted["procedure"] = keys.order_procedures
+    merged = _patient_ids(loaded, keys.merged)
+    if merged:
+        wanted["patient"] = merged
+    if keys.arrival_times:
+        ids = _patient_ids(loaded, keys.patients, survivors=True)
+        if ids:
+            wanted["window"] = ids
+            wanted["low"], wanted["high"] = _window(keys.arrival_times)
+    if wanted:
+        reader.read("orders", **wanted)
+
+
+def _arrivals(reader: _Reader, keys: Keys) -> None:
+    loaded = reader.loaded
+    wanted: dict[str, Any] = {}
+    merged = _patient_ids(loaded, keys.merged)
+    if merged:
+        wanted["patient"] = merged
+    if keys.order_times:
+        ids = _patient_ids(loaded, keys.patients, survivors=True)
+        if ids:
+            wanted["window"] = ids
+            wanted["low"], wanted["high"] = _window(keys.order_times)
+    if wanted:
+        reader.read("arrivals", **wanted)
+
+
+def _window(times: list[datetime]) -> tuple[datetime, datetime]:
+    span: timedelta = ARRIVAL_WINDOW
+    return min(times) - span, max(times) + span
+
+
+def _patient_ids(loaded: Loaded, named: set[Key], *, survivors: bool = False) -> list[int]:
+    rows = loaded.tables["patients"]
+    ids = {rows[key]["id"] for key in named if key in rows}
+    if survivors:
+        ids |= {
+            loaded.ids["patients"][row["merged_into"]]
+            for key, row in rows.items()
+            if key in named and row["merged_into"] is not None
+        }
+    return sorted(ids)
+
+
+def _is_in(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
+    """`column` is one of the values bound as `name`."""
+    if dialect == "postgresql":
+        # One array parameter, so the statement's text (and its prepared plan) is the same
+        # whatever the batch holds; an IN list is rendered and prepared anew per size.
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _windowed(dialect: str, table: Table, at: str) -> ColumnElement[bool]:
+    moment = table.c[at]
+    return _is_in(dialect, table.c.patient_id, "window") & moment.between(
+        bindparam("low", type_=moment.type), bindparam("high", type_=moment.type)
+    )
+
+
+def _condition(dialect: str, name: str, condition: str) -> ColumnElement[bool]:
+    """A named way to find a table's rows, with bind parameters named after it."""
+    table = TABLES[name]
+    match condition:
+        case "id":
+            return _is_in(dialect, table.c.id, "id")
+        case "key":
+            return _is_in(dialect, table.c[KEY_COLUMNS[name][0]], "key")
+        case "identifier":
+            return _is_in(dialect, table.c.identifier, "identifier")
+        case "merged_into":
+            return _is_in(dialect, table.c.merged_into_id, "merged_into")
+        case "accession":
+            return _is_in(dialect, table.c.accession, "accession")
+        case "study_uid":
+            return _is_in(dialect, table.c.study_instance_uid, "study_uid")
+        case "procedure":
+            return _is_in(dialect, table.c.requested_procedure_id, "procedure")
+        case "patient":
+            return _is_in(dialect, table.c.patient_id, "patient")
+        case "window":
+            return _windowed(dialect, table, "ordered_at" if name == "orders" else "occurred_at")
+    raise ValueError(f"no condition {condition!r} for {name}")
+
+
+class _Reader:
+    """Reads rows into one Loaded, with statements built once per shape and dialect."""
+
+    def __init__(self, conn: Connection, loaded: Loaded) -> None:
+        self.conn = conn
+        self.loaded = loaded
+        self.dialect = conn.dialect.name
+
+    def read(self, name: str, *, keep: set[Key] | None = None, **wanted: Any) -> dict[Key, Row]:
+        """Rows matching any of the conditions named (values bound by name); rows loaded
+        before stay as they were loaded."""
+        conditions = tuple(sorted(c for c in wanted if c not in ("low", "high")))
+        statement, references = _statement(self.dialect, name, conditions)
+        params = {k: sorted(v) if isinstance(v, set | list) else v for k, v in wanted.items()}
+        loaded = self.loaded
+        found: dict[Key, Row] = {}
+        rows = loaded.tables[name]
+        key_columns = KEY_COLUMNS[name]
+        own_ids = loaded.ids.setdefault(name, {})
+        for mapping in self.conn.execute(statement, params).mappings():
+            row = dict(mapping)
+            for id_column, (ref, target, ref_columns) in references.items():
+                parts = tuple(row.pop(f"{ref}__k{i}") for i in range(len(ref_columns)))
+                ref_key = None if parts[0] is None else parts[0] if len(parts) == 1 else parts
+                row.pop(id_column)
+                row[ref] = ref_key
+                if ref_key is not None:
+                    loaded.ids.setdefault(target.name, {})[ref_key] = mapping[id_column]
+            key = _key(row, key_columns)
+            if keep is not None and key not in keep:
+                continue
+            own_ids[key] = row["id"]
+            found[key] = rows.setdefault(key, row)
+        return found
+
+    def waiting(self, studies: set[str], steps: set[str], waiting: set[str]) -> dict[str, list]:
+        """Ids of the studies and steps named, and of those unmatched that name an order."""
+        params = {"studies": sorted(studies), "steps": sorted(steps), "waiting": sorted(waiting)}
+        found: dict[str, list] = {"studies": [], "steps": []}
+        for kind, row_id in self.conn.execute(_waiting_probe(self.dialect), params):
+            found[kind].append(row_id)
+        return found
+
+
+@functools.cache
+def _waiting_probe(dialect: str) -> Any:
+    parts = []
+    for name, uid in (("studies", "study_instance_uid"), ("steps", "sop_instance_uid")):
+        table = TABLES[name]
+        names_an_order = table.c.order_id.is_(None) & or_(
+            _is_in(dialect, table.c.accession, "waiting"),
+            _is_in(dialect, table.c.study_instance_uid, "waiting"),
+        )
+        parts.append(
+            select(literal(name).label("kind"), table.c.id).where(
+                or_(_is_in(dialect, table.c[uid], name), names_an_order)
+            )
+        )
+    return union_all(*parts)
+
+
+@functools.cache
+def _statement(
+    dialect: str, name: str, conditions: tuple[str, ...]
+) -> tuple[Select[Any], dict[str, tuple[str, Table, tuple[str, ...]]]]:
+    table = TABLES[name]
+    statement, references = _select(name)
+    where = or_(*(_condition(dialect, name, c) for c in conditions))
+    statement = statement.where(where).order_by(table.c.id)
+    if dialect == "postgresql" and name not in ("arrivals", "instances"):
+        statement = statement.with_for_update(of=table)
+    return statement, references
+
+
+def _key(row: Row, columns: tuple[str, ...]) -> Key:
+    return row[columns[0]] if len(columns) == 1 else tuple(row[c] for c in columns)
+
+
+@functools.cache
+def _select(name: str) -> tuple[Select[Any], dict[str, tuple[str, Table, tuple[str, ...]]]]:
+    """The SELECT of a table's rows with the natural key of each row it refers to."""
+    table = TABLES[name]
+    references = REFERENCES.get(name, {})
+    columns: list[Any] = [table.c[c] for c in stored_columns(table)]
+    source: Any = table
+    for id_column, (ref, target, key_columns) in references.items():
+        alias = target.alias(f"{ref}_ref")
+        source = source.outerjoin(alias, alias.c.id == table.c[id_column])
+        columns += [alias.c[c].label(f"{ref}__k{i}") for i, c in enumerate(key_columns)]
+    return select(*columns).select_from(source), references
+
+
+def lock_hashes(names: list[str]) -> list[int]:
+    """The advisory lock numbers of these keys, sorted: every process takes them in one
+    order, so two batches never wait for each other in a circle."""
+    return sorted(
+        {
+            int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "big", signed=True)
+            for n in names
+        }
+    )
+
+
+def lock_keys(conn: Connection, names: list[str]) -> None:
+    """Take a transaction-scoped advisory lock per key, so two gateways folding the same
+    patient or order take turns (rows not yet made included)."""
+    if names:
+        conn.execute(select(LOCKED), {"keys": lock_hashes(names)})
+
+
+# How many of the batch's advisory locks were taken (all of them, once this is evaluated).
+_KEY = func.unnest(bindparam("keys", type_=ARRAY(BigInteger()))).table_valued("k").render_derived()
+LOCKED = (
+    select(func.count(func.pg_advisory_xact_lock(_KEY.c.k))).select_from(_KEY).scalar_subquery()
+)
