@@ -29,7 +29,7 @@ from gateway.keys import (
 )
 from gateway.metrics import Metrics
 from gateway.problems import problem_middleware
-from listeners.dicom import DicomListener, DicomOptions
+from listeners.dicom import DicomListener
 from listeners.hl7 import Hl7Receiver, ReceiverOptions
 from listeners.mllp import MllpServer
 from listeners.prober import Prober, echo_device
@@ -156,6 +156,7 @@ async def _mllp_listener(app: web.Application) -> AsyncIterator[None]:
         max_message_bytes=settings.mllp.max_message_bytes,
         idle_timeout=settings.mllp.idle_timeout,
         read_timeout=settings.mllp.read_timeout,
+        backlog=settings.mllp.listen_backlog,
     )
     await server.start()
     app[MLLP_SERVER] = server
@@ -175,26 +176,9 @@ async def _dicom_listener(app: web.Application) -> AsyncIterator[None]:
     listener = DicomListener(
         app[INGEST],
         find_worklist,
-        DicomOptions(
-            ae_title=dicom.ae_title,
-            host=dicom.host,
-            port=dicom.port,
-            facility_tz=settings.tz,
-            calling_aes=dicom.calling_aes,
-            echo_calling_aes=dicom.echo_calling_aes,
-            storage_calling_aes=dicom.storage_calling_aes,
-            mpps_calling_aes=dicom.mpps_calling_aes,
-            worklist_calling_aes=dicom.worklist_calling_aes,
-            max_associations=dicom.max_associations,
-            acse_timeout=dicom.acse_timeout,
-            dimse_timeout=dicom.dimse_timeout,
-            network_timeout=dicom.network_timeout,
-            max_pdu=dicom.max_pdu,
-            storage_dir=dicom.storage_dir,
-            worklist_case_insensitive_names=dicom.worklist_case_insensitive_names,
-            worklist_max_results=dicom.worklist_max_results,
-            store_timeout=settings.database.busy_timeout * 3,
-        ),
+        dicom,
+        facility_tz=settings.tz,
+        store_timeout=settings.database.busy_timeout * 3,
         observe=app[METRICS].observe_dicom,
     )
     await listener.start()

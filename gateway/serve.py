@@ -34,7 +34,12 @@ async def serve(
     try:
         log.info("starting: %s", describe(settings))
         await runner.setup()
-        site = web.TCPSite(runner, settings.http.host, settings.http.port)
+        site = web.TCPSite(
+            runner,
+            settings.http.host,
+            settings.http.port,
+            backlog=settings.http.listen_backlog,
+        )
         await site.start()
         log.info("HTTP listening on http://%s:%d", settings.http.host, settings.http.port)
         log.info("ready")

@@ -16,9 +16,8 @@ import socketserver
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pydicom.dataset import Dataset
@@ -31,6 +30,7 @@ from pynetdicom.sop_class import (
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
+from listeners.options import DicomOptions
 from mappers.dicom import errors as status
 from mappers.dicom.errors import DicomMappingError
 from mappers.dicom.instances import map_instance
@@ -57,30 +57,6 @@ CANCELLED = 0xFE00
 _PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
 
 
-@dataclass(frozen=True, slots=True)
-class DicomOptions:
-    """What the AE needs from the settings."""
-
-    ae_title: str
-    host: str
-    port: int
-    facility_tz: tzinfo
-    calling_aes: tuple[str, ...] = ()
-    echo_calling_aes: tuple[str, ...] = ()
-    storage_calling_aes: tuple[str, ...] = ()
-    mpps_calling_aes: tuple[str, ...] = ()
-    worklist_calling_aes: tuple[str, ...] = ()
-    max_associations: int = 20
-    acse_timeout: float = 30.0
-    dimse_timeout: float = 60.0
-    network_timeout: float = 60.0
-    max_pdu: int = 262_144
-    storage_dir: Path | None = None
-    worklist_case_insensitive_names: bool = True
-    worklist_max_results: int = 1000
-    store_timeout: float = 10.0
-
-
 class DicomListener:
     """Runs the AE's server thread and answers each DIMSE request once the store committed."""
 
@@ -90,6 +66,8 @@ class DicomListener:
         find_worklist: FindWorklist,
         options: DicomOptions,
         *,
+        facility_tz: tzinfo,
+        store_timeout: float = 10.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         observe: Callable[[str, int], None] | None = None,
     ) -> None:
@@ -97,6 +75,8 @@ class DicomListener:
         self._ingest = ingest
         self._find_worklist = find_worklist
         self._options = options
+        self._facility_tz = facility_tz
+        self._store_timeout = store_timeout
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: ThreadedAssociationServer | None = None
@@ -127,6 +107,8 @@ class DicomListener:
         threading.Thread(
             target=server.serve_forever, args=(SHUTDOWN_POLL,), name="dicom-acceptor", daemon=True
         ).start()
+        # socketserver listens with its class's small queue (5); a burst of modalities needs more.
+        server.socket.listen(options.listen_backlog)
         self._server = server
         log.info("DICOM %s listening on %s:%d", options.ae_title, options.host, self.port)
 
@@ -205,7 +187,7 @@ class DicomListener:
         assert self._loop is not None
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
-            return future.result(self._options.store_timeout)
+            return future.result(self._store_timeout)
         except TimeoutError:
             future.cancel()
             raise
@@ -242,7 +224,7 @@ class DicomListener:
                 calling_ae=calling,
                 transfer_syntax=transfer_syntax,
                 received_at=received_at,
-                facility_tz=self._options.facility_tz,
+                facility_tz=self._facility_tz,
                 stored_path=path,
             )
         except DicomMappingError as exc:
@@ -280,7 +262,7 @@ class DicomListener:
                 sop_instance_uid=sop_instance_uid,
                 calling_ae=calling,
                 received_at=received_at,
-                facility_tz=self._options.facility_tz,
+                facility_tz=self._facility_tz,
             )
         except DicomMappingError as exc:
             return self._refuse(_with(inbound, (), f"N-CREATE:{sop_instance_uid}"), exc), None
@@ -302,7 +284,7 @@ class DicomListener:
                 modifications,
                 sop_instance_uid=sop_instance_uid,
                 received_at=received_at,
-                facility_tz=self._options.facility_tz,
+                facility_tz=self._facility_tz,
             )
         except DicomMappingError as exc:
             return self._refuse(_with(inbound, (), control_id), exc), None
@@ -318,7 +300,7 @@ class DicomListener:
         try:
             query = parse_worklist_query(
                 event.identifier,
-                facility_tz=options.facility_tz,
+                facility_tz=self._facility_tz,
                 case_insensitive_names=options.worklist_case_insensitive_names,
             )
             plan = plan_worklist_answer(event.identifier)
@@ -340,7 +322,7 @@ class DicomListener:
             answer = encode_worklist_response(
                 item,
                 plan,
-                facility_tz=options.facility_tz,
+                facility_tz=self._facility_tz,
                 implicit_vr=syntax.is_implicit_VR,
                 little_endian=syntax.is_little_endian,
             )

@@ -155,10 +155,12 @@ class MllpServer:
         max_message_bytes: int,
         idle_timeout: float | None,
         read_timeout: float,
+        backlog: int = 128,
         logger: logging.Logger | None = None,
     ) -> None:
         self._handler = handler
         self._on_oversize = on_oversize
+        self._backlog = backlog
         self._host = host
         self._port = port
         self._max_message_bytes = max_message_bytes
@@ -172,7 +174,9 @@ class MllpServer:
 
     async def start(self) -> None:
         """Bind and start accepting connections."""
-        self._server = await asyncio.start_server(self._accept, self._host, self._port)
+        self._server = await asyncio.start_server(
+            self._accept, self._host, self._port, backlog=self._backlog
+        )
         self._bound_port = self._server.sockets[0].getsockname()[1]
         self._log.info("MLLP listening on %s:%d", self._host, self._bound_port)
 

@@ -8,7 +8,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -166,16 +166,19 @@ async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
 def gateway_settings(database_url: str, **overrides: object) -> Settings:
     """Settings for a gateway under test: loopback, free ports, the given database."""
     base = load_settings({}, None)
-    settings = replace(
-        base,
-        database=replace(base.database, url=database_url, busy_timeout=2.0),
-        mllp=replace(base.mllp, port=free_port(), read_timeout=2.0, shutdown_grace=5.0),
-        http=replace(base.http, port=free_port()),
-        dicom=replace(base.dicom, port=free_port()),
-    )
+    sections: dict[str, dict[str, object]] = {
+        "database": {"url": database_url, "busy_timeout": 2.0},
+        "mllp": {"port": free_port(), "read_timeout": 2.0, "shutdown_grace": 5.0},
+        "http": {"port": free_port()},
+        "dicom": {"port": free_port()},
+    }
     for section, values in overrides.items():
-        settings = replace(settings, **{section: replace(getattr(settings, section), **values)})
-    return settings
+        sections[section] = {**sections.get(section, {}), **values}  # type: ignore[dict-item]
+    return base.model_copy(
+        update={
+            name: getattr(base, name).model_copy(update=values) for name, values in sections.items()
+        }
+    )
 
 
 @dataclass

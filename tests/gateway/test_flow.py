@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -60,7 +59,9 @@ _counter = itertools.count(1)
 async def gateway(database_url: str) -> AsyncIterator[RunningGateway]:
     """A running gateway in Berlin time with the flow routes and goals of these tests."""
     base = gateway_settings(database_url)
-    settings = replace(base, timezone="Europe/Berlin", flow=FlowSettings(goals=dict(GOALS)))
+    settings = base.model_copy(
+        update={"timezone": "Europe/Berlin", "flow": FlowSettings(goals=dict(GOALS))}
+    )
     app = create_app(settings)
     routed = {route.resource.canonical for route in app.router.routes() if route.resource}
     if "/api/v1/flow/board" not in routed:
