@@ -16,6 +16,7 @@ from aiohttp import web
 from gateway import api, equipment, fhir, flow, health, openapi
 from gateway.auth import Token, auth_middleware
 from gateway.config import Settings
+from gateway.contract.registry import add_routes
 from gateway.cors import cors_middleware
 from gateway.keys import (
     DICOM_LISTENER,
@@ -25,6 +26,8 @@ from gateway.keys import (
     METRICS,
     MLLP_SERVER,
     PROBER,
+    ROUTES,
+    SECURED,
     SETTINGS,
 )
 from gateway.metrics import Metrics
@@ -52,6 +55,10 @@ from store.locks import LeaderLock
 from store.migrate import migrate, pending_revisions
 from store.worklist import find_worklist as find_worklist_items
 
+# aiohttp's HTTP parser limits: a request line of up to 32 KiB (the default 8 KiB is less
+# than a FHIR search with every parameter at its documented longest, percent-encoded).
+REQUEST_LIMITS: dict[str, int] = {"max_line_size": 32_768, "max_field_size": 16_384}
+
 
 def create_app(
     settings: Settings,
@@ -69,6 +76,7 @@ def create_app(
             metrics.middleware(),
             cors_middleware(settings.http.cors_origins),
             problem_middleware,
+            fhir.unserved_types,
             auth_middleware(tokens),
         ]
     )
@@ -79,12 +87,10 @@ def create_app(
     app.cleanup_ctx.append(_mllp_listener)
     app.cleanup_ctx.append(_dicom_listener)
     app.cleanup_ctx.append(partial(_prober, devices=devices or {}))
-    app.add_routes(health.routes)
-    app.add_routes(api.routes)
-    app.add_routes(flow.routes)
-    app.add_routes(equipment.routes)
-    app.add_routes(fhir.routes)
-    app.add_routes(openapi.routes)
+    table = (health, api, flow, equipment, fhir, openapi)
+    app[ROUTES] = tuple(route for module in table for route in module.routes.routes)
+    app[SECURED] = tokens is not None
+    add_routes(app, app[ROUTES])
     return app
 
 

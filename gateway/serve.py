@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from gateway.app import create_app
+from gateway.app import REQUEST_LIMITS, create_app
 from gateway.auth import Token
 from gateway.config import Settings, describe
 from store.equipment import DeviceRegistration
@@ -25,7 +25,10 @@ async def serve(
     """Start every listener, wait for a stop signal, then stop accepting, finish the messages
     in flight and close the store."""
     runner = web.AppRunner(
-        create_app(settings, tokens, devices), handle_signals=False, access_log=None
+        create_app(settings, tokens, devices),
+        handle_signals=False,
+        access_log=None,
+        **REQUEST_LIMITS,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

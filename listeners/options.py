@@ -71,7 +71,9 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def _ae_title_ok(value: str) -> str:
+def _ae_title_ok(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
     if not 1 <= len(value) <= 16 or re.fullmatch(AE_TITLE_PATTERN, value) is None:
         raise ValueError(AE_TITLE_RULE)
     return value
@@ -94,8 +96,9 @@ Titles = Annotated[tuple[str, ...], BeforeValidator(comma_list)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_none_word)]
 AETitle = Annotated[
     str,
-    AfterValidator(_ae_title_ok),
     Field(min_length=1, max_length=16, pattern=AE_TITLE_PATTERN, description=AE_TITLE_RULE),
+    # Checked again to answer with the rule in words rather than the pattern.
+    BeforeValidator(_ae_title_ok),
 ]
 # The backlog of pending connections a listening socket keeps (listen(2)).
 Backlog = Annotated[

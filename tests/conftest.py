@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.app import create_app
+from gateway.app import REQUEST_LIMITS, create_app
 from gateway.auth import Token
 from gateway.config import Settings, load_settings
 from gateway.keys import ENGINE, MLLP_SERVER
@@ -188,6 +188,7 @@ class RunningGateway:
     app: web.Application
     runner: web.AppRunner
     settings: Settings
+    http_port: int | None = None  # the port bound, read back (settings may say 0)
 
     @property
     def mllp_port(self) -> int:
@@ -195,7 +196,7 @@ class RunningGateway:
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.http.port}"
+        return f"http://127.0.0.1:{self.http_port or self.settings.http.port}"
 
     @property
     def engine(self) -> AsyncEngine:
@@ -209,11 +210,11 @@ async def start_gateway(
 ) -> RunningGateway:
     """Start the whole application (store, listeners, prober, HTTP) as `serve` does."""
     app = create_app(settings, tokens, devices)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, **REQUEST_LIMITS)
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port)
     await site.start()
-    return RunningGateway(app, runner, settings)
+    return RunningGateway(app, runner, settings, runner.addresses[0][1])
 
 
 @pytest.fixture

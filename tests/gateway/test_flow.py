@@ -588,7 +588,7 @@ async def test_unmatched_items_are_listed_and_linked(gateway: RunningGateway) ->
     await image(gateway, "1.2.9.78", "LATE-3", "CT9", at(31))
     other = (await get(gateway, "/api/v1/unmatched", {"kind": "study"}))["items"][0]["id"]
     status, _, body = await call("POST", f"{url}/study/{other}/link", body=b'{"accession": "NOPE"}')
-    assert status == 400 and body["detail"].startswith("accession:")
+    assert status == 409 and body["detail"].startswith("accession:")
     for bad, name in (
         (b"not json", "body:"),
         (b"[1]", "body:"),
