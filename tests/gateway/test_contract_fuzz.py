@@ -54,7 +54,7 @@ def served_url(open_gateway: ThreadedGateway) -> str:
     return open_gateway.running.http_url
 
 
-def _schemathesis(base: str, *headers: str) -> subprocess.CompletedProcess[str]:
+def _schemathesis(base: str, *headers: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "--config-file",
@@ -72,23 +72,33 @@ def _schemathesis(base: str, *headers: str) -> subprocess.CompletedProcess[str]:
     ]
     environment = {**os.environ, "SCHEMATHESIS_TELEMETRY": "false"}
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=300, env=environment, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+        check=False,
+        cwd=cwd,  # its cache goes there, not into the repository
     )
 
 
 @pytest.mark.slow
-def test_schemathesis_finds_nothing_without_tokens(open_gateway: ThreadedGateway) -> None:
+def test_schemathesis_finds_nothing_without_tokens(
+    open_gateway: ThreadedGateway, tmp_path: Path
+) -> None:
     """Open (no tokens file): every phase passes every check against /openapi.json."""
-    result = _schemathesis(open_gateway.running.http_url)
+    result = _schemathesis(open_gateway.running.http_url, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-8000:]
     assert "failure" not in result.stdout.splitlines()[-1], result.stdout[-2000:]
 
 
 @pytest.mark.slow
-def test_schemathesis_finds_nothing_with_a_reader_token(guarded_gateway: ThreadedGateway) -> None:
+def test_schemathesis_finds_nothing_with_a_reader_token(
+    guarded_gateway: ThreadedGateway, tmp_path: Path
+) -> None:
     """Guarded (tokens file, a reader's token): every phase passes; changes answer 403."""
     url = guarded_gateway.running.http_url
-    result = _schemathesis(url, f"Authorization: Bearer {READER_TOKEN}")
+    result = _schemathesis(url, f"Authorization: Bearer {READER_TOKEN}", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-8000:]
     assert "failure" not in result.stdout.splitlines()[-1], result.stdout[-2000:]
 
