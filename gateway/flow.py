@@ -70,7 +70,7 @@ async def flow_board(request: web.Request, query: BoardQuery) -> web.Response:
     readers = (paging.choice(BOARD_STATES), paging.instant, paging.row_id)
     after = paging.read_parts(query.cursor, readers)
     async with request.app[ENGINE].connect() as conn:
-        board = await read_board(conn, board_query, after=after, limit=query.limit)  # type: ignore[arg-type]
+        board = await read_board(conn, board_query, after=after, limit=query.limit)
     body = dataclasses.asdict(board)
     body["next_cursor"] = paging.encode_cursor(body.pop("next_key"))
     return json_response(body)
@@ -100,7 +100,7 @@ async def flow_turnaround(request: web.Request, query: TurnaroundQuery) -> web.R
     group = paging.day if query.group_by == "day" else paging.text
     after = paging.read_parts(query.cursor, (paging.choice(tuple(figures.FIGURES)), group))
     async with request.app[ENGINE].connect() as conn:
-        page = await read_turnaround(conn, turnaround_query, after=after, limit=query.limit)  # type: ignore[arg-type]
+        page = await read_turnaround(conn, turnaround_query, after=after, limit=query.limit)
     return json_response(
         {
             "from": start,
@@ -132,7 +132,7 @@ async def flow_volumes(request: web.Request, query: VolumesQuery) -> web.Respons
     )
     after = paging.read_parts(query.cursor, (paging.instant, paging.text))
     async with request.app[ENGINE].connect() as conn:
-        page = await read_volumes(conn, volume_query, after=after, limit=query.limit)  # type: ignore[arg-type]
+        page = await read_volumes(conn, volume_query, after=after, limit=query.limit)
     return json_response(
         {
             "from": start,
@@ -158,7 +158,7 @@ async def unmatched_list(request: web.Request, query: UnmatchedQuery) -> web.Res
     readers = (paging.instant, paging.choice(UNMATCHED_KINDS), paging.row_id)
     after = paging.read_parts(query.cursor, readers)
     async with request.app[ENGINE].connect() as conn:
-        page = await list_unmatched(conn, kinds=kinds, after=after, limit=query.limit)  # type: ignore[arg-type]
+        page = await list_unmatched(conn, kinds=kinds, after=after, limit=query.limit)
     return json_response({"items": page.items, "next_cursor": paging.encode_cursor(page.next_key)})
 
 

@@ -67,6 +67,13 @@ def key_value_table(value: Any) -> Any:
     return {key.strip(): item.strip() for key, item in pairs}
 
 
+def _pdu_size(value: int) -> int:
+    """0 (no limit) or at least 4096 bytes."""
+    if value != 0 and value < 4096:
+        raise ValueError("out of range")
+    return value
+
+
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
@@ -153,7 +160,7 @@ class DicomOptions(Options):
     max_pdu: Annotated[
         int,
         BeforeValidator(_no_bool),
-        AfterValidator(lambda v: v if v == 0 or v >= 4096 else _refuse()),
+        AfterValidator(_pdu_size),
         Field(ge=0, description="0 or a byte count >= 4096"),
     ] = 262_144
     # Folder to keep received instances in, as study/series/instance.dcm; off when unset.
@@ -173,7 +180,3 @@ class DicomOptions(Options):
         ),
     ] = UUID_UID_ROOT
     listen_backlog: Backlog = 128
-
-
-def _refuse() -> Any:
-    raise ValueError("out of range")

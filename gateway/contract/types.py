@@ -32,7 +32,7 @@ def _digits(value: Any) -> Any:
 
 # Identifiers (accession numbers, codes, AE titles, control ids) are short; the bound keeps
 # every request line within the server's limit (REQUEST_LIMITS).
-Text = Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]
+Text = Annotated[str, Field(min_length=1, max_length=128, pattern=NO_NUL)]
 # Constraints first: a validator before them would hide them from the JSON Schema.
 RowId = Annotated[int, Field(ge=0, le=MAX_ROW_ID), BeforeValidator(_digits)]
 Limit = Annotated[
@@ -110,11 +110,6 @@ Instant = Annotated[
         }
     ),
 ]
-
-
-def body_instant(moment: datetime) -> datetime:
-    """A body's date-time, in UTC."""
-    return to_utc(moment)
 
 
 def choices(allowed: Sequence[str], what: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
@@ -63,6 +62,3 @@ def page_of(item: Any, name: str, **echo: Any) -> type[BaseModel]:
         items=(list[item], ...),
         next_cursor=(str | None, Field(..., description="The cursor of the next page, or null.")),
     )
-
-
-Window = tuple[datetime, datetime]

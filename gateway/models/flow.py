@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from gateway.contract.types import Cursor, Instant, RowId, Text, choices, one_of
+from gateway.contract.types import Instant, RowId, Text, choices, one_of
 from gateway.models.common import Body, Paged, Query, page_of
 from store.figures import FIGURES, INTERVAL_SECONDS
 from store.flow import (
@@ -50,7 +50,6 @@ class TurnaroundQuery(Paged):
     to: Instant | None = Field(None, description="Window end, exclusive (default: now).")
     group_by: one_of(GROUPS) | None = None  # type: ignore[valid-type]
     figure: choices(tuple(FIGURES), "Figures (default all); may be repeated") = ()  # type: ignore[valid-type]
-    cursor: Cursor | None = None
 
 
 class VolumesQuery(Paged):
@@ -83,7 +82,7 @@ class LinkPath(Query):
 class LinkBody(Body):
     """The order to link to."""
 
-    accession: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00]*\S[^\x00]*$")]
+    accession: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00]*\S[^\x00]*$")]
 
 
 class Linked(BaseModel):

@@ -25,7 +25,7 @@ class OrderQuery(Ranged):
 
     status: choices(MILESTONES, "Milestone names") = ()  # type: ignore[valid-type]
     modality: Text | None = Field(None, description="DICOM modality code, e.g. CT.")
-    patient: Annotated[str, Field(pattern=_PATIENT, max_length=129)] | None = Field(
+    patient: Annotated[str, Field(pattern=_PATIENT, max_length=257)] | None = Field(
         None, description="Patient identifier, or authority|identifier."
     )
     accession: Text | None = Field(None, description="Accession number.")
