@@ -1,24 +1,34 @@
-"""The `/api/v1` JSON routes."""
+"""The `/api/v1` JSON routes of orders and the message log."""
 
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from aiohttp import web
 
 from gateway import paging
+from gateway.contract.registry import Routes
 from gateway.jsonio import json_response
 from gateway.keys import ENGINE, HL7_RECEIVER
-from gateway.problems import BadRequest, Conflict, NotFound
+from gateway.models.lists import (
+    AccessionPath,
+    KeptMessage,
+    MessagePage,
+    MessagePath,
+    MessageQuery,
+    OrderPage,
+    OrderQuery,
+    ReplayOutcome,
+)
+from gateway.problems import Conflict, NotFound
 from mappers.errors import MappingError
-from mappers.events import Milestone
 from mappers.hl7v2.charset import HL7_CHARSETS, decode_message
 from mappers.hl7v2.er7 import parse_message
 from store.ingest import Outcome
 from store.queries import (
     MessageFilter,
     OrderFilter,
+    OrderView,
     get_message,
     get_message_outcome,
     get_order,
@@ -26,86 +36,100 @@ from store.queries import (
     list_orders,
 )
 
-routes = web.RouteTableDef()
-
-_MILESTONES = tuple(m.value for m in Milestone)
-_OUTCOMES = tuple(o.value for o in Outcome)
-_ORDER_PARAMETERS = {"status", "modality", "patient", "accession", "from", "to"}
-_MESSAGE_PARAMETERS = {"outcome", "type", "control_id", "from", "to"}
-_MESSAGE_TYPE = re.compile(r"[A-Z0-9]{3}(\^[A-Z0-9]{3})?")
+routes = Routes()
 
 
-@routes.get("/api/v1/orders")
-async def order_list(request: web.Request) -> web.Response:
+@routes.get(
+    "/api/v1/orders",
+    summary="Orders, newest first, filtered and paged; orders without an order time last.",
+    query=OrderQuery,
+    response=OrderPage,
+    errors=(400,),
+)
+async def order_list(request: web.Request, query: OrderQuery) -> web.Response:
     """Orders newest first, filtered and paged by cursor; orders without an order time last."""
-    query = request.query
-    paging.check_names(query, _ORDER_PARAMETERS | paging.PAGING_PARAMETERS)
-    authority, identifier = _patient(paging.read_one(query, "patient"))
-    ordered_from, ordered_to = paging.read_range(query)
+    authority, identifier = _patient(query.patient)
     where = OrderFilter(
-        statuses=paging.read_choices(query, "status", _MILESTONES),
-        modality=paging.read_one(query, "modality"),
+        statuses=query.status,
+        modality=query.modality,
         patient_identifier=identifier,
         patient_authority=authority,
-        accession=paging.read_one(query, "accession"),
-        ordered_from=ordered_from,
-        ordered_to=ordered_to,
+        accession=query.accession,
+        ordered_from=query.from_,
+        ordered_to=query.to,
     )
-    limit = paging.read_limit(query)
-    after = paging.read_cursor(query, nullable_time=True)
+    after = paging.read_cursor(query.cursor, nullable_time=True)
     async with request.app[ENGINE].connect() as conn:
-        page = await list_orders(conn, where, after=after, limit=limit)
+        page = await list_orders(conn, where, after=after, limit=query.limit)
     return json_response({"items": page.items, "next_cursor": paging.encode_cursor(page.next_key)})
 
 
-@routes.get("/api/v1/orders/{accession}")
-async def order_detail(request: web.Request) -> web.Response:
+@routes.get(
+    "/api/v1/orders/{accession}",
+    summary="An order with its patient, appointment, milestones, timeline and reports.",
+    path_params=AccessionPath,
+    response=OrderView,
+    errors=(400, 404),
+)
+async def order_detail(request: web.Request, path: AccessionPath) -> web.Response:
     """An order by accession number, with its patient, milestones, timeline and reports."""
-    accession = request.match_info["accession"]
     async with request.app[ENGINE].connect() as conn:
-        order = await get_order(conn, accession)
+        order = await get_order(conn, path.accession)
     if order is None:
-        raise NotFound(f"no order with accession number {accession!r}")
+        raise NotFound(f"no order with accession number {path.accession!r}")
     return json_response(order)
 
 
-@routes.get("/api/v1/messages")
-async def message_list(request: web.Request) -> web.Response:
+@routes.get(
+    "/api/v1/messages",
+    summary="The message log, newest first (without message content).",
+    query=MessageQuery,
+    response=MessagePage,
+    errors=(400,),
+)
+async def message_list(request: web.Request, query: MessageQuery) -> web.Response:
     """The message log newest first, filtered and paged by cursor; without message content."""
-    query = request.query
-    paging.check_names(query, _MESSAGE_PARAMETERS | paging.PAGING_PARAMETERS)
-    received_from, received_to = paging.read_range(query)
     where = MessageFilter(
-        outcomes=paging.read_choices(query, "outcome", _OUTCOMES),
-        message_type=_message_type(paging.read_one(query, "type")),
-        control_id=paging.read_one(query, "control_id"),
-        received_from=received_from,
-        received_to=received_to,
+        outcomes=query.outcome,
+        message_type=query.type,
+        control_id=query.control_id,
+        received_from=query.from_,
+        received_to=query.to,
     )
-    limit = paging.read_limit(query)
-    after = paging.read_cursor(query, nullable_time=False)
+    after = paging.read_cursor(query.cursor, nullable_time=False)
     async with request.app[ENGINE].connect() as conn:
-        page = await list_messages(conn, where, after=after, limit=limit)
+        page = await list_messages(conn, where, after=after, limit=query.limit)
     return json_response({"items": page.items, "next_cursor": paging.encode_cursor(page.next_key)})
 
 
-@routes.get(r"/api/v1/messages/{id:\d+}")
-async def message_detail(request: web.Request) -> web.Response:
+@routes.get(
+    "/api/v1/messages/{id}",
+    summary="One kept message, with its content as text.",
+    path_params=MessagePath,
+    response=KeptMessage,
+    errors=(400, 404),
+)
+async def message_detail(request: web.Request, path: MessagePath) -> web.Response:
     """A message log entry with its content as text."""
-    message_id = _message_id(request)
     async with request.app[ENGINE].connect() as conn:
-        kept = await get_message(conn, message_id)
+        kept = await get_message(conn, path.id)
     if kept is None:
-        raise NotFound(f"no message with id {message_id}")
+        raise NotFound(f"no message with id {path.id}")
     return json_response(
         {**dataclasses.asdict(kept.view), "raw": _text_of(kept.raw, kept.view.charset)}
     )
 
 
-@routes.post(r"/api/v1/messages/{id:\d+}/replay")
-async def message_replay(request: web.Request) -> web.Response:
+@routes.post(
+    "/api/v1/messages/{id}/replay",
+    summary="Process a kept HL7 message that was not applied again, through the intake path.",
+    path_params=MessagePath,
+    response=ReplayOutcome,
+    errors=(400, 404, 409),
+)
+async def message_replay(request: web.Request, path: MessagePath) -> web.Response:
     """Process a kept HL7 v2 message again through the intake path; answer its new outcome."""
-    message_id = _message_id(request)
+    message_id = path.id
     async with request.app[ENGINE].connect() as conn:
         kept = await get_message(conn, message_id)
     if kept is None:
@@ -121,40 +145,12 @@ async def message_replay(request: web.Request) -> web.Response:
 
 
 def _patient(text: str | None) -> tuple[str | None, str | None]:
-    """(authority, identifier) from `identifier` or `authority|identifier`.
-
-    Raises:
-        BadRequest: either part is empty.
-    """
+    """(authority, identifier) from `identifier` or `authority|identifier` (the model's pattern
+    guarantees neither part is empty)."""
     if text is None:
         return None, None
     authority, bar, identifier = text.rpartition("|")
-    if not identifier or (bar and not authority):
-        raise BadRequest(f"patient: {text!r} is not identifier or authority|identifier")
     return (authority if bar else None), identifier
-
-
-def _message_type(text: str | None) -> str | None:
-    """A message type `ORM^O01`, or a family `ORM`.
-
-    Raises:
-        BadRequest: the value is neither.
-    """
-    if text is not None and not _MESSAGE_TYPE.fullmatch(text):
-        raise BadRequest(f"type: {text!r} is not a message type (ORM^O01) or family (ORM)")
-    return text
-
-
-def _message_id(request: web.Request) -> int:
-    """The `{id}` of a message route.
-
-    Raises:
-        NotFound: the id is beyond any row id (a 64-bit integer).
-    """
-    message_id = int(request.match_info["id"])
-    if message_id >= 2**63:
-        raise NotFound(f"no message with id {message_id}")
-    return message_id
 
 
 def _text_of(raw: bytes, charset: str | None) -> str:

@@ -18,6 +18,7 @@ from aiohttp import web
 from gateway import api, equipment, fhir, flow, health, openapi
 from gateway.auth import Token, auth_middleware
 from gateway.config import ConfigError, Settings
+from gateway.contract.registry import add_routes
 from gateway.cors import cors_middleware
 from gateway.keys import (
     DICOM_LISTENER,
@@ -28,13 +29,15 @@ from gateway.keys import (
     MLLP_SERVER,
     MLLP_TLS_SERVER,
     PROBER,
+    ROUTES,
+    SECURED,
     SETTINGS,
     TLS_CONTEXT,
 )
 from gateway.metrics import Metrics
 from gateway.nul_guard import nul_guard_middleware
 from gateway.problems import problem_middleware
-from listeners.dicom import DicomListener, DicomOptions
+from listeners.dicom import DicomListener
 from listeners.hl7 import Hl7Receiver, ReceiverOptions
 from listeners.mllp import MllpServer
 from listeners.prober import Prober, echo_device
@@ -58,6 +61,10 @@ from store.locks import LeaderLock
 from store.migrate import migrate, pending_revisions
 from store.worklist import find_worklist as find_worklist_items
 
+# aiohttp's HTTP parser limits: a request line of up to 32 KiB (the default 8 KiB is less
+# than a FHIR search with every parameter at its documented longest, percent-encoded).
+REQUEST_LIMITS: dict[str, int] = {"max_line_size": 32_768, "max_field_size": 16_384}
+
 
 def create_app(
     settings: Settings,
@@ -76,6 +83,7 @@ def create_app(
             cors_middleware(settings.http.cors_origins),
             problem_middleware,
             nul_guard_middleware,
+            fhir.unserved_types,
             auth_middleware(tokens),
         ]
     )
@@ -88,12 +96,10 @@ def create_app(
     app.cleanup_ctx.append(_mllp_listener)
     app.cleanup_ctx.append(_dicom_listener)
     app.cleanup_ctx.append(partial(_prober, devices=devices or {}))
-    app.add_routes(health.routes)
-    app.add_routes(api.routes)
-    app.add_routes(flow.routes)
-    app.add_routes(equipment.routes)
-    app.add_routes(fhir.routes)
-    app.add_routes(openapi.routes)
+    table = (health, api, flow, equipment, fhir, openapi)
+    app[ROUTES] = tuple(route for module in table for route in module.routes.routes)
+    app[SECURED] = tokens is not None
+    add_routes(app, app[ROUTES])
     return app
 
 
@@ -206,27 +212,9 @@ async def _dicom_listener(app: web.Application) -> AsyncIterator[None]:
     listener = DicomListener(
         app[INGEST],
         find_worklist,
-        DicomOptions(
-            ae_title=dicom.ae_title,
-            host=dicom.host,
-            port=dicom.port,
-            facility_tz=settings.tz,
-            calling_aes=dicom.calling_aes,
-            echo_calling_aes=dicom.echo_calling_aes,
-            storage_calling_aes=dicom.storage_calling_aes,
-            mpps_calling_aes=dicom.mpps_calling_aes,
-            worklist_calling_aes=dicom.worklist_calling_aes,
-            max_associations=dicom.max_associations,
-            listen_backlog=dicom.listen_backlog,
-            acse_timeout=dicom.acse_timeout,
-            dimse_timeout=dicom.dimse_timeout,
-            network_timeout=dicom.network_timeout,
-            max_pdu=dicom.max_pdu,
-            storage_dir=dicom.storage_dir,
-            worklist_case_insensitive_names=dicom.worklist_case_insensitive_names,
-            worklist_max_results=dicom.worklist_max_results,
-            store_timeout=settings.database.busy_timeout * 3,
-        ),
+        dicom,
+        facility_tz=settings.tz,
+        store_timeout=settings.database.busy_timeout * 3,
         observe=app[METRICS].observe_dicom,
         tls=TlsEndpoint(dicom.tls_port, app[TLS_CONTEXT]) if dicom.tls_port is not None else None,
     )

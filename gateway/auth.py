@@ -28,7 +28,7 @@ from gateway.tomlfile import read_toml
 
 # Open without a token: orchestrator probes, Prometheus, and the API's own description.
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/api/docs"})
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Role(StrEnum):
@@ -107,7 +107,7 @@ def check_role(grant: Token, method: str) -> None:
     Raises:
         Forbidden: a reader asked to change something.
     """
-    if method not in _READ_METHODS and grant.role is not Role.OPERATOR:
+    if method not in READ_METHODS and grant.role is not Role.OPERATOR:
         raise Forbidden(f"token {grant.name!r} has the reader role; {method} needs operator")
 
 
@@ -121,7 +121,11 @@ def auth_middleware(
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if tokens is not None and request.path not in OPEN_PATHS and request.method != "OPTIONS":
+        # A path or method nobody serves is answered 404 or 405 (with Allow) as it is: there
+        # is nothing a token could open.
+        unrouted = request.match_info.http_exception is not None
+        guarded = request.path not in OPEN_PATHS and request.method != "OPTIONS"
+        if tokens is not None and guarded and not unrouted:
             grant = grant_for(tokens, request.headers.get("Authorization"))
             check_role(grant, request.method)
         return await handler(request)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import TypeAdapter, ValidationError
+
+from gateway.contract.registry import explain
+from gateway.models.devices import Registration
 from gateway.tomlfile import read_toml
+from listeners.options import AE_TITLE_RULE, AETitle
 from store.equipment import DeviceRegistration
 
-_KEYS = {"host", "port", "modality", "name", "location", "monitored"}
+_AE_TITLE: TypeAdapter[str] = TypeAdapter(AETitle)
 
 
 class DevicesFileError(Exception):
@@ -15,7 +20,7 @@ class DevicesFileError(Exception):
 
 
 def load_devices(path: Path) -> dict[str, DeviceRegistration]:
-    """AE title -> registration, read from the file.
+    """AE title -> registration, read from the file with the API's registration model.
 
     Raises:
         DevicesFileError: the file cannot be read, or an entry has an unknown or bad key.
@@ -27,19 +32,19 @@ def load_devices(path: Path) -> dict[str, DeviceRegistration]:
     devices = {}
     for ae_title, entry in entries.items():
         where = f"{path} [devices.{ae_title}]"
-        if not 1 <= len(ae_title) <= 16 or "\\" in ae_title:
-            raise DevicesFileError(f"{where}: an AE title has 1-16 characters, no backslash")
-        if not isinstance(entry, dict) or set(entry) - _KEYS:
-            raise DevicesFileError(f"{where}: keys are {', '.join(sorted(_KEYS))}")
-        port = entry.get("port")
-        if port is not None and (not isinstance(port, int) or not 1 <= port <= 65535):
-            raise DevicesFileError(f"{where} port: expected 1-65535, got {port!r}")
-        devices[ae_title] = DeviceRegistration(
-            host=str(entry.get("host", "")),
-            port=port,
-            modality=str(entry.get("modality", "")),
-            name=str(entry.get("name", "")),
-            location=str(entry.get("location", "")),
-            monitored=bool(entry.get("monitored", False)),
-        )
+        try:
+            _AE_TITLE.validate_python(ae_title)
+        except ValidationError:
+            raise DevicesFileError(f"{where}: an AE title has {AE_TITLE_RULE}") from None
+        if not isinstance(entry, dict):
+            raise DevicesFileError(f"{where}: expected a table of {', '.join(_keys())}")
+        try:
+            registration = Registration.model_validate(entry)
+        except ValidationError as exc:
+            raise DevicesFileError(f"{where} {explain(exc, Registration)}") from None
+        devices[ae_title] = registration.to_registration()
     return devices
+
+
+def _keys() -> list[str]:
+    return list(Registration.model_fields)

@@ -6,15 +6,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from aiohttp import web
 
-from gateway import paging
+from gateway.contract.registry import Routes
+from gateway.contract.types import to_utc
 from gateway.jsonio import json_response
 from gateway.keys import ENGINE, SETTINGS
-from gateway.problems import BadRequest, NotFound
+from gateway.models.devices import Registration
+from gateway.models.equipment import (
+    MAX_WINDOW_DAYS,
+    DeviceList,
+    DevicePath,
+    DowntimeBody,
+    DowntimeEnd,
+    DowntimeList,
+    DowntimePath,
+    FleetQuery,
+    WindowQuery,
+)
+from gateway.problems import BadRequest, Conflict, NotFound
 from store.equipment import (
-    DeviceRegistration,
+    DeviceView,
+    DowntimeView,
     UptimeInputs,
     add_downtime,
     device_id,
@@ -36,11 +49,7 @@ from store.uptime import (
     observed_intervals,
 )
 
-routes = web.RouteTableDef()
-
 DEFAULT_WINDOW = timedelta(days=7)
-MAX_WINDOW = timedelta(days=366)
-GROUPS = ("modality", "location")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,115 +71,157 @@ class UptimeReport:
     daily: tuple[DayFigures, ...]
 
 
-@routes.get("/api/v1/devices")
+@dataclass(frozen=True, slots=True)
+class FleetReport:
+    """The fleet's figures per group and in all."""
+
+    group_by: str
+    groups: tuple[UptimeReport, ...]
+    fleet: UptimeReport
+
+
+routes = Routes()
+
+
+@routes.get(
+    "/api/v1/devices",
+    summary="Every device, registered or learned, with its state.",
+    response=DeviceList,
+)
 async def device_list(request: web.Request) -> web.Response:
     """Every device, registered or learned from traffic, with its state now."""
-    paging.check_names(request.query, ())
     async with request.app[ENGINE].connect() as conn:
         return json_response({"items": await list_devices(conn)})
 
 
-@routes.get("/api/v1/devices/{ae_title}")
-async def device_detail(request: web.Request) -> web.Response:
+@routes.get(
+    "/api/v1/devices/{ae_title}",
+    summary="One device.",
+    path_params=DevicePath,
+    response=DeviceView,
+    errors=(400, 404),
+)
+async def device_detail(request: web.Request, path: DevicePath) -> web.Response:
     """One device."""
-    ae_title = request.match_info["ae_title"]
     async with request.app[ENGINE].connect() as conn:
-        device = await get_device(conn, ae_title)
+        device = await get_device(conn, path.ae_title)
     if device is None:
-        raise NotFound(f"no device {ae_title!r}")
+        raise NotFound(f"no device {path.ae_title!r}")
     return json_response(device)
 
 
-@routes.put("/api/v1/devices/{ae_title}")
-async def device_put(request: web.Request) -> web.Response:
+@routes.put(
+    "/api/v1/devices/{ae_title}",
+    summary="Register a device or change it (operator).",
+    path_params=DevicePath,
+    body=Registration,
+    response=DeviceView,
+    errors=(400,),
+)
+async def device_put(request: web.Request, path: DevicePath, body: Registration) -> web.Response:
     """Register a device or change its registration (operator)."""
-    ae_title = _ae_title(request)
-    registration = _registration(await _body(request))
     async with request.app[ENGINE].begin() as conn:
-        await register_device(conn, ae_title, registration, datetime.now(UTC))
-        device = await get_device(conn, ae_title)
+        await register_device(conn, path.ae_title, body.to_registration(), datetime.now(UTC))
+        device = await get_device(conn, path.ae_title)
     return json_response(device)
 
 
-@routes.post("/api/v1/devices/{ae_title}/downtime")
-async def downtime_post(request: web.Request) -> web.Response:
+@routes.post(
+    "/api/v1/devices/{ae_title}/downtime",
+    summary="Declare planned or unplanned downtime (operator).",
+    description="`end`, when given, must be after `start` (400 naming `end` otherwise).",
+    path_params=DevicePath,
+    body=DowntimeBody,
+    response=DowntimeView,
+    status=201,
+    errors=(400, 404),
+)
+async def downtime_post(request: web.Request, path: DevicePath, body: DowntimeBody) -> web.Response:
     """Declare planned or unplanned downtime (operator)."""
-    body = await _body(request)
-    _only(body, {"start", "end", "planned", "reason", "ticket"})
-    starts_at = _instant(body, "start", required=True)
-    ends_at = _instant(body, "end", required=False)
-    if ends_at is not None and starts_at is not None and ends_at <= starts_at:
+    if body.end is not None and body.end <= body.start:
         raise BadRequest("end: must be after start")
-    planned = body.get("planned")
-    if not isinstance(planned, bool):
-        raise BadRequest("planned: required, true or false")
     async with request.app[ENGINE].begin() as conn:
-        device = await _device(conn, request)
+        device = await _device(conn, path.ae_title)
         downtime = await add_downtime(
             conn,
             device,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            planned=planned,
-            reason=_text(body, "reason", 255),
-            ticket=_text(body, "ticket", 64),
+            starts_at=body.start,
+            ends_at=body.end,
+            planned=body.planned,
+            reason=body.reason,
+            ticket=body.ticket,
             now=datetime.now(UTC),
         )
         created = await get_downtime(conn, device, downtime)
     return json_response(created, status=201)
 
 
-@routes.get("/api/v1/devices/{ae_title}/downtime")
-async def downtime_list(request: web.Request) -> web.Response:
+@routes.get(
+    "/api/v1/devices/{ae_title}/downtime",
+    summary="A device's declared downtime, newest first.",
+    path_params=DevicePath,
+    response=DowntimeList,
+    errors=(400, 404),
+)
+async def downtime_list(request: web.Request, path: DevicePath) -> web.Response:
     """A device's declared downtime, newest first."""
-    paging.check_names(request.query, ())
     async with request.app[ENGINE].connect() as conn:
-        device = await _device(conn, request)
+        device = await _device(conn, path.ae_title)
         return json_response({"items": await list_downtimes(conn, device)})
 
 
-@routes.patch(r"/api/v1/devices/{ae_title}/downtime/{id:\d+}")
-async def downtime_end(request: web.Request) -> web.Response:
+@routes.patch(
+    "/api/v1/devices/{ae_title}/downtime/{id}",
+    summary="End a declared downtime (operator).",
+    description="An end not after the downtime's start is answered 409.",
+    path_params=DowntimePath,
+    body=DowntimeEnd,
+    response=DowntimeView,
+    errors=(400, 404, 409),
+)
+async def downtime_end(request: web.Request, path: DowntimePath, body: DowntimeEnd) -> web.Response:
     """End a declared downtime (operator): body {"end": time}."""
-    body = await _body(request)
-    _only(body, {"end"})
-    ends_at = _instant(body, "end", required=True)
-    downtime = int(request.match_info["id"])
-    if downtime >= 2**63:
-        raise NotFound(f"no downtime {downtime}")
     async with request.app[ENGINE].begin() as conn:
-        device = await _device(conn, request)
-        existing = await get_downtime(conn, device, downtime)
+        device = await _device(conn, path.ae_title)
+        existing = await get_downtime(conn, device, path.id)
         if existing is None:
-            raise NotFound(f"no downtime {downtime} for this device")
-        if ends_at is not None and ends_at <= existing.starts_at:
-            raise BadRequest("end: must be after the downtime's start")
-        await end_downtime(conn, device, downtime, ends_at, datetime.now(UTC))
-        changed = await get_downtime(conn, device, downtime)
+            raise NotFound(f"no downtime {path.id} for this device")
+        if body.end <= existing.starts_at:
+            raise Conflict("end: must be after the downtime's start")
+        await end_downtime(conn, device, path.id, body.end, datetime.now(UTC))
+        changed = await get_downtime(conn, device, path.id)
     return json_response(changed)
 
 
-@routes.get("/api/v1/devices/{ae_title}/uptime")
-async def device_uptime(request: web.Request) -> web.Response:
+@routes.get(
+    "/api/v1/devices/{ae_title}/uptime",
+    summary="Availability, downtime, failures, MTBF/MTTR and utilization over a window.",
+    path_params=DevicePath,
+    query=WindowQuery,
+    response=UptimeReport,
+    errors=(400, 404),
+)
+async def device_uptime(request: web.Request, path: DevicePath, query: WindowQuery) -> web.Response:
     """A device's availability, downtime, MTBF/MTTR and utilization over a window."""
-    paging.check_names(request.query, {"from", "to"})
-    window = _window(request)
+    window = _window(query)
     async with request.app[ENGINE].connect() as conn:
-        device = await _device(conn, request)
+        device = await _device(conn, path.ae_title)
         inputs = (await uptime_inputs(conn, [device], window.start, _end(window)))[device]
-    tz = request.app[SETTINGS].tz
-    report = _report(request.match_info["ae_title"], window, [inputs], tz)
+    report = _report(path.ae_title, window, [inputs], request.app[SETTINGS].tz)
     return json_response(report)
 
 
-@routes.get("/api/v1/equipment/uptime")
-async def fleet_uptime(request: web.Request) -> web.Response:
+@routes.get(
+    "/api/v1/equipment/uptime",
+    summary="The fleet's figures per modality or location, with daily series.",
+    query=FleetQuery,
+    response=FleetReport,
+    errors=(400,),
+)
+async def fleet_uptime(request: web.Request, query: FleetQuery) -> web.Response:
     """The fleet's figures over a window, per modality or location, with daily series."""
-    paging.check_names(request.query, {"from", "to", "group_by"})
-    group_by = paging.read_one(request.query, "group_by") or "modality"
-    if group_by not in GROUPS:
-        raise BadRequest(f"group_by: one of {', '.join(GROUPS)}, not {group_by!r}")
-    window = _window(request)
+    group_by = query.group_by
+    window = _window(query)
     async with request.app[ENGINE].connect() as conn:
         fleet = await list_devices(conn)
         ids = await device_ids(conn)
@@ -243,17 +294,19 @@ def _report(key: str, window: Interval, members: list[UptimeInputs], tz: Any) ->
     return UptimeReport(key, window.start, _end(window), over(window), daily)
 
 
-# --- parameters and bodies -------------------------------------------------------------------
+# --- parameters ----------------------------------------------------------------------------
 
 
-def _window(request: web.Request) -> Interval:
-    start, end = paging.read_range(request.query)
-    end = end or datetime.now(UTC)
-    start = start or end - DEFAULT_WINDOW
+def _window(query: WindowQuery) -> Interval:
+    end = query.to or datetime.now(UTC)
+    try:
+        start = query.from_ or end - DEFAULT_WINDOW
+    except OverflowError:
+        start = to_utc(datetime.min.replace(tzinfo=UTC))
     if start >= end:
         raise BadRequest("from: must be before to")
-    if end - start > MAX_WINDOW:
-        raise BadRequest(f"to: a window is at most {MAX_WINDOW.days} days")
+    if end - start > timedelta(days=MAX_WINDOW_DAYS):
+        raise BadRequest(f"to: a window is at most {MAX_WINDOW_DAYS} days")
     return Interval(start, end)
 
 
@@ -262,79 +315,8 @@ def _end(window: Interval) -> datetime:
     return window.end
 
 
-async def _device(conn: Any, request: web.Request) -> int:
-    ae_title = request.match_info["ae_title"]
+async def _device(conn: Any, ae_title: str) -> int:
     found = await device_id(conn, ae_title)
     if found is None:
         raise NotFound(f"no device {ae_title!r}")
     return found
-
-
-def _ae_title(request: web.Request) -> str:
-    ae_title = request.match_info["ae_title"]
-    if not 1 <= len(ae_title) <= 16 or "\\" in ae_title or not ae_title.strip():
-        raise BadRequest("ae_title: 1-16 characters, no backslash")
-    return ae_title
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body: not JSON ({exc})") from exc
-    if not isinstance(body, dict):
-        raise BadRequest("body: expected a JSON object")
-    return body
-
-
-def _only(body: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise BadRequest(f"{unknown[0]}: not a field here (fields: {', '.join(sorted(allowed))})")
-
-
-def _text(body: dict[str, Any], name: str, limit: int) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str) or len(value) > limit:
-        raise BadRequest(f"{name}: a string of at most {limit} characters")
-    return value
-
-
-def _instant(body: dict[str, Any], name: str, *, required: bool) -> datetime | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise BadRequest(f"{name}: required (RFC 3339 date-time with offset)")
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"{name}: an RFC 3339 date-time with offset")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise BadRequest(f"{name}: not an RFC 3339 date-time: {value!r}") from exc
-    if moment.tzinfo is None:
-        raise BadRequest(f"{name}: needs an offset (Z or +hh:mm)")
-    return moment.astimezone(UTC)
-
-
-def _registration(body: dict[str, Any]) -> DeviceRegistration:
-    _only(body, {"host", "port", "modality", "name", "location", "monitored"})
-    port = body.get("port")
-    if port is not None and (
-        isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
-    ):
-        raise BadRequest("port: an integer 1-65535")
-    monitored = body.get("monitored", False)
-    if not isinstance(monitored, bool):
-        raise BadRequest("monitored: true or false")
-    registration = DeviceRegistration(
-        host=_text(body, "host", 255),
-        port=port,
-        modality=_text(body, "modality", 16),
-        name=_text(body, "name", 128),
-        location=_text(body, "location", 128),
-        monitored=monitored,
-    )
-    if monitored and not (registration.host and registration.port):
-        raise BadRequest("monitored: a monitored device needs host and port")
-    return registration

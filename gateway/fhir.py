@@ -8,12 +8,19 @@ error middleware answers as an OperationOutcome under /fhir.
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.contract.fhir_parameters import (
+    MAX_VALUE_LENGTH,
+    search_parameters,
+    served_types,
+)
+from gateway.contract.registry import Handler, Routes
 from gateway.keys import ENGINE
 from gateway.problems import FHIR_JSON, BadRequest, NotFound
 from mappers.fhir.resources import ResourceType, to_fhir_resource, to_fhir_searchset
@@ -26,9 +33,30 @@ from mappers.fhir.search import (
 )
 from store.fhir import read_resource, search_resources
 
-routes = web.RouteTableDef()
+_OUTCOME: dict[str, Any] = {
+    "type": "object",
+    "required": ["resourceType", "issue"],
+    "properties": {"resourceType": {"const": "OperationOutcome"}, "issue": {"type": "array"}},
+}
 
-_TYPES = {str(resource_type): resource_type for resource_type in ResourceType}
+
+def _resource_schema(kind: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["resourceType"],
+        "properties": {"resourceType": {"const": kind}},
+    }
+
+
+class ReadPath(BaseModel):
+    """A resource's logical id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-.]{1,64}$", description="The logical id.")]
+
+
+routes = Routes()
 
 
 def fhir_response(resource: dict[str, Any]) -> web.Response:
@@ -36,70 +64,107 @@ def fhir_response(resource: dict[str, Any]) -> web.Response:
     return web.Response(body=orjson.dumps(resource), content_type=FHIR_JSON)
 
 
-@routes.get("/fhir/metadata")
+@routes.get(
+    "/fhir/metadata",
+    summary="The CapabilityStatement: what this server reads and searches.",
+    response=_resource_schema("CapabilityStatement"),
+    content_type=FHIR_JSON,
+)
 async def capability_statement(request: web.Request) -> web.Response:
     """The CapabilityStatement: what this server reads and searches."""
     return fhir_response(to_fhir_capability_statement(_base_url(request), _software_version()))
 
 
-@routes.get("/fhir/{type}")
-async def search(request: web.Request) -> web.Response:
-    """Search-type: a searchset Bundle with its total, self and next links.
+def _search(resource_type: ResourceType) -> Handler:
+    async def search(request: web.Request) -> web.Response:
+        """Search-type: a searchset Bundle with its total, self and next links.
 
-    Raises:
-        NotFound: the type is not served.
-        BadRequest: a search parameter is unknown or its value bad.
-    """
-    resource_type = _resource_type(request)
-    pairs = list(request.query.items())
-    try:
-        query = parse_search(resource_type, pairs)
-    except SearchError as exc:
-        raise BadRequest(str(exc)) from exc
-    async with request.app[ENGINE].connect() as conn:
-        result = await search_resources(conn, query)
-    base = _base_url(request)
-    here = f"{base}/{resource_type}"
-    this_page = request.query.get("_cursor")
-    links = [("self", _url(here, page_parameters(pairs, query.count, this_page)))]
-    if result.next_key is not None:
-        cursor = encode_cursor(query.sort, result.next_key)
-        links.append(("next", _url(here, page_parameters(pairs, query.count, cursor))))
-    bundle = to_fhir_searchset(
-        base,
-        links,
-        result.total,
-        [to_fhir_resource(row) for row in result.matches],
-        [to_fhir_resource(row) for row in result.included],
-    )
-    return fhir_response(bundle)
-
-
-@routes.get("/fhir/{type}/{id}")
-async def read(request: web.Request) -> web.Response:
-    """Read: one resource by its id (a row id).
-
-    Raises:
-        NotFound: the type is not served, or no resource has the id.
-    """
-    resource_type = _resource_type(request)
-    text = request.match_info["id"]
-    row_id = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
-    row = None
-    if row_id is not None:
+        Raises:
+            BadRequest: a search parameter is unknown or its value bad.
+        """
+        pairs = list(request.query.items())
+        for name, value in pairs:
+            if "\x00" in name or "\x00" in value:  # PostgreSQL text cannot hold NUL
+                raise BadRequest(f"{name}: contains NUL")
+            if len(value) > MAX_VALUE_LENGTH:
+                raise BadRequest(f"{name}: longer than {MAX_VALUE_LENGTH} characters")
+        try:
+            query = parse_search(resource_type, pairs)
+        except SearchError as exc:
+            raise BadRequest(str(exc)) from exc
         async with request.app[ENGINE].connect() as conn:
-            row = await read_resource(conn, resource_type, row_id)
-    if row is None:
-        raise NotFound(f"{resource_type}/{text} is not known")
-    return fhir_response(to_fhir_resource(row))
+            result = await search_resources(conn, query)
+        base = _base_url(request)
+        here = f"{base}/{resource_type}"
+        this_page = request.query.get("_cursor")
+        links = [("self", _url(here, page_parameters(pairs, query.count, this_page)))]
+        if result.next_key is not None:
+            cursor = encode_cursor(query.sort, result.next_key)
+            links.append(("next", _url(here, page_parameters(pairs, query.count, cursor))))
+        bundle = to_fhir_searchset(
+            base,
+            links,
+            result.total,
+            [to_fhir_resource(row) for row in result.matches],
+            [to_fhir_resource(row) for row in result.included],
+        )
+        return fhir_response(bundle)
+
+    search.__name__ = f"search_{resource_type}"
+    return search
 
 
-def _resource_type(request: web.Request) -> ResourceType:
-    name = request.match_info["type"]
-    resource_type = _TYPES.get(name)
-    if resource_type is None:
-        raise NotFound(f"{name}: resource type not served; {', '.join(_TYPES)} are")
-    return resource_type
+def _read(resource_type: ResourceType) -> Handler:
+    async def read(request: web.Request, path: ReadPath) -> web.Response:
+        """Read: one resource by its id (a row id).
+
+        Raises:
+            NotFound: no resource has the id.
+        """
+        text = path.id
+        row_id = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+        row = None
+        if row_id is not None:
+            async with request.app[ENGINE].connect() as conn:
+                row = await read_resource(conn, resource_type, row_id)
+        if row is None:
+            raise NotFound(f"{resource_type}/{text} is not known")
+        return fhir_response(to_fhir_resource(row))
+
+    read.__name__ = f"read_{resource_type}"
+    return read
+
+
+_SERVED = tuple(str(resource_type) for resource_type in served_types())
+for _type in served_types():
+    routes.get(
+        f"/fhir/{_type}",
+        summary=f"Search {_type}: a searchset Bundle with its total, self and next links.",
+        description="A parameter repeated is AND; comma-separated values are OR.",
+        parameters=search_parameters(_type),
+        response=_resource_schema("Bundle"),
+        content_type=FHIR_JSON,
+        errors=(400,),
+    )(_search(_type))
+    routes.get(
+        f"/fhir/{_type}/{{id}}",
+        summary=f"Read one {_type} by its logical id.",
+        path_params=ReadPath,
+        response=_resource_schema(str(_type)),
+        content_type=FHIR_JSON,
+        errors=(400, 404),
+    )(_read(_type))
+
+
+@web.middleware
+async def unserved_types(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Name the resource type when a /fhir path matches no route: FHIR clients read it."""
+    if isinstance(request.match_info.http_exception, web.HTTPNotFound):
+        first = request.path.removeprefix("/fhir/").split("/")[0]
+        if request.path.startswith("/fhir/") and first not in _SERVED:
+            served = ", ".join(_SERVED)
+            raise NotFound(f"{first}: resource type not served; {served} are")
+    return await handler(request)
 
 
 def _base_url(request: web.Request) -> str:

@@ -8,30 +8,51 @@ from collections.abc import Awaitable
 
 from aiohttp import web
 
+from gateway.contract.registry import Routes
 from gateway.jsonio import json_response
 from gateway.keys import DICOM_LISTENER, ENGINE, INGEST, METRICS, MLLP_SERVER
 from store.queries import ping
 
 log = logging.getLogger(__name__)
 
-routes = web.RouteTableDef()
+routes = Routes()
+
+_STATUS = {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}
+_READINESS = {
+    **_STATUS,
+    "required": ["status", "checks"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ready", "not ready"]},
+        "checks": {"type": "object", "additionalProperties": {"type": "boolean"}},
+    },
+}
 
 READINESS_TIMEOUT = 2.0  # seconds; a probe must answer quickly even when the store hangs
 
 
-@routes.get("/healthz")
+@routes.get("/healthz", summary="The process is up and its event loop answers.", response=_STATUS)
 async def healthz(_request: web.Request) -> web.Response:
     """The process is up and its event loop answers."""
     return json_response({"status": "ok"})
 
 
-@routes.get("/metrics")
+@routes.get(
+    "/metrics",
+    summary="Prometheus metrics: messages, ACK latency, DICOM, HTTP.",
+    response={"type": "string"},
+    content_type="text/plain",
+)
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus metrics: messages by type and outcome, ACK latency, DICOM, HTTP."""
     return request.app[METRICS].exposition()
 
 
-@routes.get("/readyz")
+@routes.get(
+    "/readyz",
+    summary="Ready when the store answers and every listener is bound (503 otherwise).",
+    response=_READINESS,
+    errors=(503,),
+)
 async def readyz(request: web.Request) -> web.Response:
     """Ready when the store answers, takes a write, and every listener is bound; else 503
     with the reason of each failed check."""

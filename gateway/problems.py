@@ -133,7 +133,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(exc.status, exc.reason, exc.text or exc.reason, request.path)
+        response = error_response(exc.status, exc.reason, exc.text or exc.reason, request.path)
+        if "Allow" in exc.headers:  # RFC 9110 15.5.6: a 405 says which methods are served
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Internal Server Error", "unexpected error", request.path)

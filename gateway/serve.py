@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from gateway.app import create_app
+from gateway.app import REQUEST_LIMITS, create_app
 from gateway.auth import Token
 from gateway.config import Settings, describe
 from gateway.http_log import server_log
@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 def make_runner(app: web.Application) -> web.AppRunner:
     """The runner that serves `app`: no access log, malformed requests logged quietly."""
-    return web.AppRunner(app, handle_signals=False, access_log=None, logger=server_log())
+    return web.AppRunner(
+        app, handle_signals=False, access_log=None, logger=server_log(), **REQUEST_LIMITS
+    )
 
 
 def http_site(runner: web.AppRunner) -> web.TCPSite:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ from listeners.dicom_server import (
     serve,
     set_nodelay,
 )
+from listeners.options import DicomOptions
 from listeners.tls import TlsEndpoint
 from mappers.dicom import errors as status
 from mappers.dicom.errors import DicomMappingError
@@ -60,31 +61,6 @@ PENDING = 0xFF00
 CANCELLED = 0xFE00
 
 
-@dataclass(frozen=True, slots=True)
-class DicomOptions:
-    """What the AE needs from the settings."""
-
-    ae_title: str
-    host: str
-    port: int
-    facility_tz: tzinfo
-    calling_aes: tuple[str, ...] = ()
-    echo_calling_aes: tuple[str, ...] = ()
-    storage_calling_aes: tuple[str, ...] = ()
-    mpps_calling_aes: tuple[str, ...] = ()
-    worklist_calling_aes: tuple[str, ...] = ()
-    max_associations: int = 20
-    listen_backlog: int = 128
-    acse_timeout: float = 30.0
-    dimse_timeout: float = 60.0
-    network_timeout: float = 60.0
-    max_pdu: int = 262_144
-    storage_dir: Path | None = None
-    worklist_case_insensitive_names: bool = True
-    worklist_max_results: int = 1000
-    store_timeout: float = 10.0
-
-
 class DicomListener:
     """Runs the AE's server thread and answers each DIMSE request once the store committed."""
 
@@ -94,6 +70,8 @@ class DicomListener:
         find_worklist: FindWorklist,
         options: DicomOptions,
         *,
+        facility_tz: tzinfo,
+        store_timeout: float = 10.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         observe: Callable[[str, int], None] | None = None,
         tls: TlsEndpoint | None = None,
@@ -103,6 +81,8 @@ class DicomListener:
         self._ingest = ingest
         self._find_worklist = find_worklist
         self._options = options
+        self._facility_tz = facility_tz
+        self._store_timeout = store_timeout
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: ThreadedAssociationServer | None = None
@@ -202,7 +182,7 @@ class DicomListener:
         assert self._loop is not None
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
-            return future.result(self._options.store_timeout)
+            return future.result(self._store_timeout)
         except TimeoutError:
             future.cancel()
             raise
@@ -211,7 +191,7 @@ class DicomListener:
         """Store a message; None when the store is out of reach (nothing was stored)."""
         try:
             # Straight to the writer and back: no hop through the event loop.
-            return self._ingest.submit_threadsafe(inbound).result(self._options.store_timeout)
+            return self._ingest.submit_threadsafe(inbound).result(self._store_timeout)
         except (StoreError, TimeoutError) as exc:
             log.error("DICOM %s not stored: %s", inbound.control_id, exc)
             return None
@@ -246,7 +226,7 @@ class DicomListener:
                 calling_ae=calling,
                 transfer_syntax=str(event.context.transfer_syntax),
                 received_at=received_at,
-                facility_tz=self._options.facility_tz,
+                facility_tz=self._facility_tz,
                 stored_path=str(target or ""),
             )
         except DicomMappingError as exc:
@@ -306,7 +286,7 @@ class DicomListener:
                 sop_instance_uid=sop_instance_uid,
                 calling_ae=calling,
                 received_at=received_at,
-                facility_tz=self._options.facility_tz,
+                facility_tz=self._facility_tz,
             )
         except DicomMappingError as exc:
             return self._refuse(_with(inbound, (), f"N-CREATE:{sop_instance_uid}"), exc), None
@@ -328,7 +308,7 @@ class DicomListener:
                 modifications,
                 sop_instance_uid=sop_instance_uid,
                 received_at=received_at,
-                facility_tz=self._options.facility_tz,
+                facility_tz=self._facility_tz,
             )
         except DicomMappingError as exc:
             return self._refuse(_with(inbound, (), control_id), exc), None
@@ -344,7 +324,7 @@ class DicomListener:
         try:
             query = parse_worklist_query(
                 event.identifier,
-                facility_tz=options.facility_tz,
+                facility_tz=self._facility_tz,
                 case_insensitive_names=options.worklist_case_insensitive_names,
             )
             plan = plan_worklist_answer(event.identifier)
@@ -366,7 +346,7 @@ class DicomListener:
             answer = encode_worklist_response(
                 item,
                 plan,
-                facility_tz=options.facility_tz,
+                facility_tz=self._facility_tz,
                 implicit_vr=syntax.is_implicit_VR,
                 little_endian=syntax.is_little_endian,
             )

@@ -26,7 +26,7 @@ from pynetdicom.sop_class import (
 from pynetdicom.transport import ThreadedAssociationServer
 
 if TYPE_CHECKING:
-    from listeners.dicom import DicomOptions
+    from listeners.options import DicomOptions
 
 log = logging.getLogger("listeners.dicom")
 

@@ -162,6 +162,7 @@ class MllpServer:
     ) -> None:
         self._handler = handler
         self._on_oversize = on_oversize
+        self._backlog = backlog
         self._host = host
         self._port = port
         self._max_message_bytes = max_message_bytes

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -31,13 +30,6 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "IMAGING_GW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -165,18 +157,22 @@ async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
 
 
 def gateway_settings(database_url: str, **overrides: object) -> Settings:
-    """Settings for a gateway under test: loopback, free ports, the given database."""
+    """Settings for a gateway under test: loopback, every port 0 (the kernel picks a free one
+    as it binds, and the test reads it back), the given database."""
     base = load_settings({}, None)
-    settings = replace(
-        base,
-        database=replace(base.database, url=database_url, busy_timeout=2.0),
-        mllp=replace(base.mllp, port=free_port(), read_timeout=2.0, shutdown_grace=5.0),
-        http=replace(base.http, port=free_port()),
-        dicom=replace(base.dicom, port=free_port()),
-    )
+    sections: dict[str, dict[str, object]] = {
+        "database": {"url": database_url, "busy_timeout": 2.0},
+        "mllp": {"port": 0, "read_timeout": 2.0, "shutdown_grace": 5.0},
+        "http": {"port": 0},
+        "dicom": {"port": 0},
+    }
     for section, values in overrides.items():
-        settings = replace(settings, **{section: replace(getattr(settings, section), **values)})
-    return settings
+        sections[section] = {**sections.get(section, {}), **values}  # type: ignore[dict-item]
+    return base.model_copy(
+        update={
+            name: getattr(base, name).model_copy(update=values) for name, values in sections.items()
+        }
+    )
 
 
 @dataclass
@@ -186,6 +182,7 @@ class RunningGateway:
     app: web.Application
     runner: web.AppRunner
     settings: Settings
+    http_port: int  # the port bound, read back (the settings say 0)
 
     @property
     def mllp_port(self) -> int:
@@ -193,7 +190,8 @@ class RunningGateway:
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.http.port}"
+        scheme = "https" if self.settings.http.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def engine(self) -> AsyncEngine:
@@ -210,7 +208,7 @@ async def start_gateway(
     runner = make_runner(app)
     await runner.setup()
     await http_site(runner).start()
-    return RunningGateway(app, runner, settings)
+    return RunningGateway(app, runner, settings, runner.addresses[0][1])
 
 
 @pytest.fixture

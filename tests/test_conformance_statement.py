@@ -4,11 +4,10 @@ lists are exactly the ones the application entity offers."""
 from __future__ import annotations
 
 import re
-from datetime import UTC
 from pathlib import Path
 
-from listeners.dicom import DicomOptions
 from listeners.dicom_server import application_entity
+from listeners.options import DicomOptions
 
 STATEMENT = Path(__file__).parents[1] / "docs" / "dicom-conformance.md"
 
@@ -25,9 +24,7 @@ def _uids(text: str) -> set[str]:
 
 
 def _offered() -> tuple[set[str], set[str]]:
-    ae = application_entity(
-        DicomOptions(ae_title="IMAGING_GW", host="127.0.0.1", port=0, facility_tz=UTC)
-    )
+    ae = application_entity(DicomOptions())
     contexts = ae.supported_contexts
     syntaxes = {str(s) for context in contexts for s in context.transfer_syntax}
     return {str(context.abstract_syntax) for context in contexts}, syntaxes

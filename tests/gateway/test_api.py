@@ -89,7 +89,7 @@ async def test_an_over_long_url_is_an_expected_400_not_an_error(
     host, port = gateway.http_url.removeprefix("http://").split(":")
     with caplog.at_level(logging.INFO):
         reader, writer = await asyncio.open_connection(host, int(port))
-        writer.write(b"GET /api/v1/orders?patient=MRN" + b"7" * 9000 + b" HTTP/1.1\r\n\r\n")
+        writer.write(b"GET /api/v1/orders?patient=MRN" + b"7" * 40000 + b" HTTP/1.1\r\n\r\n")
         status_line = await reader.readline()
         writer.close()
     assert status_line.startswith(b"HTTP/1.") and b" 400 " in status_line

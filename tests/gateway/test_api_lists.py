@@ -342,9 +342,12 @@ async def test_replay_refuses_applied_other_protocol_and_unknown(gateway: Runnin
     status, _, body = await _request("POST", f"{base}/{message_id}/replay")
     assert status == 409 and "dicom" in body["detail"]
 
-    for unknown in ("999999", str(2**63)):
-        status, content_type, _ = await _request("POST", f"{base}/{unknown}/replay")
-        assert (status, content_type) == (404, "application/problem+json")
+    status, content_type, _ = await _request("POST", f"{base}/999999/replay")
+    assert (status, content_type) == (404, "application/problem+json")
+    # Beyond any row id (the document states the maximum): refused naming the parameter.
+    status, content_type, body = await _request("POST", f"{base}/{2**63}/replay")
+    assert (status, content_type) == (400, "application/problem+json")
+    assert body["detail"].startswith("id:")
 
 
 async def test_order_detail_shows_schedule_fields_and_reports(gateway: RunningGateway) -> None:

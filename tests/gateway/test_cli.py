@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from fixtures.messages import orm_new_order
-from tests.conftest import free_port
+from tests.support.gateway_process import gateway_process
 from tests.support.mllp_client import MllpClient, segments
 
 
@@ -55,9 +55,9 @@ async def test_serve_refuses_an_unmigrated_store_when_told_not_to_migrate(tmp_pa
         cwd=tmp_path,
         env={
             "IMAGING_GW_DATABASE_MIGRATE_ON_START": "false",
-            "IMAGING_GW_HTTP_PORT": str(free_port()),
-            "IMAGING_GW_MLLP_PORT": str(free_port()),
-            "IMAGING_GW_DICOM_PORT": str(free_port()),
+            "IMAGING_GW_HTTP_PORT": "0",
+            "IMAGING_GW_MLLP_PORT": "0",
+            "IMAGING_GW_DICOM_PORT": "0",
         },
     )
     assert status == 1
@@ -66,39 +66,16 @@ async def test_serve_refuses_an_unmigrated_store_when_told_not_to_migrate(tmp_pa
 
 async def test_sigterm_finishes_and_exits_cleanly(tmp_path: Path) -> None:
     """SIGTERM after a message: it is stored, the process exits 0, the store is consistent."""
-    mllp_port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gateway",
-        "serve",
-        cwd=tmp_path,
-        env={
-            "PATH": os.environ.get("PATH", ""),
-            "IMAGING_GW_MLLP_PORT": str(mllp_port),
-            "IMAGING_GW_HTTP_PORT": str(free_port()),
-            "IMAGING_GW_DICOM_PORT": str(free_port()),
-        },
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        for _ in range(200):
-            try:
-                client = await MllpClient.connect("127.0.0.1", mllp_port)
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+    database = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'gateway.db'}"
+    async with gateway_process(database, tmp_path) as gateway:
+        client = await MllpClient.connect("127.0.0.1", gateway.ports["mllp"])
         ack = segments(await client.send(orm_new_order("ACC1", control_id="C1")))
         assert ack["MSA"][1] == "AA"
-        process.send_signal(signal.SIGTERM)
+        gateway.process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(client.reader.read(), 15) == b""  # closed by the gateway
         await client.close()
-        assert await asyncio.wait_for(process.wait(), 15) == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-    stderr = (await process.stderr.read()).decode()
-    assert "stopped" in stderr
+        assert await asyncio.wait_for(gateway.process.wait(), 15) == 0
+    assert any("stopped" in line for line in gateway.log)
     with sqlite3.connect(tmp_path / "var" / "gateway.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT accession FROM orders").fetchall() == [("ACC1",)]

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
-from gateway.config import ConfigError, Settings, describe, load_settings
+from gateway.config import (
+    ConfigError,
+    Settings,
+    describe,
+    environment_variables,
+    load_settings,
+)
 
 EXAMPLE = Path(__file__).parents[2] / "fixtures" / "settings" / "example.toml"
 
@@ -41,8 +47,10 @@ def test_defaults_without_file_or_environment() -> None:
 def test_settings_are_frozen_and_hashable() -> None:
     """Settings cannot be changed after they are built, and can be hashed."""
     settings = load_settings({})
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         settings.mllp.port = 1  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        settings.timezone = "Europe/Paris"  # type: ignore[misc]
     assert hash(settings) == hash(load_settings({}))
 
 
@@ -196,14 +204,100 @@ def test_example_file_is_valid_and_complete() -> None:
     """fixtures/settings/example.toml loads, keeps the defaults and mentions every setting."""
     assert load_settings({}, EXAMPLE) == Settings()
     text = EXAMPLE.read_text(encoding="utf-8")
-    for top in dataclasses.fields(Settings):
-        section = top.default
-        if dataclasses.is_dataclass(section):
-            assert f"[{top.name}]" in text or f"[{top.name}." in text
-            for sub in dataclasses.fields(section):
+    for name, top in Settings.model_fields.items():
+        section = top.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            assert f"[{name}]" in text or f"[{name}." in text
+            for sub in section.model_fields:
                 # A code table may be written as its own [section.table].
                 # An optional setting (default unset) is shown commented out.
-                written = rf"^((# )?{sub.name} = |\[{top.name}\.{sub.name}\]$)"
-                assert re.search(written, text, re.MULTILINE), sub.name
+                written = rf"^((# )?{sub} = |\[{name}\.{sub}\]$)"
+                assert re.search(written, text, re.MULTILINE), sub
         else:
-            assert re.search(rf"^(# )?{top.name} = ", text, re.MULTILINE), top.name
+            assert re.search(rf"^(# )?{name} = ", text, re.MULTILINE), name
+
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def _readme_settings_rows() -> list[tuple[str, str, str]]:
+    """The rows of the README's settings table: (setting, environment, default) cells."""
+    text = README.read_text(encoding="utf-8")
+    table = text.split("| setting | environment | default |", 1)[1].split("\n\n", 1)[0]
+    rows = [
+        [cell.strip() for cell in line.strip("|").split(" | ")] for line in table.splitlines()[2:]
+    ]
+    return [(setting, environment, default) for setting, environment, default in rows]
+
+
+def test_readme_settings_table_matches_the_model() -> None:
+    """Each README settings row names real keys, their variables, and their defaults."""
+    defaults = Settings()
+    known = environment_variables()
+    rows = _readme_settings_rows()
+    assert len(rows) >= 8
+    for setting, environment, default in rows:
+        keys, section = [], ""
+        for named_section, key in re.findall(r"`(?:\[(\w+)\] )?(\w+)`", setting):
+            section = named_section or (section if setting.startswith("`[") else "")
+            keys.append((section, key))
+        variables = re.findall(r"`((?:IMAGING_GW|\.\.\.)_\w+)`", environment)
+        # `..._READ_TIMEOUT` abbreviates the section's prefix.
+        variables = [
+            v.replace("...", f"IMAGING_GW_{sec.upper()}", 1)
+            for v, (sec, _) in zip(variables, keys, strict=False)
+        ]
+        values = [v.strip().strip("`").removesuffix("` s") for v in default.split(", ")]
+        assert len(keys) == len(variables) == len(values), setting
+        for key, variable, value in zip(keys, variables, values, strict=True):
+            assert known[variable] == key, (variable, key)
+            section_name, name = key
+            actual = getattr(getattr(defaults, section_name) if section_name else defaults, name)
+            expected = None if value == "off" else value
+            shown = str(actual).lower() if isinstance(actual, bool) else actual
+            assert (expected is None and actual is None) or str(shown) in (
+                value,
+                f"{value}.0",
+            ), (key, value, actual)
+
+
+def test_listen_backlogs_default_and_read_from_the_environment() -> None:
+    """Each listener's listen_backlog is 128 by default, set by its variable, at least 1."""
+    settings = load_settings({})
+    assert (settings.http.listen_backlog, settings.mllp.listen_backlog) == (128, 128)
+    assert settings.dicom.listen_backlog == 128
+    changed = load_settings(
+        {
+            "IMAGING_GW_HTTP_LISTEN_BACKLOG": "512",
+            "IMAGING_GW_MLLP_LISTEN_BACKLOG": "64",
+            "IMAGING_GW_DICOM_LISTEN_BACKLOG": "1",
+        }
+    )
+    assert (changed.http.listen_backlog, changed.mllp.listen_backlog) == (512, 64)
+    assert changed.dicom.listen_backlog == 1
+    with pytest.raises(ConfigError, match=r"^IMAGING_GW_MLLP_LISTEN_BACKLOG: .*>= 1"):
+        load_settings({"IMAGING_GW_MLLP_LISTEN_BACKLOG": "0"})
+
+
+def test_tables_and_lists_from_the_environment() -> None:
+    """KEY=value tables and comma-separated lists are read from variables; bad pairs named."""
+    settings = load_settings(
+        {
+            "IMAGING_GW_HL7_ORDER_STATUS": "SC=scheduled, IP=exam_started",
+            "IMAGING_GW_DICOM_CALLING_AES": "CT01,MR01",
+            "IMAGING_GW_FLOW_GOALS": "wait/*/*/outpatient=15",
+        }
+    )
+    assert settings.hl7.order_status == {"SC": "scheduled", "IP": "exam_started"}
+    assert settings.dicom.calling_aes == ("CT01", "MR01")
+    assert settings.flow.goals == {"wait/*/*/outpatient": 15.0}
+    with pytest.raises(ConfigError, match=r"^IMAGING_GW_HL7_ORDER_STATUS: expected a table"):
+        load_settings({"IMAGING_GW_HL7_ORDER_STATUS": "SC"})
+
+
+def test_loopback_only_without_tokens() -> None:
+    """Binding HTTP beyond loopback without a tokens file is refused naming the host setting."""
+    with pytest.raises(ConfigError, match=r"^IMAGING_GW_HTTP_HOST: .*IMAGING_GW_TOKENS_FILE"):
+        load_settings({"IMAGING_GW_HTTP_HOST": "0.0.0.0"})
+    opened = {"IMAGING_GW_HTTP_HOST": "0.0.0.0", "IMAGING_GW_TOKENS_FILE": "/etc/t.toml"}
+    assert load_settings(opened).http.host == "0.0.0.0"

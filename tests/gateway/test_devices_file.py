@@ -29,9 +29,12 @@ def test_the_example_file_loads() -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("[devices.CT01]\ncolour = 'blue'", "[devices.CT01]: keys are"),
-        ("[devices.CT01]\nport = 70000", "port: expected 1-65535"),
+        ("[devices.CT01]\ncolour = 'blue'", "[devices.CT01] colour: unknown parameter"),
+        ("[devices.CT01]\nport = 70000", "[devices.CT01] port: Input should be less than"),
+        ("[devices.CT01]\nport = '104'", "[devices.CT01] port: Input should be a valid integer"),
+        ("[devices.CT01]\nmonitored = true", "[devices.CT01] monitored: a monitored device needs"),
         ("[devices.THIS_TITLE_IS_TOO_LONG]\nport = 104", "1-16 characters"),
+        ("[devices.'A\\\\B']\nport = 104", "without backslash"),
         ("not toml [", "cannot read devices"),
     ],
 )

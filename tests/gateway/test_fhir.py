@@ -16,22 +16,19 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhirpy import AsyncFHIRClient
 from fhirpy.base.exceptions import OperationOutcome as FhirpyOutcome
 from fhirpy.base.exceptions import ResourceNotFound
 from sqlalchemy import event, select
 
-import gateway.fhir
 from fixtures import dicom as fx
 from fixtures.messages import orm_new_order
-from gateway.app import create_app
 from gateway.keys import DICOM_LISTENER
 from mappers.fhir.resources import FILLER, ResourceType
 from mappers.fhir.search import SEARCHES, Field, SearchParameter
 from store.schema import patients
-from tests.conftest import RunningGateway, gateway_settings
+from tests.conftest import RunningGateway, gateway_settings, start_gateway
 from tests.mappers.test_fhir_resources import assert_r4b_round_trip
 from tests.support.dicom_scu import Scu
 from tests.support.mllp_client import MllpClient
@@ -105,15 +102,8 @@ def _match(entry: dict[str, Any]) -> bool:
 
 
 async def _start(database_url: str) -> RunningGateway:
-    """Start the gateway as `tests.conftest.start_gateway` does, with /fhir routed."""
-    settings = gateway_settings(database_url)
-    app = create_app(settings)
-    if not any(r.canonical == "/fhir/metadata" for r in app.router.resources()):
-        app.add_routes(gateway.fhir.routes)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, settings.http.host, settings.http.port).start()
-    return RunningGateway(app, runner, settings)
+    """Start the gateway on a fresh database of its own."""
+    return await start_gateway(gateway_settings(database_url))
 
 
 async def _load(running: RunningGateway) -> None:

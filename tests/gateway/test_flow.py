@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from gateway import flow
-from gateway.app import create_app
 from gateway.config import FlowSettings
 from gateway.keys import INGEST
 from mappers.events import (
@@ -42,7 +38,7 @@ from mappers.events import (
     Visit,
 )
 from store.ingest import Inbound, Outcome
-from tests.conftest import RunningGateway, gateway_settings
+from tests.conftest import RunningGateway, gateway_settings, start_gateway
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)  # 09:00 in Berlin (UTC+1)
@@ -60,18 +56,14 @@ _counter = itertools.count(1)
 async def gateway(database_url: str) -> AsyncIterator[RunningGateway]:
     """A running gateway in Berlin time with the flow routes and goals of these tests."""
     base = gateway_settings(database_url)
-    settings = replace(base, timezone="Europe/Berlin", flow=FlowSettings(goals=dict(GOALS)))
-    app = create_app(settings)
-    routed = {route.resource.canonical for route in app.router.routes() if route.resource}
-    if "/api/v1/flow/board" not in routed:
-        app.add_routes(flow.routes)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+    settings = base.model_copy(
+        update={"timezone": "Europe/Berlin", "flow": FlowSettings(goals=dict(GOALS))}
+    )
+    running = await start_gateway(settings)
     try:
-        yield RunningGateway(app, runner, settings)
+        yield running
     finally:
-        await runner.cleanup()
+        await running.runner.cleanup()
 
 
 def at(minutes: float) -> datetime:
@@ -587,7 +579,7 @@ async def test_unmatched_items_are_listed_and_linked(gateway: RunningGateway) ->
     await image(gateway, "1.2.9.78", "LATE-3", "CT9", at(31))
     other = (await get(gateway, "/api/v1/unmatched", {"kind": "study"}))["items"][0]["id"]
     status, _, body = await call("POST", f"{url}/study/{other}/link", body=b'{"accession": "NOPE"}')
-    assert status == 400 and body["detail"].startswith("accession:")
+    assert status == 409 and body["detail"].startswith("accession:")
     for bad, name in (
         (b"not json", "body:"),
         (b"[1]", "body:"),

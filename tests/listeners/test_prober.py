@@ -17,7 +17,6 @@ from store.schema import device_transitions, probe_sessions
 from tests.conftest import (
     PostgresServer,
     RunningGateway,
-    free_port,
     gateway_settings,
     start_gateway,
 )
@@ -37,6 +36,8 @@ class Modality:
         ae.add_supported_context(Verification)
         handlers = [(evt.EVT_C_ECHO, self._on_echo)]
         self._server = ae.start_server(("127.0.0.1", self.port), block=False, evt_handlers=handlers)
+        # Port 0 binds a free port the first time; a restart comes back on the same one.
+        self.port = self._server.server_address[1]
 
     def stop(self) -> None:
         if self._server is not None:
@@ -52,7 +53,7 @@ class Modality:
 @pytest.fixture
 def modality() -> Iterator[Modality]:
     """A running modality; stopped at the end."""
-    device = Modality(free_port())
+    device = Modality(0)
     device.start()
     yield device
     device.stop()

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from fixtures.messages import orm_new_order
 from store.schema import messages, orders
-from tests.conftest import PostgresServer, free_port, gateway_settings, start_gateway
+from tests.conftest import PostgresServer, gateway_settings, start_gateway
 from tests.support.mllp_client import MllpClient, segments
 from tests.support.tcp_proxy import TcpProxy
 
@@ -33,7 +33,7 @@ async def test_postgresql_out_of_reach_gets_ae_and_service_resumes(
 ) -> None:
     """PostgreSQL behind a cut connection: AE with ERR and nothing stored; restored: AA."""
     name = await postgres.create_database()
-    proxy = TcpProxy("127.0.0.1", 5432, free_port())
+    proxy = TcpProxy("127.0.0.1", 5432)
     await proxy.restore()
     url = postgres.url_for(name).replace(":5432/", f":{proxy.port}/")
     gateway = await start_gateway(gateway_settings(url))

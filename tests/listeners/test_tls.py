@@ -111,7 +111,7 @@ async def test_mllp_dicom_and_https_speak_tls_with_one_certificate(
     try:
         mllp_port = gateway.app[MLLP_TLS_SERVER].port
         dicom_port = str(gateway.app[DICOM_LISTENER].tls_port)
-        https = f"https://127.0.0.1:{gateway.settings.http.port}/healthz"
+        https = f"{gateway.http_url}/healthz"
         trusting = pki.client_context(None)
 
         ack = await _mllp_over_tls(mllp_port, orm_new_order("TLS1", control_id="T1"), trusting)
@@ -148,7 +148,7 @@ async def test_with_a_ca_file_only_its_clients_get_in(database_url: str, pki: Pk
     try:
         mllp_port = gateway.app[MLLP_TLS_SERVER].port
         dicom_port = str(gateway.app[DICOM_LISTENER].tls_port)
-        https = f"https://127.0.0.1:{gateway.settings.http.port}/healthz"
+        https = f"{gateway.http_url}/healthz"
 
         for client in (None, "stranger"):
             with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):

@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # The start-up lines that name a bound port (listeners/mllp.py, listeners/dicom.py, serve.py).
@@ -27,6 +27,7 @@ class GatewayProcess:
 
     process: asyncio.subprocess.Process
     ports: dict[str, int]
+    log: list[str] = field(default_factory=list)  # its stderr, line by line
 
     @property
     def pid(self) -> int:
@@ -62,19 +63,21 @@ async def gateway_process(
     )
     assert process.stderr is not None
     ports: dict[str, int] = {}
+    log: list[str] = []
     drain: asyncio.Task[None] | None = None
     try:
         async with asyncio.timeout(timeout):
             while len(ports) < len(_LISTENING):
                 line = await process.stderr.readline()
+                log.append(line.decode(errors="replace"))
                 if not line:
                     raise AssertionError(f"gateway exited with {await process.wait()} at start")
                 for name, pattern in _LISTENING.items():
                     if found := pattern.search(line):
                         ports[name] = int(found.group(1))
         # Keep reading its log, so that a full pipe never blocks the gateway.
-        drain = asyncio.create_task(_drain(process.stderr))
-        yield GatewayProcess(process, ports)
+        drain = asyncio.create_task(_drain(process.stderr, log))
+        yield GatewayProcess(process, ports, log)
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -83,6 +86,6 @@ async def gateway_process(
             await drain
 
 
-async def _drain(stream: asyncio.StreamReader) -> None:
-    while await stream.read(65536):
-        pass
+async def _drain(stream: asyncio.StreamReader, log: list[str]) -> None:
+    while line := await stream.readline():
+        log.append(line.decode(errors="replace"))

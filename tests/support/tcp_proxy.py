@@ -7,10 +7,11 @@ import contextlib
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:`port` to `target`; `cut()` drops every connection and stops
-    listening (clients see refused connections), `restore()` listens again on the same port."""
+    """Forwards 127.0.0.1:`port` (0: a free one, bound by the first `restore()`) to `target`;
+    `cut()` drops every connection and stops listening (clients see refused connections),
+    `restore()` listens again on the same port."""
 
-    def __init__(self, target_host: str, target_port: int, port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, port: int = 0) -> None:
         self.target = (target_host, target_port)
         self.port = port
         self._server: asyncio.Server | None = None
@@ -20,6 +21,8 @@ class TcpProxy:
     async def restore(self) -> None:
         """Listen and forward."""
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        # Port 0 binds a free port the first time; a restore listens on it again.
+        self.port = self._server.sockets[0].getsockname()[1]
 
     async def cut(self) -> None:
         """Stop listening and reset every forwarded connection."""

@@ -24,7 +24,12 @@ class ThreadedGateway:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.running = self._call(start_gateway(gateway_settings(database_url), tokens))
+        # Every listener binds port 0; the ports are read back from the sockets.
+        settings = gateway_settings(database_url, http={"port": 0}, mllp={"port": 0})
+        settings = settings.model_copy(
+            update={"dicom": settings.dicom.model_copy(update={"port": 0})}
+        )
+        self.running = self._call(start_gateway(settings, tokens))
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
