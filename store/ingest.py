@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
 from store.commit import Answer, commit_batch
+from store.commits import CommitFeed
 from store.engine import create_postgres_writer_engine, create_writer_engine
 from store.errors import StoreError, StoreUnavailable
 from store.inbound import Inbound, Outcome, Stored
@@ -77,10 +78,13 @@ class Ingest:
         self._task: asyncio.Task[None] | None = None
         self._carried: list[_Pending] = []
         self._open = False
+        # Readers that show the department live wait on this for the next commit.
+        self.commits = CommitFeed()
 
     async def start(self) -> None:
         """Start the writer."""
         self._loop = asyncio.get_running_loop()
+        self.commits.bind(self._loop)
         if self._sqlite is not None:
             self._thread = threading.Thread(
                 target=self._run_thread, name="ingest-writer", daemon=True
@@ -228,7 +232,13 @@ class Ingest:
         batch.append(item)
 
     def _answer(self, batch: list[_Pending], answers: list[Answer]) -> None:
-        """Answer thread submitters at once, event-loop ones with one hop for the batch."""
+        """Answer thread submitters at once, event-loop ones with one hop for the batch; then
+        tell the commit feed, when anything was stored."""
+        if any(isinstance(answer, Stored) for answer in answers):
+            on_writer_thread = (
+                self._thread is not None and threading.current_thread() is self._thread
+            )
+            (self.commits.bump_threadsafe if on_writer_thread else self.commits.bump)()
         on_loop = []
         for item, answer in zip(batch, answers, strict=True):
             if item.thread_future is not None:
