@@ -21,8 +21,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
@@ -35,6 +36,7 @@ from store.probe import touch
 from store.write import identity
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -43,6 +45,15 @@ class _Pending:
     # Exactly one: an event-loop submitter's future, or a thread submitter's.
     future: asyncio.Future[Stored] | None = None
     thread_future: concurrent.futures.Future[Stored] | None = None
+
+
+@dataclass(slots=True)
+class _Work:
+    """Store work other than a message (pruning, audit records): the writer runs it between
+    batches, in a transaction of its own, so nothing else ever opens a write transaction."""
+
+    work: Callable[[Connection], Any]
+    future: asyncio.Future[Any]
 
 
 _STOP = None
@@ -129,6 +140,23 @@ class Ingest:
             self._loop_queue.put_nowait(pending)
         return await future
 
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` on the writer, between batches, in one transaction; its result.
+
+        Raises:
+            StoreUnavailable: the store is closed.
+            Exception: whatever `work` raises (its transaction is rolled back).
+        """
+        if not self._open:
+            raise StoreUnavailable("the store is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        item = _Work(work, future)
+        if self._thread is not None:
+            self._thread_queue.put(item)  # type: ignore[arg-type]
+        else:
+            self._loop_queue.put_nowait(item)  # type: ignore[arg-type]
+        return await future
+
     def submit_threadsafe(self, inbound: Inbound) -> concurrent.futures.Future[Stored]:
         """Queue the message from any thread; the future is answered after the commit."""
         future: concurrent.futures.Future[Stored] = concurrent.futures.Future()
@@ -165,6 +193,9 @@ class Ingest:
             if first is _STOP:
                 stopping = True
                 continue
+            if isinstance(first, _Work):
+                self._settle_work(first, self._sqlite)
+                continue
             batch, stopping = self._gather(first, self._thread_queue.get_nowait, stopping)
             answers = commit_batch(self._sqlite, [p.inbound for p in batch], self._clock())
             self._answer(batch, answers)
@@ -177,6 +208,15 @@ class Ingest:
             first = self._carried.pop(0) if self._carried else await self._loop_queue.get()
             if first is _STOP:
                 stopping = True
+                continue
+            if isinstance(first, _Work):
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        result = await greenlet_spawn(_run_work, sync_engine, first.work)
+                except Exception as exc:
+                    _settle_future(first.future, exc)
+                else:
+                    _settle_future(first.future, result)
                 continue
             batch, stopping = self._gather(first, self._loop_queue.get_nowait, stopping)
             inbounds = [p.inbound for p in batch]
@@ -210,7 +250,10 @@ class Ingest:
         batch = [first]
         seen = {identity(first.inbound)}
         carried, self._carried = self._carried, []
-        for item in carried:
+        for index, item in enumerate(carried):
+            if isinstance(item, _Work):  # work waits its turn: it runs after this batch
+                self._carried.extend(carried[index:])
+                return batch, stopping
             self._add(batch, seen, item)
         while not stopping and len(batch) < self._max_batch:
             try:
@@ -219,6 +262,9 @@ class Ingest:
                 break
             if item is _STOP:
                 stopping = True
+                break
+            if isinstance(item, _Work):
+                self._carried.append(item)
                 break
             self._add(batch, seen, item)
         return batch, stopping
@@ -252,6 +298,29 @@ class Ingest:
             self._loop.call_soon_threadsafe(_settle_all, on_loop)
         else:
             _settle_all(on_loop)
+
+    def _settle_work(self, item: _Work, engine: Engine) -> None:
+        """Run a work item on the writer's thread and answer its submitter on the loop."""
+        assert self._loop is not None
+        try:
+            outcome: Any = _run_work(engine, item.work)
+        except Exception as exc:
+            outcome = exc
+        self._loop.call_soon_threadsafe(_settle_future, item.future, outcome)
+
+
+def _run_work(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.begin() as conn:
+        return work(conn)
+
+
+def _settle_future(future: asyncio.Future[Any], outcome: Any) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 def _touch_with(engine: Engine) -> None:

@@ -1,10 +1,14 @@
-"""The commit feed wakes a live reader when the writer commits, from its thread or the loop."""
+"""The writer's other duties: the commit feed that wakes live readers, and store work (pruning,
+audit records) run between batches."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, text
 
 from fixtures.messages import orm_new_order
 from store.engine import create_engine
@@ -29,6 +33,33 @@ async def test_a_commit_wakes_a_waiting_reader(tmp_path: Path) -> None:
         inbound = Inbound("hl7v2", datetime.now(UTC), "127.0.0.1:1", raw, Outcome.NOT_MAPPED)
         await ingest.submit(inbound)
         assert await asyncio.wait_for(waiter, 5) == seen + 1
+    finally:
+        await ingest.close()
+        await engine.dispose()
+
+
+async def test_work_runs_on_the_writer_between_batches(database_url: str) -> None:
+    """`Ingest.run` executes store work in a transaction of the writer's and returns its
+    result; an error in it reaches the caller and rolls its transaction back."""
+    engine = create_engine(database_url)
+    ingest = Ingest(engine, timeout=5)
+    await ingest.start()
+    try:
+        count = await ingest.run(
+            lambda conn: conn.execute(text("SELECT count(*) FROM orders")).scalar()
+        )
+        assert count == 0
+
+        def half_done(conn: Connection) -> None:
+            conn.execute(text("UPDATE alembic_version SET version_num = 'broken'"))
+            raise RuntimeError("stop here")
+
+        with pytest.raises(RuntimeError, match="stop here"):
+            await ingest.run(half_done)
+        version = await ingest.run(
+            lambda conn: conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        )
+        assert version != "broken"
     finally:
         await ingest.close()
         await engine.dispose()
