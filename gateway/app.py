@@ -29,6 +29,7 @@ from gateway.keys import (
     MLLP_SERVER,
     MLLP_TLS_SERVER,
     PROBER,
+    PRUNER,
     ROUTES,
     SECURED,
     SETTINGS,
@@ -37,6 +38,7 @@ from gateway.keys import (
 from gateway.metrics import Metrics
 from gateway.nul_guard import nul_guard_middleware
 from gateway.problems import problem_middleware
+from gateway.pruning import Pruner, Retention
 from listeners.dicom import DicomListener
 from listeners.hl7 import Hl7Receiver, ReceiverOptions
 from listeners.mllp import MllpServer
@@ -57,7 +59,7 @@ from store.equipment import (
 )
 from store.errors import SchemaOutOfDate
 from store.ingest import Ingest
-from store.locks import LeaderLock
+from store.locks import PRUNE_LOCK_KEY, LeaderLock
 from store.migrate import migrate, pending_revisions
 from store.worklist import find_worklist as find_worklist_items
 
@@ -96,6 +98,7 @@ def create_app(
     app.cleanup_ctx.append(_mllp_listener)
     app.cleanup_ctx.append(_dicom_listener)
     app.cleanup_ctx.append(partial(_prober, devices=devices or {}))
+    app.cleanup_ctx.append(_pruner)
     table = (health, api, flow, equipment, fhir, openapi)
     app[ROUTES] = tuple(route for module in table for route in module.routes.routes)
     app[SECURED] = tokens is not None
@@ -270,4 +273,19 @@ async def _prober(
     app[PROBER] = prober
     yield
     await prober.close()
+    await lock.release()
+
+
+async def _pruner(app: web.Application) -> AsyncIterator[None]:
+    retention = app[SETTINGS].retention
+    lock = LeaderLock(app[ENGINE], key=PRUNE_LOCK_KEY)
+    pruner = Pruner(
+        app[INGEST],
+        Retention(raw_days=retention.raw_days, message_days=retention.message_days),
+        is_leader=lock.held,
+    )
+    await pruner.start()
+    app[PRUNER] = pruner
+    yield
+    await pruner.close()
     await lock.release()

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -16,13 +17,16 @@ from gateway.auth import Role, TokensError, hash_token, load_tokens, new_token
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.devices_file import DevicesFileError, load_devices
 from gateway.logs import configure_logging
+from gateway.pruning import prune
 from gateway.replay import replay, split_messages
 from gateway.serve import serve
 from gateway.simulation.player import DayOptions, Peers, simulate
 from store.backup import BackupError, backup_sqlite, sqlite_file
 from store.engine import create_engine
 from store.errors import SchemaOutOfDate
+from store.ingest import Ingest
 from store.migrate import migrate
+from store.retention import Cutoffs, Pruned
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +83,14 @@ def _parser() -> argparse.ArgumentParser:
         "--no-outage", action="store_true", help="no scanner stops answering C-ECHO"
     )
     simulate.set_defaults(run=_simulate)
+
+    prune = commands.add_parser(
+        "prune", help="delete message-log rows (and bodies) older than DAYS, now"
+    )
+    prune.add_argument(
+        "--older-than", type=int, required=True, metavar="DAYS", help="days to keep (>= 1)"
+    )
+    prune.set_defaults(run=_prune)
 
     backup = commands.add_parser(
         "backup", help="copy the SQLite store to PATH while the gateway runs"
@@ -174,6 +186,27 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     for refused in tally.refused:
         print(f"not accepted: {refused}")
     return 0 if not tally.refused else 1
+
+
+def _prune(settings: Settings, args: argparse.Namespace) -> int:
+    if args.older_than < 1:
+        print("imaging-gateway: --older-than takes a number of days >= 1", file=sys.stderr)
+        return 2
+
+    async def run() -> Pruned:
+        engine = create_engine(settings.database.url, busy_timeout=settings.database.busy_timeout)
+        ingest = Ingest(engine, timeout=settings.database.busy_timeout * 2)
+        await ingest.start()
+        try:
+            days = args.older_than
+            return await prune(ingest, Cutoffs.from_days(datetime.now(UTC), days, days))
+        finally:
+            await ingest.close()
+            await engine.dispose()
+
+    pruned = asyncio.run(run())
+    print(f"pruned {pruned.rows} message-log rows and {pruned.bodies} more message bodies")
+    return 0
 
 
 def _backup(settings: Settings, args: argparse.Namespace) -> int:

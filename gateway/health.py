@@ -12,6 +12,7 @@ from gateway.contract.registry import Routes
 from gateway.jsonio import json_response
 from gateway.keys import DICOM_LISTENER, ENGINE, INGEST, METRICS, MLLP_SERVER
 from store.queries import ping
+from store.retention import store_bytes
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,15 @@ async def healthz(_request: web.Request) -> web.Response:
     content_type="text/plain",
 )
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus metrics: messages by type and outcome, ACK latency, DICOM, HTTP."""
-    return request.app[METRICS].exposition()
+    """Prometheus metrics: messages by type and outcome, ACK latency, DICOM, HTTP, and the
+    store's size (read at each scrape)."""
+    metrics = request.app[METRICS]
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT), request.app[ENGINE].connect() as conn:
+            metrics.store_bytes.set(await conn.run_sync(store_bytes))
+    except Exception as exc:  # the other figures are still worth scraping
+        log.warning("metrics: store size unknown (%s)", type(exc).__name__)
+    return metrics.exposition()
 
 
 @routes.get(

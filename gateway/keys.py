@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.config import Settings
 from gateway.contract.registry import Route
 from gateway.metrics import Metrics
+from gateway.pruning import Pruner
 from listeners.dicom import DicomListener
 from listeners.hl7 import Hl7Receiver
 from listeners.mllp import MllpServer
@@ -27,6 +28,7 @@ HL7_RECEIVER = web.AppKey("hl7_receiver", Hl7Receiver)
 DICOM_LISTENER = web.AppKey("dicom_listener", DicomListener)
 METRICS = web.AppKey("metrics", Metrics)
 PROBER = web.AppKey("prober", Prober)
+PRUNER = web.AppKey("pruner", Pruner)
 # Every route served, as declared: /openapi.json is generated from them.
 ROUTES = web.AppKey("routes", tuple[Route, ...])
 # Whether a tokens file guards the API (the document states security as served).

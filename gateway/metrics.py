@@ -6,7 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 # ACKs are due within milliseconds; the buckets resolve that range.
@@ -41,6 +41,11 @@ class Metrics:
             "imaging_gateway_http_requests",
             "HTTP requests by method, route and status.",
             ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.store_bytes = Gauge(
+            "imaging_gateway_store_bytes",
+            "The workflow store's size on disk (SQLite file, or PostgreSQL database).",
             registry=self.registry,
         )
         self.http_latency = Histogram(

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from listeners.options import (
     Backlog,
     Count,
+    Days,
     DicomOptions,
     Host,
     MllpOptions,
@@ -214,6 +215,14 @@ class ProbeSettings(Section):
     timeout: Seconds = 5.0
 
 
+class RetentionSettings(Section):
+    """How long the message log keeps what; 0 keeps forever. Workflow rows always stay."""
+
+    raw_days: Days = 90  # message bodies as received
+    message_days: Days = 365  # message-log rows
+    audit_days: Days = 2190  # audit records (six years)
+
+
 class TlsSettings(Section):
     """One certificate and key for every TLS port; a CA file turns on client verification."""
 
@@ -236,6 +245,7 @@ class Settings(BaseSettings):
     flow: FlowSettings = FlowSettings()
     probe: ProbeSettings = ProbeSettings()
     tls: TlsSettings = TlsSettings()
+    retention: RetentionSettings = RetentionSettings()
     # HL7 times without an offset are read in this zone.
     timezone: Annotated[Text, _check(_is_zone), Field(description="an IANA time zone name")] = "UTC"
     log_level: Annotated[

@@ -105,6 +105,9 @@ Seconds = Annotated[
     Field(gt=0, description="a number of seconds > 0"),
 ]
 Count = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, description="an integer >= 1")]
+Days = Annotated[
+    int, BeforeValidator(_no_bool), Field(ge=0, description="a number of days >= 0 (0 keeps)")
+]
 Host = Annotated[str, BeforeValidator(_strip), Field(min_length=1, description="a host name")]
 Titles = Annotated[tuple[str, ...], BeforeValidator(comma_list)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_none_word)]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 log = logging.getLogger(__name__)
 
 PROBE_LOCK_KEY = 0x1A6E_7072  # an arbitrary constant, the same in every process
+PRUNE_LOCK_KEY = 0x1A6E_7073  # the pruning job leads on its own lock
 
 
 class LeaderLock:

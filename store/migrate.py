@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sqlite3
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -12,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Several gateway processes may start together on one PostgreSQL; one migrates at a time.
 MIGRATION_LOCK_KEY = 0x1A6E_6177  # an arbitrary constant, the same in every process
+INCREMENTAL_VACUUM = 2  # PRAGMA auto_vacuum: 0 none, 1 full, 2 incremental
 
 
 def alembic_config() -> Config:
@@ -22,13 +27,33 @@ def alembic_config() -> Config:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Upgrade the database to head in one transaction."""
+    """Upgrade the database to head in one transaction; on SQLite, make freed pages
+    returnable (incremental auto-vacuum), once."""
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
             )
         await conn.run_sync(_upgrade)
+    if engine.dialect.name == "sqlite":
+        await _incremental_vacuum_mode(engine)
+
+
+async def _incremental_vacuum_mode(engine: AsyncEngine) -> None:
+    """Switch an SQLite file to incremental auto-vacuum, so that pruning the message log gives
+    its space back (`PRAGMA incremental_vacuum`) without a full VACUUM each time. The switch
+    itself takes one VACUUM, once, outside any transaction: on a plain sqlite3 connection of
+    its own, in a worker thread."""
+    database = engine.url.database
+    if database and database != ":memory:":
+        await asyncio.to_thread(_switch_to_incremental, database)
+
+
+def _switch_to_incremental(database: str) -> None:
+    with contextlib.closing(sqlite3.connect(database, isolation_level=None)) as conn:
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL_VACUUM:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("VACUUM")
 
 
 async def pending_revisions(engine: AsyncEngine) -> bool:

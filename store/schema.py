@@ -153,6 +153,14 @@ class MessageRecord(Base):
         Index(None, "received_at"),
         Index(None, "outcome", "received_at"),
         Index(None, "message_type", "received_at"),
+        # The messages whose body is still kept, oldest first: what pruning clears next
+        # (bodies cleared drop out, so each pruning step starts where the last one ended).
+        Index(
+            "ix_messages_body_kept",
+            "received_at",
+            sqlite_where=text("length(raw) > 0"),
+            postgresql_where=text("length(raw) > 0"),
+        ),
     )
 
 
@@ -288,7 +296,8 @@ class TimelineRecord(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     milestone: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    # Indexed: pruning the message log clears these references set-wise (0010).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
@@ -304,7 +313,8 @@ class ReportRecord(Base):
     radiologist_id: Mapped[str] = mapped_column(String(64), default="")
     radiologist_name: Mapped[str] = mapped_column(String(255), default="")
     result_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    # Indexed: pruning the message log clears these references set-wise (0010).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
@@ -317,7 +327,8 @@ class ArrivalRecord(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    # Indexed: pruning the message log clears these references set-wise (0010).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
 
 
 class DeviceRecord(Base):
@@ -391,7 +402,8 @@ class InstanceRecord(Base):
     transfer_syntax: Mapped[str] = mapped_column(String(64), default="")
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     stored_path: Mapped[str] = mapped_column(String(1024), default="")
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    # Indexed: pruning the message log clears these references set-wise (0010).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
 
 
 class ProcedureStepRecord(Base):

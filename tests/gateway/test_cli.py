@@ -79,3 +79,24 @@ async def test_sigterm_finishes_and_exits_cleanly(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "var" / "gateway.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT accession FROM orders").fetchall() == [("ACC1",)]
+
+
+async def test_prune_now_deletes_what_is_older_than_asked(tmp_path: Path) -> None:
+    """`prune --older-than 30` on a store with one old and one new message: one row goes."""
+    status, output = await _run("migrate", cwd=tmp_path)
+    assert status == 0, output
+    database = tmp_path / "var" / "gateway.db"
+    with sqlite3.connect(database) as db:
+        for control, days in (("OLD", 45), ("NEW", 1)):
+            db.execute(
+                "INSERT INTO messages (protocol, received_at, last_received_at, receive_count, "
+                "peer, control_id, content_sha256, raw, outcome, control_id_reused) VALUES "
+                "('hl7v2', datetime('now', ?), datetime('now', ?), 1, 'p', ?, ?, x'41', "
+                "'applied', 0)",
+                (f"-{days} days", f"-{days} days", control, control.ljust(64, "0")),
+            )
+    status, output = await _run("prune", "--older-than", "30", cwd=tmp_path)
+    assert status == 0, output
+    assert "pruned 1 message-log rows" in output
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT control_id FROM messages").fetchall() == [("NEW",)]

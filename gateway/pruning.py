@@ -1,0 +1,89 @@
+"""The pruning job: every hour, the message log's old bodies and rows go, a step at a time.
+
+Each step is store work the writer runs between batches (`Ingest.run`), so ingest waits at
+most one short step. Where several gateways share PostgreSQL only the leader prunes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+from store.ingest import Ingest
+from store.retention import Cutoffs, Pruned, prune_step
+
+log = logging.getLogger(__name__)
+
+PRUNE_INTERVAL = 3600.0  # seconds between pruning runs
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """Days each kind of record is kept (0 keeps forever)."""
+
+    raw_days: int
+    message_days: int
+
+
+async def prune(ingest: Ingest, cutoffs: Cutoffs) -> Pruned:
+    """Prune everything older than the cutoffs, step by step through the writer; the totals."""
+    bodies = rows = 0
+    while True:
+        step = await ingest.run(partial(prune_step, cutoffs=cutoffs))
+        bodies, rows = bodies + step.bodies, rows + step.rows
+        if not step.anything:
+            return Pruned(bodies=bodies, rows=rows)
+
+
+class Pruner:
+    """Runs `prune` on an interval while this process leads."""
+
+    def __init__(
+        self,
+        ingest: Ingest,
+        retention: Retention,
+        *,
+        is_leader: Callable[[], Awaitable[bool]],
+        interval: float = PRUNE_INTERVAL,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._ingest = ingest
+        self._retention = retention
+        self._is_leader = is_leader
+        self._interval = interval
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start the job."""
+        self._task = asyncio.create_task(self._run(), name="pruner")
+
+    async def close(self) -> None:
+        """Stop the job (a step under way is rolled back or committed whole)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                if await self._is_leader():
+                    await self._once()
+            except Exception as exc:  # the next run tries again; ingest is not affected
+                log.error("pruning failed: %s", type(exc).__name__)
+                log.debug("pruning failure detail", exc_info=exc)
+
+    async def _once(self) -> None:
+        retention = self._retention
+        cutoffs = Cutoffs.from_days(self._clock(), retention.raw_days, retention.message_days)
+        pruned = await prune(self._ingest, cutoffs)
+        if pruned.anything:
+            log.info("pruned %d message bodies and %d log rows", pruned.bodies, pruned.rows)
