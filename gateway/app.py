@@ -15,12 +15,15 @@ from functools import partial
 
 from aiohttp import web
 
-from gateway import api, equipment, fhir, flow, health, openapi
+from gateway import api, audit, equipment, fhir, flow, health, openapi
+from gateway.audit import audit_middleware
+from gateway.audit_trail import AuditTrail
 from gateway.auth import Token, auth_middleware
 from gateway.config import ConfigError, Settings
 from gateway.contract.registry import add_routes
 from gateway.cors import cors_middleware
 from gateway.keys import (
+    AUDIT_TRAIL,
     DICOM_LISTENER,
     ENGINE,
     HL7_RECEIVER,
@@ -83,6 +86,8 @@ def create_app(
         middlewares=[
             metrics.middleware(),
             cors_middleware(settings.http.cors_origins),
+            # Outside the error middleware: it records the answer as the client gets it.
+            audit_middleware,
             problem_middleware,
             nul_guard_middleware,
             fhir.unserved_types,
@@ -95,11 +100,12 @@ def create_app(
         app[TLS_CONTEXT] = context
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_ingest)
+    app.cleanup_ctx.append(_audit_trail)
     app.cleanup_ctx.append(_mllp_listener)
     app.cleanup_ctx.append(_dicom_listener)
     app.cleanup_ctx.append(partial(_prober, devices=devices or {}))
     app.cleanup_ctx.append(_pruner)
-    table = (health, api, flow, equipment, fhir, openapi)
+    table = (health, api, flow, equipment, fhir, audit, openapi)
     app[ROUTES] = tuple(route for module in table for route in module.routes.routes)
     app[SECURED] = tokens is not None
     add_routes(app, app[ROUTES])
@@ -166,6 +172,13 @@ async def _ingest(app: web.Application) -> AsyncIterator[None]:
     app[INGEST] = ingest
     yield
     await ingest.close()
+
+
+async def _audit_trail(app: web.Application) -> AsyncIterator[None]:
+    trail = AuditTrail(app[INGEST])
+    app[AUDIT_TRAIL] = trail
+    yield
+    await trail.close()
 
 
 async def _mllp_listener(app: web.Application) -> AsyncIterator[None]:
@@ -281,7 +294,7 @@ async def _pruner(app: web.Application) -> AsyncIterator[None]:
     lock = LeaderLock(app[ENGINE], key=PRUNE_LOCK_KEY)
     pruner = Pruner(
         app[INGEST],
-        Retention(raw_days=retention.raw_days, message_days=retention.message_days),
+        Retention(retention.raw_days, retention.message_days, retention.audit_days),
         is_leader=lock.held,
     )
     await pruner.start()

@@ -46,6 +46,10 @@ class Token:
     role: Role
 
 
+# The token a request was let in with (set by the auth middleware when tokens are used).
+GRANT = web.RequestKey("grant", Token)
+
+
 class TokensError(Exception):
     """The tokens file is missing or malformed; the message is one line naming what."""
 
@@ -128,6 +132,7 @@ def auth_middleware(
         if tokens is not None and guarded and not unrouted:
             grant = grant_for(tokens, request.headers.get("Authorization"))
             check_role(grant, request.method)
+            request[GRANT] = grant  # the audit trail names who asked
         return await handler(request)
 
     return middleware

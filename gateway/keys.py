@@ -7,6 +7,7 @@ import ssl
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.audit_trail import AuditTrail
 from gateway.config import Settings
 from gateway.contract.registry import Route
 from gateway.metrics import Metrics
@@ -29,6 +30,7 @@ DICOM_LISTENER = web.AppKey("dicom_listener", DicomListener)
 METRICS = web.AppKey("metrics", Metrics)
 PROBER = web.AppKey("prober", Prober)
 PRUNER = web.AppKey("pruner", Pruner)
+AUDIT_TRAIL = web.AppKey("audit_trail", AuditTrail)
 # Every route served, as declared: /openapi.json is generated from them.
 ROUTES = web.AppKey("routes", tuple[Route, ...])
 # Whether a tokens file guards the API (the document states security as served).

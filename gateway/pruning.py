@@ -28,16 +28,21 @@ class Retention:
 
     raw_days: int
     message_days: int
+    audit_days: int = 0
 
 
 async def prune(ingest: Ingest, cutoffs: Cutoffs) -> Pruned:
     """Prune everything older than the cutoffs, step by step through the writer; the totals."""
-    bodies = rows = 0
+    total = Pruned()
     while True:
         step = await ingest.run(partial(prune_step, cutoffs=cutoffs))
-        bodies, rows = bodies + step.bodies, rows + step.rows
+        total = Pruned(
+            bodies=total.bodies + step.bodies,
+            rows=total.rows + step.rows,
+            audit=total.audit + step.audit,
+        )
         if not step.anything:
-            return Pruned(bodies=bodies, rows=rows)
+            return total
 
 
 class Pruner:
@@ -83,7 +88,14 @@ class Pruner:
 
     async def _once(self) -> None:
         retention = self._retention
-        cutoffs = Cutoffs.from_days(self._clock(), retention.raw_days, retention.message_days)
+        cutoffs = Cutoffs.from_days(
+            self._clock(), retention.raw_days, retention.message_days, retention.audit_days
+        )
         pruned = await prune(self._ingest, cutoffs)
         if pruned.anything:
-            log.info("pruned %d message bodies and %d log rows", pruned.bodies, pruned.rows)
+            log.info(
+                "pruned %d message bodies, %d log rows, %d audit records",
+                pruned.bodies,
+                pruned.rows,
+                pruned.audit,
+            )

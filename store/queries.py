@@ -270,7 +270,7 @@ async def list_orders(
     if where.ordered_to is not None:
         conditions.append(orders.c.ordered_at < where.ordered_to)
     if after is not None:
-        conditions.append(_after(orders.c.ordered_at, orders.c.id, after, nulls_last=True))
+        conditions.append(keyset_after(orders.c.ordered_at, orders.c.id, after, nulls_last=True))
     rows = (
         await conn.execute(
             select(
@@ -303,7 +303,7 @@ async def list_orders(
         )
         for row in rows
     ]
-    return _page(items, limit)
+    return keyset_page(items, limit)
 
 
 async def list_messages(
@@ -331,7 +331,9 @@ async def list_messages(
     if where.received_to is not None:
         conditions.append(messages.c.received_at < where.received_to)
     if after is not None:
-        conditions.append(_after(messages.c.received_at, messages.c.id, after, nulls_last=False))
+        conditions.append(
+            keyset_after(messages.c.received_at, messages.c.id, after, nulls_last=False)
+        )
     rows = (
         await conn.execute(
             select(*_MESSAGE_COLUMNS)
@@ -340,7 +342,9 @@ async def list_messages(
             .limit(limit + 1)
         )
     ).mappings()
-    return _page([((row["received_at"], row["id"]), MessageView(**row)) for row in rows], limit)
+    return keyset_page(
+        [((row["received_at"], row["id"]), MessageView(**row)) for row in rows], limit
+    )
 
 
 async def get_message(conn: AsyncConnection, message_id: int) -> KeptMessage | None:
@@ -364,7 +368,7 @@ async def get_message_outcome(conn: AsyncConnection, message_id: int) -> str | N
     return await conn.scalar(select(messages.c.outcome).where(messages.c.id == message_id))
 
 
-def _after(
+def keyset_after(
     time: ColumnElement[Any], row_id: ColumnElement[int], key: SortKey, *, nulls_last: bool
 ) -> ColumnElement[bool]:
     """Rows after `key` in (time DESC [NULLS LAST], id DESC) order."""
@@ -375,7 +379,7 @@ def _after(
     return or_(later, time.is_(None)) if nulls_last else later
 
 
-def _page(items: Sequence[tuple[SortKey, T]], limit: int) -> Page[T]:
+def keyset_page(items: Sequence[tuple[SortKey, T]], limit: int) -> Page[T]:
     """A page from up to `limit + 1` keyed items (the extra one says that more follow)."""
     shown = items[:limit]
     next_key = shown[-1][0] if len(items) > limit else None

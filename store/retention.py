@@ -20,7 +20,14 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, any_, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from store.schema import instances, messages, order_timeline, patient_arrivals, reports
+from store.schema import (
+    audit_events,
+    instances,
+    messages,
+    order_timeline,
+    patient_arrivals,
+    reports,
+)
 
 STEP_ROWS = 250  # rows one step touches: about 15 ms of the writer's time
 VACUUM_PAGES = 256  # SQLite pages returned to the file system per step (1 MB at 4 KiB)
@@ -33,14 +40,18 @@ class Cutoffs:
 
     bodies_before: datetime | None
     rows_before: datetime | None
+    audit_before: datetime | None = None
 
     @classmethod
-    def from_days(cls, now: datetime, raw_days: int, message_days: int) -> Cutoffs:
-        """Cutoffs `raw_days` and `message_days` before `now`; 0 keeps forever."""
-        return cls(
-            now - timedelta(days=raw_days) if raw_days else None,
-            now - timedelta(days=message_days) if message_days else None,
-        )
+    def from_days(
+        cls, now: datetime, raw_days: int, message_days: int, audit_days: int = 0
+    ) -> Cutoffs:
+        """Cutoffs so many days before `now`; 0 keeps forever."""
+
+        def before(days: int) -> datetime | None:
+            return now - timedelta(days=days) if days else None
+
+        return cls(before(raw_days), before(message_days), before(audit_days))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +60,12 @@ class Pruned:
 
     bodies: int = 0
     rows: int = 0
+    audit: int = 0
 
     @property
     def anything(self) -> bool:
         """True when the step found work: another step may find more."""
-        return bool(self.bodies or self.rows)
+        return bool(self.bodies or self.rows or self.audit)
 
 
 def prune_step(conn: Connection, cutoffs: Cutoffs, limit: int = STEP_ROWS) -> Pruned:
@@ -63,13 +75,27 @@ def prune_step(conn: Connection, cutoffs: Cutoffs, limit: int = STEP_ROWS) -> Pr
     bodies = 0
     if cutoffs.bodies_before and not rows:  # rows to be deleted need no body cleared first
         bodies = _clear_bodies(conn, cutoffs.bodies_before, limit)
-    if (rows or bodies) and conn.dialect.name == "sqlite":
+    audit = _delete_audit(conn, cutoffs.audit_before, limit) if cutoffs.audit_before else 0
+    if (rows or bodies or audit) and conn.dialect.name == "sqlite":
         # The pragma frees one page per step of its statement, and SQLAlchemy steps a
         # statement without columns once: drive it to the end on the driver's own cursor.
         driver = conn.connection.dbapi_connection
         assert driver is not None
         driver.execute(f"PRAGMA incremental_vacuum({VACUUM_PAGES})").fetchall()
-    return Pruned(bodies=bodies, rows=rows)
+    return Pruned(bodies=bodies, rows=rows, audit=audit)
+
+
+def _delete_audit(conn: Connection, before: datetime, limit: int) -> int:
+    oldest = (
+        select(audit_events.c.id)
+        .where(audit_events.c.recorded_at < before)
+        .order_by(audit_events.c.recorded_at)
+        .limit(limit)
+    )
+    ids = list(conn.execute(oldest).scalars())
+    if ids:
+        conn.execute(delete(audit_events).where(_among(audit_events.c.id, conn)), {"ids": ids})
+    return len(ids)
 
 
 def _delete_rows(conn: Connection, before: datetime, limit: int) -> int:

@@ -469,6 +469,25 @@ class DowntimeRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class AuditRecord(Base):
+    """Who read or changed what through the API, when, from where, and the answer. Kept
+    apart from the message log, for `[retention] audit_days`."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(128), default="")  # the token's name
+    role: Mapped[str] = mapped_column(String(16), default="")
+    action: Mapped[str] = mapped_column(String(8))  # read / change
+    entity: Mapped[str] = mapped_column(String(64))  # what kind of data: orders, Patient...
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(2048))
+    query: Mapped[str] = mapped_column(Text, default="")  # the search, as asked
+    peer: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[int] = mapped_column(Integer)
+
+
 messages = MessageRecord.__table__
 patients = PatientRecord.__table__
 orders = OrderRecord.__table__
@@ -483,3 +502,4 @@ procedure_steps = ProcedureStepRecord.__table__
 probe_sessions = ProbeSessionRecord.__table__
 device_transitions = DeviceTransitionRecord.__table__
 downtimes = DowntimeRecord.__table__
+audit_events = AuditRecord.__table__

@@ -20,6 +20,8 @@ from tests.support.mllp_client import MllpClient
 
 READER, OPERATOR = "reader-token-for-tests", "operator-token-for-tests"
 ORIGIN = "https://dashboard.example.org"
+# Reads for the operator role only (DESIGN.md: the audit trail).
+OPERATOR_READS = frozenset({"/api/v1/audit"})
 
 
 @pytest.fixture
@@ -67,7 +69,8 @@ async def _status(gateway: RunningGateway, method: str, path: str, token: str | 
 
 
 async def test_every_route_asks_for_a_token_and_honours_roles(secured: RunningGateway) -> None:
-    """No token or a wrong one: 401; a reader may GET but not change (403); an operator may."""
+    """No token or a wrong one: 401; a reader may GET (but not the audit trail) and may not
+    change (403); an operator may."""
     routes = _routes(secured)
     assert ("GET", "/api/v1/orders") in routes and ("POST", "/api/v1/messages/1/replay") in routes
     for method, path in routes:
@@ -78,7 +81,10 @@ async def test_every_route_asks_for_a_token_and_honours_roles(secured: RunningGa
         assert await _status(secured, method, path, "not-a-token") == 401, (method, path)
         as_reader = await _status(secured, method, path, READER)
         as_operator = await _status(secured, method, path, OPERATOR)
-        if method == "GET":
+        if method == "GET" and path in OPERATOR_READS:
+            assert as_reader == 403, (method, path)
+            assert as_operator not in (401, 403) and as_operator < 500, (method, path)
+        elif method == "GET":
             assert as_reader not in (401, 403) and as_reader < 500, (method, path, as_reader)
         else:
             assert as_reader == 403, (method, path)
