@@ -19,11 +19,12 @@ from store.ingest import Ingest
 
 # FHIR types that carry patient data (Device and the CapabilityStatement do not).
 _FHIR_PATIENT_TYPES = frozenset(
-    {"Patient", "ServiceRequest", "ImagingStudy", "DiagnosticReport", "Procedure", "AuditEvent"}
+    {"Patient", "ServiceRequest", "ImagingStudy", "DiagnosticReport", "Procedure"}
 )
-# /api/v1 reads that show patients: orders, the message log, the board, unmatched items, and
-# the trail itself. Figures (turnaround, volumes, uptime) are aggregates and are not recorded.
-_API_PATIENT_READS = frozenset({"orders", "messages", "unmatched", "audit"})
+# /api/v1 reads that show patients: orders, the message log, the board, unmatched items.
+# Figures (turnaround, volumes, uptime) are aggregates and are not recorded; nor are reads of
+# the trail itself (operator only), each of which would change what it reads.
+_API_PATIENT_READS = frozenset({"orders", "messages", "unmatched"})
 _BOARD = "/api/v1/flow/board"
 
 

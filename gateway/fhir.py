@@ -15,14 +15,15 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.auth import GRANT, Role
 from gateway.contract.fhir_parameters import (
     MAX_VALUE_LENGTH,
     search_parameters,
     served_types,
 )
 from gateway.contract.registry import Handler, Routes
-from gateway.keys import ENGINE
-from gateway.problems import FHIR_JSON, BadRequest, NotFound
+from gateway.keys import ENGINE, SECURED
+from gateway.problems import FHIR_JSON, BadRequest, Forbidden, NotFound
 from mappers.fhir.resources import ResourceType, to_fhir_resource, to_fhir_searchset
 from mappers.fhir.search import (
     SearchError,
@@ -82,6 +83,7 @@ def _search(resource_type: ResourceType) -> Handler:
         Raises:
             BadRequest: a search parameter is unknown or its value bad.
         """
+        _check_operator(request, resource_type)
         pairs = list(request.query.items())
         for name, value in pairs:
             if "\x00" in name or "\x00" in value:  # PostgreSQL text cannot hold NUL
@@ -121,6 +123,7 @@ def _read(resource_type: ResourceType) -> Handler:
         Raises:
             NotFound: no resource has the id.
         """
+        _check_operator(request, resource_type)
         text = path.id
         row_id = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
         row = None
@@ -135,6 +138,19 @@ def _read(resource_type: ResourceType) -> Handler:
     return read
 
 
+def _check_operator(request: web.Request, resource_type: ResourceType) -> None:
+    """The audit trail is for the operator role (DESIGN.md), under /fhir as under /api.
+
+    Raises:
+        Forbidden: a reader asked for AuditEvent while tokens guard the API.
+    """
+    if resource_type is not ResourceType.AUDIT_EVENT or not request.app[SECURED]:
+        return
+    grant = request.get(GRANT)
+    if grant is None or grant.role is not Role.OPERATOR:
+        raise Forbidden("AuditEvent is for the operator role")
+
+
 _SERVED = tuple(str(resource_type) for resource_type in served_types())
 for _type in served_types():
     routes.get(
@@ -144,7 +160,7 @@ for _type in served_types():
         parameters=search_parameters(_type),
         response=_resource_schema("Bundle"),
         content_type=FHIR_JSON,
-        errors=(400,),
+        errors=(400, 403) if _type is ResourceType.AUDIT_EVENT else (400,),
     )(_search(_type))
     routes.get(
         f"/fhir/{_type}/{{id}}",
@@ -152,7 +168,7 @@ for _type in served_types():
         path_params=ReadPath,
         response=_resource_schema(str(_type)),
         content_type=FHIR_JSON,
-        errors=(400, 404),
+        errors=(400, 403, 404) if _type is ResourceType.AUDIT_EVENT else (400, 404),
     )(_read(_type))
 
 

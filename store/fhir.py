@@ -39,6 +39,7 @@ from mappers.fhir.resources import (
     FILLER,
     PATIENT_ID,
     PLACER,
+    AuditRow,
     DeviceRow,
     IdentifierKind,
     OrderRow,
@@ -60,6 +61,7 @@ from mappers.fhir.search import (
     SortKey,
 )
 from store.schema import (
+    audit_events,
     device_transitions,
     devices,
     orders,
@@ -230,6 +232,14 @@ _SOURCES: dict[ResourceType, _Source] = {
         devices.c.id,
         devices.c.updated_at,
         identifiers={AE_TITLE: devices.c.ae_title},
+    ),
+    ResourceType.AUDIT_EVENT: _Source(
+        AuditRow,
+        audit_events,
+        _columns(AuditRow, audit_events),
+        audit_events.c.id,
+        audit_events.c.recorded_at,
+        date=audit_events.c.recorded_at,
     ),
     ResourceType.PROCEDURE: _Source(
         StepRow,

@@ -130,7 +130,8 @@ def _operation(route: Route, components: dict[str, Any], *, secured: bool) -> di
         success["links"] = _LINKS[route.handler.__name__]
     responses: dict[str, Any] = {str(route.status): success}
     guarded = secured and route.path not in OPEN_PATHS
-    statuses = set(route.errors)
+    # Role refusals exist only where tokens do (a route may declare 403 for the operator role).
+    statuses = set(route.errors) - (set() if guarded else {401, 403})
     if guarded:
         statuses.add(401)
         if route.method not in READ_METHODS:

@@ -41,6 +41,8 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, unquote
 
+from mappers.fhir.audit_event import AuditRow, to_fhir_audit_event
+
 Resource = dict[str, Any]
 
 DICOM_VOCABULARY = "http://dicom.nema.org/resources/ontology/DCM"
@@ -60,6 +62,7 @@ class ResourceType(StrEnum):
     DIAGNOSTIC_REPORT = "DiagnosticReport"
     DEVICE = "Device"
     PROCEDURE = "Procedure"
+    AUDIT_EVENT = "AuditEvent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +265,7 @@ class DeviceRow:
     state: str = ""  # the prober's last word: up, down, or "" when never probed
 
 
-ResourceRow = PatientRow | OrderRow | ReportRow | StudyRow | StepRow | DeviceRow
+ResourceRow = PatientRow | OrderRow | ReportRow | StudyRow | StepRow | DeviceRow | AuditRow
 
 
 def patient_system(authority: str) -> str | None:
@@ -483,6 +486,7 @@ _BUILDERS: dict[type, Any] = {
     ReportRow: to_fhir_diagnostic_report,
     DeviceRow: to_fhir_device,
     StepRow: to_fhir_procedure,
+    AuditRow: to_fhir_audit_event,
 }
 
 

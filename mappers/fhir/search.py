@@ -242,6 +242,9 @@ SEARCHES: dict[ResourceType, ResourceSearch] = {
             STEP_STATUSES,
         ),
     ),
+    ResourceType.AUDIT_EVENT: ResourceSearch(
+        (_ID, _date("date", "When the call was recorded", _SP + "AuditEvent-date"), _LAST_UPDATED)
+    ),
 }
 
 # Result parameters every type takes, each at most once but `_include`.

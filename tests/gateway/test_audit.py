@@ -3,10 +3,12 @@ listed for the operator role, through the one writer, apart from the message log
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from fhir.resources.R4B.auditevent import AuditEvent
 from sqlalchemy import func, select
 
 from fixtures.messages import orm_new_order
@@ -49,8 +51,8 @@ async def test_reads_and_changes_are_recorded_with_who_what_and_the_answer(
     secured: RunningGateway,
 ) -> None:
     """A reader's order search and FHIR Patient search, and an operator's device change, are
-    in the trail with actor, role, query and status; figures are not; the message log is
-    untouched by any of it."""
+    in the trail with actor, role, query and status; figures and reads of the trail are not;
+    the message log is untouched by any of it."""
     client = await MllpClient.connect("127.0.0.1", secured.mllp_port)
     await client.send(orm_new_order("AUD1", control_id="AUD1", patient_id="MRN7001"))
     await client.close()
@@ -73,13 +75,13 @@ async def test_reads_and_changes_are_recorded_with_who_what_and_the_answer(
         ("dashboard", "reader", "read", "orders", "GET", "patient=MRN7001", 200),
         ("dashboard", "reader", "read", "Patient", "GET", "identifier=MRN7001", 200),
         ("integration", "operator", "change", "devices", "PUT", "", changed),
-        ("dashboard", "reader", "read", "audit", "GET", "", 403),
     ]
     assert all(e["peer"] and e["recorded_at"] for e in trail["items"])
     async with secured.engine.connect() as conn:
         logged = (await conn.execute(select(func.count()).select_from(messages))).scalar()
         recorded = (await conn.execute(select(func.count()).select_from(audit_events))).scalar()
-    assert (logged, recorded) == (1, 5)  # the operator's own listing is the fifth
+    # Reads of the trail itself (the reader's 403, the operator's list) are not in it.
+    assert (logged, recorded) == (1, 3)
 
 
 async def test_without_tokens_reads_are_recorded_as_the_open_api(gateway: RunningGateway) -> None:
@@ -107,6 +109,8 @@ async def test_without_tokens_reads_are_recorded_as_the_open_api(gateway: Runnin
         ("PUT", "/api/v1/devices/CT01", "devices"),
         ("GET", "/fhir/DiagnosticReport", "DiagnosticReport"),
         ("GET", "/fhir/Patient/7", "Patient"),
+        ("GET", "/api/v1/audit", None),
+        ("GET", "/fhir/AuditEvent", None),
         ("GET", "/api/v1/flow/turnaround", None),
         ("GET", "/api/v1/devices", None),
         ("GET", "/fhir/metadata", None),
@@ -123,3 +127,25 @@ def test_the_trail_is_kept_apart_from_the_message_log() -> None:
     """Its own table, not rows of the message log."""
     assert audit_events.name != messages.name
     assert "raw" not in audit_events.c
+
+
+async def test_the_trail_is_served_as_fhir_audit_events(secured: RunningGateway) -> None:
+    """/fhir/AuditEvent: the operator's searchset of R4 AuditEvents, each valid by the R4B
+    model, naming the agent, the call and its outcome; a reader gets 403."""
+    assert (await _call(secured, "GET", "/api/v1/orders?patient=MRN42", READER))[0] == 200
+    assert (await _call(secured, "GET", "/fhir/Patient/999", READER))[0] == 404
+    assert (await _call(secured, "GET", "/fhir/AuditEvent", READER))[0] == 403
+    status, bundle = await _call(secured, "GET", "/fhir/AuditEvent?_count=10", OPERATOR)
+    assert status == 200 and bundle["resourceType"] == "Bundle"
+    events = [entry["resource"] for entry in bundle["entry"]]
+    for event in events:
+        AuditEvent.model_validate(event)
+    search = next(e for e in events if e["entity"][0]["what"]["display"] == "GET /api/v1/orders")
+    assert search["agent"][0]["who"]["display"] == "dashboard"
+    assert (search["action"], search["outcome"]) == ("R", "0")
+    assert base64.b64decode(search["entity"][0]["query"]) == b"patient=MRN42"
+    (refused,) = [e for e in events if e["outcome"] == "4"]
+    assert refused["entity"][0]["type"]["code"] == "Patient"
+    assert refused["outcomeDesc"] == "HTTP 404"
+    status, one = await _call(secured, "GET", f"/fhir/AuditEvent/{search['id']}", OPERATOR)
+    assert (status, one["id"]) == (200, search["id"])

@@ -21,7 +21,7 @@ from tests.support.mllp_client import MllpClient
 READER, OPERATOR = "reader-token-for-tests", "operator-token-for-tests"
 ORIGIN = "https://dashboard.example.org"
 # Reads for the operator role only (DESIGN.md: the audit trail).
-OPERATOR_READS = frozenset({"/api/v1/audit"})
+OPERATOR_READS = frozenset({"/api/v1/audit", "/fhir/AuditEvent", "/fhir/AuditEvent/1"})
 
 
 @pytest.fixture

@@ -167,7 +167,10 @@ async def test_fhirpy_searches_and_reads_every_type(loaded: Loaded) -> None:
     }
     for resource_type in ALL_TYPES:
         found = await loaded.client.resources(resource_type).fetch_all()
-        assert len(found) == expected[resource_type], resource_type
+        if resource_type == "AuditEvent":  # one per recorded call so far: the searches above
+            assert len(found) >= len(expected), resource_type
+        else:
+            assert len(found) == expected[resource_type], resource_type
         for resource in found:
             data = resource.serialize()
             assert_r4b_round_trip(data)
