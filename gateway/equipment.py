@@ -11,22 +11,20 @@ from aiohttp import web
 
 from gateway import paging
 from gateway.jsonio import json_response
-from gateway.keys import ENGINE, SETTINGS
+from gateway.keys import ENGINE, INGEST, SETTINGS
 from gateway.problems import BadRequest, NotFound
 from store.equipment import (
     DeviceRegistration,
     UptimeInputs,
-    add_downtime,
     device_id,
     device_ids,
-    end_downtime,
     get_device,
     get_downtime,
     list_devices,
     list_downtimes,
-    register_device,
     uptime_inputs,
 )
+from store.operations import declare_downtime, end_downtime, register_device
 from store.uptime import (
     DeviceFigures,
     Interval,
@@ -86,8 +84,8 @@ async def device_put(request: web.Request) -> web.Response:
     """Register a device or change its registration (operator)."""
     ae_title = _ae_title(request)
     registration = _registration(await _body(request))
-    async with request.app[ENGINE].begin() as conn:
-        await register_device(conn, ae_title, registration, datetime.now(UTC))
+    await register_device(request.app[INGEST], ae_title, registration, peer=_peer(request))
+    async with request.app[ENGINE].connect() as conn:
         device = await get_device(conn, ae_title)
     return json_response(device)
 
@@ -104,18 +102,19 @@ async def downtime_post(request: web.Request) -> web.Response:
     planned = body.get("planned")
     if not isinstance(planned, bool):
         raise BadRequest("planned: required, true or false")
-    async with request.app[ENGINE].begin() as conn:
+    async with request.app[ENGINE].connect() as conn:
         device = await _device(conn, request)
-        downtime = await add_downtime(
-            conn,
-            device,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            planned=planned,
-            reason=_text(body, "reason", 255),
-            ticket=_text(body, "ticket", 64),
-            now=datetime.now(UTC),
-        )
+    downtime = await declare_downtime(
+        request.app[INGEST],
+        request.match_info["ae_title"],
+        starts_at=starts_at,
+        ends_at=ends_at,
+        planned=planned,
+        reason=_text(body, "reason", 255),
+        ticket=_text(body, "ticket", 64),
+        peer=_peer(request),
+    )
+    async with request.app[ENGINE].connect() as conn:
         created = await get_downtime(conn, device, downtime)
     return json_response(created, status=201)
 
@@ -138,14 +137,16 @@ async def downtime_end(request: web.Request) -> web.Response:
     downtime = int(request.match_info["id"])
     if downtime >= 2**63:
         raise NotFound(f"no downtime {downtime}")
-    async with request.app[ENGINE].begin() as conn:
+    async with request.app[ENGINE].connect() as conn:
         device = await _device(conn, request)
         existing = await get_downtime(conn, device, downtime)
-        if existing is None:
-            raise NotFound(f"no downtime {downtime} for this device")
-        if ends_at is not None and ends_at <= existing.starts_at:
-            raise BadRequest("end: must be after the downtime's start")
-        await end_downtime(conn, device, downtime, ends_at, datetime.now(UTC))
+    if existing is None:
+        raise NotFound(f"no downtime {downtime} for this device")
+    if ends_at is not None and ends_at <= existing.starts_at:
+        raise BadRequest("end: must be after the downtime's start")
+    ae_title = request.match_info["ae_title"]
+    await end_downtime(request.app[INGEST], ae_title, downtime, ends_at, peer=_peer(request))
+    async with request.app[ENGINE].connect() as conn:
         changed = await get_downtime(conn, device, downtime)
     return json_response(changed)
 
@@ -268,6 +269,10 @@ async def _device(conn: Any, request: web.Request) -> int:
     if found is None:
         raise NotFound(f"no device {ae_title!r}")
     return found
+
+
+def _peer(request: web.Request) -> str:
+    return request.remote or ""
 
 
 def _ae_title(request: web.Request) -> str:

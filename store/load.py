@@ -33,10 +33,12 @@ from store.fold.state import Key, Row
 from store.keys import Keys
 from store.schema import (
     devices,
+    downtimes,
     instances,
     orders,
     patient_arrivals,
     patients,
+    probe_sessions,
     procedure_steps,
     series,
     studies,
@@ -59,6 +61,9 @@ REFERENCES: dict[str, dict[str, tuple[str, Table, tuple[str, ...]]]] = {
     },
     "order_timeline": {"order_id": ("order", orders, ("accession",))},
     "reports": {"order_id": ("order", orders, ("accession",))},
+    "downtimes": {"device_id": ("device", devices, ("ae_title",))},
+    "probe_sessions": {"device_id": ("device", devices, ("ae_title",))},
+    "device_transitions": {"device_id": ("device", devices, ("ae_title",))},
 }
 TABLES: dict[str, Table] = {
     "patients": patients,
@@ -69,6 +74,8 @@ TABLES: dict[str, Table] = {
     "series": series,
     "instances": instances,
     "steps": procedure_steps,
+    "downtimes": downtimes,
+    "probe_sessions": probe_sessions,
 }
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("identifier", "authority"),
@@ -79,6 +86,8 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "series": ("series_instance_uid",),
     "instances": ("sop_instance_uid",),
     "steps": ("sop_instance_uid",),
+    "downtimes": ("id",),
+    "probe_sessions": ("id",),
 }
 
 
@@ -125,6 +134,10 @@ def load(conn: Connection, keys: Keys) -> Loaded:
         reader.read("series", key=keys.series)
     if keys.instances:
         reader.read("instances", key=keys.instances)
+    if keys.downtimes:
+        reader.read("downtimes", id=keys.downtimes)
+    if keys.probed:
+        reader.read("probe_sessions", latest=keys.probed)
     return reader.loaded
 
 
@@ -223,6 +236,19 @@ def _condition(dialect: str, name: str, condition: str) -> ColumnElement[bool]:
             return _is_in(dialect, table.c.requested_procedure_id, "procedure")
         case "patient":
             return _is_in(dialect, table.c.patient_id, "patient")
+        case "latest":
+            # Each device's probe session with the latest cover: the one a probe extends.
+            later = table.alias("later")
+            newest = ~(
+                select(later.c.id)
+                .where(
+                    later.c.device_id == table.c.device_id,
+                    later.c.covered_until > table.c.covered_until,
+                )
+                .exists()
+            )
+            named = select(devices.c.id).where(_is_in(dialect, devices.c.ae_title, "latest"))
+            return table.c.device_id.in_(named.scalar_subquery()) & newest
         case "window":
             return _windowed(dialect, table, "ordered_at" if name == "orders" else "occurred_at")
     raise ValueError(f"no condition {condition!r} for {name}")
@@ -297,7 +323,7 @@ def _statement(
     statement, references = _select(name)
     where = or_(*(_condition(dialect, name, c) for c in conditions))
     statement = statement.where(where).order_by(table.c.id)
-    if dialect == "postgresql" and name not in ("arrivals", "instances"):
+    if dialect == "postgresql" and name not in ("arrivals", "instances", "probe_sessions"):
         statement = statement.with_for_update(of=table)
     return statement, references
 
