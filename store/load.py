@@ -97,6 +97,9 @@ class Loaded:
 
     tables: dict[str, dict[Key, Row]] = field(default_factory=dict)
     ids: dict[str, dict[Key, int]] = field(default_factory=dict)  # referred table -> key -> id
+    # Patients with an arrival kept (theirs, or their survivor's): only for them are
+    # arrivals worth reading, which saves a query per batch in the usual case.
+    arrived: set[Key] = field(default_factory=set)
 
     def id_of(self, table: str, key: Key) -> int | None:
         """The id of the row with this key, when it exists."""
@@ -174,7 +177,7 @@ def _arrivals(reader: _Reader, keys: Keys) -> None:
     merged = _patient_ids(loaded, keys.merged)
     if merged:
         wanted["patient"] = merged
-    if keys.order_times:
+    if keys.order_times and keys.patients & loaded.arrived:
         ids = _patient_ids(loaded, keys.patients, survivors=True)
         if ids:
             wanted["window"] = ids
@@ -282,9 +285,12 @@ class _Reader:
                 row[ref] = ref_key
                 if ref_key is not None:
                     loaded.ids.setdefault(target.name, {})[ref_key] = mapping[id_column]
+            arrived = row.pop("arrived__flag", False)
             key = _key(row, key_columns)
             if keep is not None and key not in keep:
                 continue
+            if arrived:
+                loaded.arrived.add(key)
             own_ids[key] = row["id"]
             found[key] = rows.setdefault(key, row)
         return found
@@ -343,6 +349,15 @@ def _select(name: str) -> tuple[Select[Any], dict[str, tuple[str, Table, tuple[s
         alias = target.alias(f"{ref}_ref")
         source = source.outerjoin(alias, alias.c.id == table.c[id_column])
         columns += [alias.c[c].label(f"{ref}__k{i}") for i, c in enumerate(key_columns)]
+    if name == "patients":
+        arrivals = TABLES["arrivals"]
+        own = table.c.id, func.coalesce(table.c.merged_into_id, table.c.id)
+        columns.append(
+            select(arrivals.c.id)
+            .where(arrivals.c.patient_id.in_(own))
+            .exists()
+            .label("arrived__flag")
+        )
     return select(*columns).select_from(source), references
 
 
