@@ -7,13 +7,11 @@ key. The ids behind every key met on the way are kept, for the flush.
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Connection,
     Select,
@@ -121,15 +119,18 @@ def load(conn: Connection, keys: Keys) -> Loaded:
         if merged_ids:
             # What pointed to a merged identifier moves with it.
             reader.read("patients", merged_into=merged_ids)
-    waiting = keys.waiting
-    if keys.studies or keys.steps or waiting:
-        # Usually nothing waits for an order: one probe asks for both kinds at once.
-        found = reader.waiting(keys.studies, keys.steps, waiting)
+    probed_orders: list[int] = []
+    if keys.studies or keys.steps or keys.waiting or _names_orders(keys):
+        # One probe for the ids of every order, study and step the batch names (and of the
+        # unmatched items that name its new orders); usually a new order finds nothing, and
+        # then no row is read at all.
+        found = reader.probe(keys)
         if found["studies"]:
             reader.read("studies", id=found["studies"])
         if found["steps"]:
             reader.read("steps", id=found["steps"])
-    _orders(reader, keys)
+        probed_orders = found["orders"]
+    _orders(reader, keys, probed_orders)
     _arrivals(reader, keys)
     if keys.devices:
         reader.read("devices", key=keys.devices)
@@ -144,21 +145,24 @@ def load(conn: Connection, keys: Keys) -> Loaded:
     return reader.loaded
 
 
-def _orders(reader: _Reader, keys: Keys) -> None:
+def _names_orders(keys: Keys) -> bool:
+    return bool(keys.accessions or keys.order_uids or keys.order_procedures)
+
+
+def _orders(reader: _Reader, keys: Keys, probed: list[int]) -> None:
+    """The orders the probe found, those the studies and steps read refer to, and those of
+    merged patients or near an arrival (which need the patients read first)."""
     loaded = reader.loaded
+    wanted: dict[str, Any] = {}
+    # The ids of the orders the studies and steps refer to came with them (store.load REFERENCES).
     referred = {
-        row["order"]
+        loaded.ids["orders"][row["order"]]
         for name in ("studies", "steps")
         for row in loaded.tables[name].values()
         if row["order"] is not None
     }
-    wanted: dict[str, Any] = {}
-    if keys.accessions or referred:
-        wanted["accession"] = keys.accessions | referred
-    if keys.order_uids:
-        wanted["study_uid"] = keys.order_uids
-    if keys.order_procedures:
-        wanted["procedure"] = keys.order_procedures
+    if probed or referred:
+        wanted["id"] = set(probed) | referred
     merged = _patient_ids(loaded, keys.merged)
     if merged:
         wanted["patient"] = merged
@@ -295,18 +299,32 @@ class _Reader:
             found[key] = rows.setdefault(key, row)
         return found
 
-    def waiting(self, studies: set[str], steps: set[str], waiting: set[str]) -> dict[str, list]:
-        """Ids of the studies and steps named, and of those unmatched that name an order."""
-        params = {"studies": sorted(studies), "steps": sorted(steps), "waiting": sorted(waiting)}
-        found: dict[str, list] = {"studies": [], "steps": []}
-        for kind, row_id in self.conn.execute(_waiting_probe(self.dialect), params):
+    def probe(self, keys: Keys) -> dict[str, list]:
+        """Ids of the orders, studies and steps named, and of the unmatched studies and steps
+        that name one of the batch's new orders."""
+        params = {
+            "studies": sorted(keys.studies),
+            "steps": sorted(keys.steps),
+            "waiting": sorted(keys.waiting),
+            "accession": sorted(keys.accessions),
+            "study_uid": sorted(keys.order_uids),
+            "procedure": sorted(keys.order_procedures),
+        }
+        found: dict[str, list] = {"orders": [], "studies": [], "steps": []}
+        for kind, row_id in self.conn.execute(_probe(self.dialect), params):
             found[kind].append(row_id)
         return found
 
 
 @functools.cache
-def _waiting_probe(dialect: str) -> Any:
-    parts = []
+def _probe(dialect: str) -> Any:
+    parts = [
+        select(literal("orders").label("kind"), orders.c.id).where(
+            or_(
+                *(_condition(dialect, "orders", c) for c in ("accession", "study_uid", "procedure"))
+            )
+        )
+    ]
     for name, uid in (("studies", "study_instance_uid"), ("steps", "sop_instance_uid")):
         table = TABLES[name]
         names_an_order = table.c.order_id.is_(None) & or_(
@@ -359,28 +377,3 @@ def _select(name: str) -> tuple[Select[Any], dict[str, tuple[str, Table, tuple[s
             .label("arrived__flag")
         )
     return select(*columns).select_from(source), references
-
-
-def lock_hashes(names: list[str]) -> list[int]:
-    """The advisory lock numbers of these keys, sorted: every process takes them in one
-    order, so two batches never wait for each other in a circle."""
-    return sorted(
-        {
-            int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "big", signed=True)
-            for n in names
-        }
-    )
-
-
-def lock_keys(conn: Connection, names: list[str]) -> None:
-    """Take a transaction-scoped advisory lock per key, so two gateways folding the same
-    patient or order take turns (rows not yet made included)."""
-    if names:
-        conn.execute(select(LOCKED), {"keys": lock_hashes(names)})
-
-
-# How many of the batch's advisory locks were taken (all of them, once this is evaluated).
-_KEY = func.unnest(bindparam("keys", type_=ARRAY(BigInteger()))).table_valued("k").render_derived()
-LOCKED = (
-    select(func.count(func.pg_advisory_xact_lock(_KEY.c.k))).select_from(_KEY).scalar_subquery()
-)

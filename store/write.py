@@ -35,8 +35,9 @@ from store.flush import flush
 from store.fold.batch import Folding, fold_batch
 from store.fold.messages import Arrival, Identity, Logged, Verdict, judge
 from store.inbound import Inbound, Outcome, Stored
+from store.keylocks import LOCKED, lock_hashes, lock_keys
 from store.keys import collect_keys
-from store.load import LOCKED, load, lock_hashes, lock_keys
+from store.load import load
 from store.schema import messages
 
 log = logging.getLogger(__name__)
