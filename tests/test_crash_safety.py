@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-import aiohttp
 from sqlalchemy import func, select
 
 from fixtures.messages import orm_new_order
 from store.engine import create_engine
 from store.schema import messages, orders
-from tests.conftest import free_port
+from tests.support.gateway_process import gateway_process
 from tests.support.mllp_client import MllpClient, segments
 
 ORDERS = 500
@@ -28,53 +22,6 @@ def _order(number: int) -> bytes:
     return orm_new_order(
         f"CRASH{number:04d}", control_id=f"CTRL{number:04d}", patient_id=f"MRN{number % 37:04d}"
     )
-
-
-@asynccontextmanager
-async def _gateway_process(
-    database_url: str, tmp_path: Path
-) -> AsyncIterator[tuple[int, asyncio.subprocess.Process]]:
-    """`python -m gateway serve` as its own process; yields its MLLP port once ready."""
-    mllp_port, http_port = free_port(), free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "IMAGING_GW_DATABASE_URL": database_url,
-        "IMAGING_GW_MLLP_PORT": str(mllp_port),
-        "IMAGING_GW_HTTP_PORT": str(http_port),
-        "IMAGING_GW_DICOM_PORT": str(free_port()),
-        "IMAGING_GW_LOG_LEVEL": "WARNING",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gateway",
-        "serve",
-        env=env,
-        cwd=tmp_path,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        await _wait_ready(f"http://127.0.0.1:{http_port}/readyz", process)
-        yield mllp_port, process
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), 30)
-
-
-async def _wait_ready(url: str, process: asyncio.subprocess.Process) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            if process.returncode is not None:
-                raise AssertionError(f"gateway exited with {process.returncode} while starting")
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("gateway did not become ready")
 
 
 async def _stream(
@@ -104,7 +51,7 @@ async def test_every_acknowledged_order_survives_kill_9(database_url: str, tmp_p
     acked: set[int] = set()
     shares = [list(range(i, ORDERS, CONNECTIONS)) for i in range(CONNECTIONS)]
 
-    async with _gateway_process(database_url, tmp_path) as (port, process):
+    async with gateway_process(database_url, tmp_path) as (port, process):
         enough = asyncio.Event()
         streams = [asyncio.create_task(_stream(port, s, acked, enough)) for s in shares]
         await asyncio.wait_for(enough.wait(), 60)
@@ -120,7 +67,7 @@ async def test_every_acknowledged_order_survives_kill_9(database_url: str, tmp_p
         missing = {f"CRASH{n:04d}" for n in acked} - stored
         assert not missing, f"acknowledged but lost: {sorted(missing)[:10]}"
 
-        async with _gateway_process(database_url, tmp_path) as (port, _process):
+        async with gateway_process(database_url, tmp_path) as (port, _process):
             resent: set[int] = set()
             await asyncio.gather(*(_stream(port, share, resent) for share in shares))
             assert resent == set(range(ORDERS))
