@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from aiohttp import web
@@ -57,13 +57,12 @@ from store.equipment import (
     ProbeTarget,
     current_states,
     probe_targets,
-    record_probe,
-    register_device,
 )
 from store.errors import SchemaOutOfDate
 from store.ingest import Ingest
 from store.locks import PRUNE_LOCK_KEY, LeaderLock
 from store.migrate import migrate, pending_revisions
+from store.operations import record_probe, register_device
 from store.worklist import find_worklist as find_worklist_items
 
 # aiohttp's HTTP parser limits: a request line of up to 32 KiB (the default 8 KiB is less
@@ -246,10 +245,8 @@ async def _prober(
     settings = app[SETTINGS]
     engine = app[ENGINE]
     interval = timedelta(seconds=settings.probe.interval)
-    now = datetime.now(UTC)
-    async with engine.begin() as conn:
-        for ae_title, registration in devices.items():
-            await register_device(conn, ae_title, registration, now)
+    for ae_title, registration in devices.items():
+        await register_device(app[INGEST], ae_title, registration, peer="devices file")
     async with engine.connect() as conn:
         states = await current_states(conn)
 
@@ -260,15 +257,9 @@ async def _prober(
     async def record(
         target: ProbeTarget, at: datetime, transition: tuple[str, datetime, str] | None
     ) -> None:
-        async with engine.begin() as conn:
-            await record_probe(
-                conn,
-                target.device_id,
-                at=at,
-                interval=interval,
-                transition=transition,
-                now=datetime.now(UTC),
-            )
+        await record_probe(
+            app[INGEST], target.ae_title, at=at, interval=interval, transition=transition
+        )
 
     lock = LeaderLock(engine)
     prober = Prober(

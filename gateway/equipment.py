@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway.contract.registry import Routes
 from gateway.contract.types import to_utc
 from gateway.jsonio import json_response
-from gateway.keys import ENGINE, SETTINGS
+from gateway.keys import ENGINE, INGEST, SETTINGS
 from gateway.models.devices import Registration
 from gateway.models.equipment import (
     MAX_WINDOW_DAYS,
@@ -29,17 +29,15 @@ from store.equipment import (
     DeviceView,
     DowntimeView,
     UptimeInputs,
-    add_downtime,
     device_id,
     device_ids,
-    end_downtime,
     get_device,
     get_downtime,
     list_devices,
     list_downtimes,
-    register_device,
     uptime_inputs,
 )
+from store.operations import declare_downtime, end_downtime, register_device
 from store.uptime import (
     DeviceFigures,
     Interval,
@@ -120,8 +118,10 @@ async def device_detail(request: web.Request, path: DevicePath) -> web.Response:
 )
 async def device_put(request: web.Request, path: DevicePath, body: Registration) -> web.Response:
     """Register a device or change its registration (operator)."""
-    async with request.app[ENGINE].begin() as conn:
-        await register_device(conn, path.ae_title, body.to_registration(), datetime.now(UTC))
+    await register_device(
+        request.app[INGEST], path.ae_title, body.to_registration(), peer=request.remote or ""
+    )
+    async with request.app[ENGINE].connect() as conn:
         device = await get_device(conn, path.ae_title)
     return json_response(device)
 
@@ -140,18 +140,19 @@ async def downtime_post(request: web.Request, path: DevicePath, body: DowntimeBo
     """Declare planned or unplanned downtime (operator)."""
     if body.end is not None and body.end <= body.start:
         raise BadRequest("end: must be after start")
-    async with request.app[ENGINE].begin() as conn:
+    async with request.app[ENGINE].connect() as conn:
         device = await _device(conn, path.ae_title)
-        downtime = await add_downtime(
-            conn,
-            device,
-            starts_at=body.start,
-            ends_at=body.end,
-            planned=body.planned,
-            reason=body.reason,
-            ticket=body.ticket,
-            now=datetime.now(UTC),
-        )
+    downtime = await declare_downtime(
+        request.app[INGEST],
+        path.ae_title,
+        starts_at=body.start,
+        ends_at=body.end,
+        planned=body.planned,
+        reason=body.reason,
+        ticket=body.ticket,
+        peer=request.remote or "",
+    )
+    async with request.app[ENGINE].connect() as conn:
         created = await get_downtime(conn, device, downtime)
     return json_response(created, status=201)
 
@@ -181,14 +182,17 @@ async def downtime_list(request: web.Request, path: DevicePath) -> web.Response:
 )
 async def downtime_end(request: web.Request, path: DowntimePath, body: DowntimeEnd) -> web.Response:
     """End a declared downtime (operator): body {"end": time}."""
-    async with request.app[ENGINE].begin() as conn:
+    async with request.app[ENGINE].connect() as conn:
         device = await _device(conn, path.ae_title)
         existing = await get_downtime(conn, device, path.id)
-        if existing is None:
-            raise NotFound(f"no downtime {path.id} for this device")
-        if body.end <= existing.starts_at:
-            raise Conflict("end: must be after the downtime's start")
-        await end_downtime(conn, device, path.id, body.end, datetime.now(UTC))
+    if existing is None:
+        raise NotFound(f"no downtime {path.id} for this device")
+    if body.end <= existing.starts_at:
+        raise Conflict("end: must be after the downtime's start")
+    await end_downtime(
+        request.app[INGEST], path.ae_title, path.id, body.end, peer=request.remote or ""
+    )
+    async with request.app[ENGINE].connect() as conn:
         changed = await get_downtime(conn, device, path.id)
     return json_response(changed)
 

@@ -7,7 +7,7 @@ timezone-aware UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 
@@ -321,6 +321,51 @@ class StepLinked:
     accession: str
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceRegistered:
+    """An operator (or the devices file) registered a device or changed its registration."""
+
+    ae_title: str
+    host: str = ""
+    port: int | None = None
+    modality: str = ""
+    name: str = ""
+    location: str = ""
+    monitored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DowntimeDeclared:
+    """An operator declared planned or unplanned downtime of a device."""
+
+    ae_title: str
+    starts_at: datetime
+    ends_at: datetime | None
+    planned: bool
+    reason: str = ""
+    ticket: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DowntimeEnded:
+    """An operator set the end of a declared downtime."""
+
+    ae_title: str
+    downtime_id: int
+    ends_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceProbed:
+    """The prober echoed a device at `at`; `transition` (state, since, reason) when it went
+    down or came back up."""
+
+    ae_title: str
+    at: datetime
+    interval: timedelta
+    transition: tuple[str, datetime, str] | None = None
+
+
 Event = (
     PatientUpserted
     | PatientsMerged
@@ -338,4 +383,8 @@ Event = (
     | ProcedureStepUpdated
     | StudyLinked
     | StepLinked
+    | DeviceRegistered
+    | DowntimeDeclared
+    | DowntimeEnded
+    | DeviceProbed
 )

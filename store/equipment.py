@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, func, insert, select, update
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from store.dialect import upsert
 from store.schema import (
     device_transitions,
     devices,
@@ -143,28 +142,6 @@ async def get_device(conn: AsyncConnection, ae_title: str) -> DeviceView | None:
     return _view(row) if row is not None else None
 
 
-async def register_device(
-    conn: AsyncConnection, ae_title: str, registration: DeviceRegistration, now: datetime
-) -> int:
-    """Create or change a device's registration (learned facts are kept)."""
-    values = {
-        "host": registration.host,
-        "port": registration.port,
-        "modality": registration.modality,
-        "name": registration.name,
-        "location": registration.location,
-        "monitored": registration.monitored,
-    }
-    statement = upsert(conn.dialect.name, devices).values(
-        ae_title=ae_title, created_at=now, updated_at=now, **values
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["ae_title"],
-        set_={**{name: statement.excluded[name] for name in values}, "updated_at": now},
-    ).returning(devices.c.id)
-    return (await conn.execute(statement)).scalar_one()
-
-
 async def probe_targets(conn: AsyncConnection) -> list[ProbeTarget]:
     """The monitored devices with an address to echo."""
     rows = await conn.execute(
@@ -190,94 +167,9 @@ async def current_states(conn: AsyncConnection) -> dict[int, str]:
     return {device_id: state for device_id, state in rows}
 
 
-async def record_probe(
-    conn: AsyncConnection,
-    device_id: int,
-    *,
-    at: datetime,
-    interval: timedelta,
-    transition: tuple[str, datetime, str] | None,
-    now: datetime,
-) -> None:
-    """Extend what the prober has watched by this probe, and record a transition if any.
-
-    A probe covers [at, at + interval). A gap longer than twice the interval since the last
-    probe (the gateway was not running) starts a new session, so the gap stays unknown time.
-    """
-    last = (
-        await conn.execute(
-            select(probe_sessions.c.id, probe_sessions.c.covered_until)
-            .where(probe_sessions.c.device_id == device_id)
-            .order_by(probe_sessions.c.covered_until.desc())
-            .limit(1)
-        )
-    ).first()
-    if last is not None and at - last.covered_until <= interval:
-        await conn.execute(
-            update(probe_sessions)
-            .where(probe_sessions.c.id == last.id)
-            .values(covered_until=at + interval)
-        )
-    else:
-        await conn.execute(
-            insert(probe_sessions).values(
-                device_id=device_id, started_at=at, covered_until=at + interval
-            )
-        )
-    if transition is not None:
-        state, since, reason = transition
-        await conn.execute(
-            insert(device_transitions).values(
-                device_id=device_id, state=state, at=since, reason=reason[:255], recorded_at=now
-            )
-        )
-
-
 async def device_id(conn: AsyncConnection, ae_title: str) -> int | None:
     """The row id of a device."""
     return (await conn.execute(select(devices.c.id).where(devices.c.ae_title == ae_title))).scalar()
-
-
-async def add_downtime(
-    conn: AsyncConnection,
-    device: int,
-    *,
-    starts_at: datetime,
-    ends_at: datetime | None,
-    planned: bool,
-    reason: str,
-    ticket: str,
-    now: datetime,
-) -> int:
-    """Declare downtime; its id."""
-    return (
-        await conn.execute(
-            insert(downtimes)
-            .values(
-                device_id=device,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                planned=planned,
-                reason=reason,
-                ticket=ticket,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(downtimes.c.id)
-        )
-    ).scalar_one()
-
-
-async def end_downtime(
-    conn: AsyncConnection, device: int, downtime_id: int, ends_at: datetime, now: datetime
-) -> bool:
-    """Set the end of a declared downtime; False when there is no such downtime."""
-    result = await conn.execute(
-        update(downtimes)
-        .where(downtimes.c.id == downtime_id, downtimes.c.device_id == device)
-        .values(ends_at=ends_at, updated_at=now)
-    )
-    return result.rowcount == 1
 
 
 def _downtime_query() -> Select:

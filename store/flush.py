@@ -13,11 +13,26 @@ from sqlalchemy import Connection, Executable, Table, bindparam, insert, update
 
 from store.fold.state import Key, Row, State
 from store.load import KEY_COLUMNS, REFERENCES, TABLES, Loaded, stored_columns
-from store.schema import order_timeline, reports
+from store.schema import device_transitions, order_timeline, reports
 
 # Reference order: a table comes after every table it refers to.
-_ORDER = ("devices", "patients", "orders", "arrivals", "studies", "series", "instances", "steps")
-_APPENDED: dict[str, Table] = {"order_timeline": order_timeline, "reports": reports}
+_ORDER = (
+    "devices",
+    "patients",
+    "orders",
+    "arrivals",
+    "studies",
+    "series",
+    "instances",
+    "steps",
+    "downtimes",
+    "probe_sessions",
+)
+_APPENDED: dict[str, Table] = {
+    "order_timeline": order_timeline,
+    "reports": reports,
+    "device_transitions": device_transitions,
+}
 
 
 def flush(conn: Connection, loaded: Loaded, state: State) -> None:
@@ -45,19 +60,26 @@ def flush(conn: Connection, loaded: Loaded, state: State) -> None:
 
 
 def _insert(conn: Connection, loaded: Loaded, name: str, rows: list[tuple[Key, Row]]) -> None:
-    table = TABLES[name]
     values = [_to_columns(loaded, name, row, new=True) for _, row in rows]
     ids = loaded.ids.setdefault(name, {})
     key_columns = KEY_COLUMNS[name]
-    if name == "arrivals":  # no natural key, and nothing refers to an arrival
-        conn.execute(insert(table), values)
-        return
-    returned = conn.execute(_insert_returning(name), values)
-    for found in returned:
-        key = found[1] if len(key_columns) == 1 else tuple(found[1:])
-        ids[key] = found[0]
+    if key_columns == ("id",):
+        # No natural key: the ids come back in the order the rows were given.
+        returned = conn.execute(_insert_in_order(name), values).scalars().all()
+        for (key, _), row_id in zip(rows, returned, strict=True):
+            ids[key] = row_id
+    else:
+        for found in conn.execute(_insert_returning(name), values):
+            key = found[1] if len(key_columns) == 1 else tuple(found[1:])
+            ids[key] = found[0]
     for key, row in rows:
         row["id"] = ids[key]  # the fold is done with its rows; later tables and updates need it
+
+
+@functools.cache
+def _insert_in_order(name: str) -> Executable:
+    table = TABLES[name]
+    return insert(table).returning(table.c.id, sort_by_parameter_order=True)
 
 
 @functools.cache

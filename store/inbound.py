@@ -47,6 +47,8 @@ class Inbound:
     error_location: str | None = None
     # An operator's replay: a message kept earlier without being applied is processed afresh.
     replay: bool = False
+    # False for what is not a message (a probe's observation): applied, not kept in the log.
+    logged: bool = True
 
     @property
     def content_sha256(self) -> str:
@@ -63,3 +65,4 @@ class Stored:
     duplicate: bool  # the same message had been accepted before; nothing changed
     control_id_reused: bool  # another message from the same sender carried this control id
     rejection: Rejection | None = None  # why the store refused its events, when it did
+    created: tuple[int, ...] = ()  # ids of rows it made that only an id names (a downtime)

@@ -8,7 +8,11 @@ from datetime import datetime
 
 from mappers.events import (
     AppointmentCancelled,
+    DeviceProbed,
+    DeviceRegistered,
     DeviceSeen,
+    DowntimeDeclared,
+    DowntimeEnded,
     Event,
     InstanceStored,
     MilestoneReached,
@@ -43,6 +47,8 @@ class Keys:
     instances: set[str] = field(default_factory=set)
     steps: set[str] = field(default_factory=set)
     devices: set[str] = field(default_factory=set)
+    downtimes: set[int] = field(default_factory=set)
+    probed: set[str] = field(default_factory=set)  # devices whose last probe session counts
     order_times: list[datetime] = field(default_factory=list)  # arrivals near these
     arrival_times: list[datetime] = field(default_factory=list)  # orders near these
 
@@ -96,6 +102,13 @@ def _collect(keys: Keys, event: Event) -> None:
             keys.accessions.add(event.accession)
         case MilestoneReached() | AppointmentCancelled() | PatientNoShow():
             keys.accessions.add(event.accession)
+        case _:
+            _collect_dicom(keys, event)
+
+
+def _collect_dicom(keys: Keys, event: Event) -> None:
+    """DICOM, operator and prober events."""
+    match event:
         case DeviceSeen():
             keys.devices.add(event.ae_title)
         case InstanceStored():
@@ -119,6 +132,14 @@ def _collect(keys: Keys, event: Event) -> None:
         case StepLinked():
             keys.steps.add(event.sop_instance_uid)
             keys.accessions.add(event.accession)
+        case DeviceRegistered() | DowntimeDeclared():
+            keys.devices.add(event.ae_title)
+        case DowntimeEnded():
+            keys.devices.add(event.ae_title)
+            keys.downtimes.add(event.downtime_id)
+        case DeviceProbed():
+            keys.devices.add(event.ae_title)
+            keys.probed.add(event.ae_title)
         case _:
             pass  # no rule: the fold refuses its message alone
 

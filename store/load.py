@@ -7,13 +7,11 @@ key. The ids behind every key met on the way are kept, for the flush.
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Connection,
     Select,
@@ -33,10 +31,12 @@ from store.fold.state import Key, Row
 from store.keys import Keys
 from store.schema import (
     devices,
+    downtimes,
     instances,
     orders,
     patient_arrivals,
     patients,
+    probe_sessions,
     procedure_steps,
     series,
     studies,
@@ -59,6 +59,9 @@ REFERENCES: dict[str, dict[str, tuple[str, Table, tuple[str, ...]]]] = {
     },
     "order_timeline": {"order_id": ("order", orders, ("accession",))},
     "reports": {"order_id": ("order", orders, ("accession",))},
+    "downtimes": {"device_id": ("device", devices, ("ae_title",))},
+    "probe_sessions": {"device_id": ("device", devices, ("ae_title",))},
+    "device_transitions": {"device_id": ("device", devices, ("ae_title",))},
 }
 TABLES: dict[str, Table] = {
     "patients": patients,
@@ -69,6 +72,8 @@ TABLES: dict[str, Table] = {
     "series": series,
     "instances": instances,
     "steps": procedure_steps,
+    "downtimes": downtimes,
+    "probe_sessions": probe_sessions,
 }
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("identifier", "authority"),
@@ -79,6 +84,8 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "series": ("series_instance_uid",),
     "instances": ("sop_instance_uid",),
     "steps": ("sop_instance_uid",),
+    "downtimes": ("id",),
+    "probe_sessions": ("id",),
 }
 
 
@@ -88,6 +95,9 @@ class Loaded:
 
     tables: dict[str, dict[Key, Row]] = field(default_factory=dict)
     ids: dict[str, dict[Key, int]] = field(default_factory=dict)  # referred table -> key -> id
+    # Patients with an arrival kept (theirs, or their survivor's): only for them are
+    # arrivals worth reading, which saves a query per batch in the usual case.
+    arrived: set[Key] = field(default_factory=set)
 
     def id_of(self, table: str, key: Key) -> int | None:
         """The id of the row with this key, when it exists."""
@@ -109,15 +119,18 @@ def load(conn: Connection, keys: Keys) -> Loaded:
         if merged_ids:
             # What pointed to a merged identifier moves with it.
             reader.read("patients", merged_into=merged_ids)
-    waiting = keys.waiting
-    if keys.studies or keys.steps or waiting:
-        # Usually nothing waits for an order: one probe asks for both kinds at once.
-        found = reader.waiting(keys.studies, keys.steps, waiting)
+    probed_orders: list[int] = []
+    if keys.studies or keys.steps or keys.waiting or _names_orders(keys):
+        # One probe for the ids of every order, study and step the batch names (and of the
+        # unmatched items that name its new orders); usually a new order finds nothing, and
+        # then no row is read at all.
+        found = reader.probe(keys)
         if found["studies"]:
             reader.read("studies", id=found["studies"])
         if found["steps"]:
             reader.read("steps", id=found["steps"])
-    _orders(reader, keys)
+        probed_orders = found["orders"]
+    _orders(reader, keys, probed_orders)
     _arrivals(reader, keys)
     if keys.devices:
         reader.read("devices", key=keys.devices)
@@ -125,24 +138,31 @@ def load(conn: Connection, keys: Keys) -> Loaded:
         reader.read("series", key=keys.series)
     if keys.instances:
         reader.read("instances", key=keys.instances)
+    if keys.downtimes:
+        reader.read("downtimes", id=keys.downtimes)
+    if keys.probed:
+        reader.read("probe_sessions", latest=keys.probed)
     return reader.loaded
 
 
-def _orders(reader: _Reader, keys: Keys) -> None:
+def _names_orders(keys: Keys) -> bool:
+    return bool(keys.accessions or keys.order_uids or keys.order_procedures)
+
+
+def _orders(reader: _Reader, keys: Keys, probed: list[int]) -> None:
+    """The orders the probe found, those the studies and steps read refer to, and those of
+    merged patients or near an arrival (which need the patients read first)."""
     loaded = reader.loaded
+    wanted: dict[str, Any] = {}
+    # The ids of the orders the studies and steps refer to came with them (store.load REFERENCES).
     referred = {
-        row["order"]
+        loaded.ids["orders"][row["order"]]
         for name in ("studies", "steps")
         for row in loaded.tables[name].values()
         if row["order"] is not None
     }
-    wanted: dict[str, Any] = {}
-    if keys.accessions or referred:
-        wanted["accession"] = keys.accessions | referred
-    if keys.order_uids:
-        wanted["study_uid"] = keys.order_uids
-    if keys.order_procedures:
-        wanted["procedure"] = keys.order_procedures
+    if probed or referred:
+        wanted["id"] = set(probed) | referred
     merged = _patient_ids(loaded, keys.merged)
     if merged:
         wanted["patient"] = merged
@@ -161,7 +181,7 @@ def _arrivals(reader: _Reader, keys: Keys) -> None:
     merged = _patient_ids(loaded, keys.merged)
     if merged:
         wanted["patient"] = merged
-    if keys.order_times:
+    if keys.order_times and keys.patients & loaded.arrived:
         ids = _patient_ids(loaded, keys.patients, survivors=True)
         if ids:
             wanted["window"] = ids
@@ -223,6 +243,19 @@ def _condition(dialect: str, name: str, condition: str) -> ColumnElement[bool]:
             return _is_in(dialect, table.c.requested_procedure_id, "procedure")
         case "patient":
             return _is_in(dialect, table.c.patient_id, "patient")
+        case "latest":
+            # Each device's probe session with the latest cover: the one a probe extends.
+            later = table.alias("later")
+            newest = ~(
+                select(later.c.id)
+                .where(
+                    later.c.device_id == table.c.device_id,
+                    later.c.covered_until > table.c.covered_until,
+                )
+                .exists()
+            )
+            named = select(devices.c.id).where(_is_in(dialect, devices.c.ae_title, "latest"))
+            return table.c.device_id.in_(named.scalar_subquery()) & newest
         case "window":
             return _windowed(dialect, table, "ordered_at" if name == "orders" else "occurred_at")
     raise ValueError(f"no condition {condition!r} for {name}")
@@ -256,25 +289,42 @@ class _Reader:
                 row[ref] = ref_key
                 if ref_key is not None:
                     loaded.ids.setdefault(target.name, {})[ref_key] = mapping[id_column]
+            arrived = row.pop("arrived__flag", False)
             key = _key(row, key_columns)
             if keep is not None and key not in keep:
                 continue
+            if arrived:
+                loaded.arrived.add(key)
             own_ids[key] = row["id"]
             found[key] = rows.setdefault(key, row)
         return found
 
-    def waiting(self, studies: set[str], steps: set[str], waiting: set[str]) -> dict[str, list]:
-        """Ids of the studies and steps named, and of those unmatched that name an order."""
-        params = {"studies": sorted(studies), "steps": sorted(steps), "waiting": sorted(waiting)}
-        found: dict[str, list] = {"studies": [], "steps": []}
-        for kind, row_id in self.conn.execute(_waiting_probe(self.dialect), params):
+    def probe(self, keys: Keys) -> dict[str, list]:
+        """Ids of the orders, studies and steps named, and of the unmatched studies and steps
+        that name one of the batch's new orders."""
+        params = {
+            "studies": sorted(keys.studies),
+            "steps": sorted(keys.steps),
+            "waiting": sorted(keys.waiting),
+            "accession": sorted(keys.accessions),
+            "study_uid": sorted(keys.order_uids),
+            "procedure": sorted(keys.order_procedures),
+        }
+        found: dict[str, list] = {"orders": [], "studies": [], "steps": []}
+        for kind, row_id in self.conn.execute(_probe(self.dialect), params):
             found[kind].append(row_id)
         return found
 
 
 @functools.cache
-def _waiting_probe(dialect: str) -> Any:
-    parts = []
+def _probe(dialect: str) -> Any:
+    parts = [
+        select(literal("orders").label("kind"), orders.c.id).where(
+            or_(
+                *(_condition(dialect, "orders", c) for c in ("accession", "study_uid", "procedure"))
+            )
+        )
+    ]
     for name, uid in (("studies", "study_instance_uid"), ("steps", "sop_instance_uid")):
         table = TABLES[name]
         names_an_order = table.c.order_id.is_(None) & or_(
@@ -297,7 +347,7 @@ def _statement(
     statement, references = _select(name)
     where = or_(*(_condition(dialect, name, c) for c in conditions))
     statement = statement.where(where).order_by(table.c.id)
-    if dialect == "postgresql" and name not in ("arrivals", "instances"):
+    if dialect == "postgresql" and name not in ("arrivals", "instances", "probe_sessions"):
         statement = statement.with_for_update(of=table)
     return statement, references
 
@@ -317,29 +367,13 @@ def _select(name: str) -> tuple[Select[Any], dict[str, tuple[str, Table, tuple[s
         alias = target.alias(f"{ref}_ref")
         source = source.outerjoin(alias, alias.c.id == table.c[id_column])
         columns += [alias.c[c].label(f"{ref}__k{i}") for i, c in enumerate(key_columns)]
+    if name == "patients":
+        arrivals = TABLES["arrivals"]
+        own = table.c.id, func.coalesce(table.c.merged_into_id, table.c.id)
+        columns.append(
+            select(arrivals.c.id)
+            .where(arrivals.c.patient_id.in_(own))
+            .exists()
+            .label("arrived__flag")
+        )
     return select(*columns).select_from(source), references
-
-
-def lock_hashes(names: list[str]) -> list[int]:
-    """The advisory lock numbers of these keys, sorted: every process takes them in one
-    order, so two batches never wait for each other in a circle."""
-    return sorted(
-        {
-            int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "big", signed=True)
-            for n in names
-        }
-    )
-
-
-def lock_keys(conn: Connection, names: list[str]) -> None:
-    """Take a transaction-scoped advisory lock per key, so two gateways folding the same
-    patient or order take turns (rows not yet made included)."""
-    if names:
-        conn.execute(select(LOCKED), {"keys": lock_hashes(names)})
-
-
-# How many of the batch's advisory locks were taken (all of them, once this is evaluated).
-_KEY = func.unnest(bindparam("keys", type_=ARRAY(BigInteger()))).table_valued("k").render_derived()
-LOCKED = (
-    select(func.count(func.pg_advisory_xact_lock(_KEY.c.k))).select_from(_KEY).scalar_subquery()
-)

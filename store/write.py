@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -34,8 +35,9 @@ from store.flush import flush
 from store.fold.batch import Folding, fold_batch
 from store.fold.messages import Arrival, Identity, Logged, Verdict, judge
 from store.inbound import Inbound, Outcome, Stored
+from store.keylocks import LOCKED, lock_hashes, lock_keys
 from store.keys import collect_keys
-from store.load import LOCKED, load, lock_hashes, lock_keys
+from store.load import load
 from store.schema import messages
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ def write_batch(conn: Connection, inbounds: Sequence[Inbound], now: datetime) ->
         if inbound.outcome is Outcome.APPLIED and not verdict.duplicate
     ]
     refusals: dict[int, Exception] = {}
+    created: dict[int, list[int]] = {}
     if folding:
         loaded = load(conn, keys)
         folded = fold_batch(
@@ -84,15 +87,23 @@ def write_batch(conn: Connection, inbounds: Sequence[Inbound], now: datetime) ->
             now,
         )
         flush(conn, loaded, folded.state)
+        for made in folded.state.appended["made"]:
+            created.setdefault(made["message_id"], []).append(
+                loaded.ids[made["table"]][made["key"]]
+            )
         refusals = {
             i: error for i, error in zip(folding, folded.refusals, strict=True) if error is not None
         }
     if refusals:
         _mark_refused(conn, inbounds, message_ids, refusals)
-    return [
-        _answer(inbound, verdict, message_ids[i], refusals.get(i))
-        for i, (inbound, verdict) in enumerate(zip(inbounds, verdicts, strict=True))
-    ]
+    answers = []
+    for i, (inbound, verdict) in enumerate(zip(inbounds, verdicts, strict=True)):
+        message_id = message_ids[i]
+        stored = _answer(inbound, verdict, message_id or 0, refusals.get(i))
+        if message_id in created:
+            stored = replace(stored, created=tuple(created[message_id]))
+        answers.append(stored)
+    return answers
 
 
 def _checks_reuse(inbound: Inbound) -> bool:
@@ -206,10 +217,13 @@ def _log_params(triples: list[tuple[Any, Any, Any]], keys: list[int]) -> dict[st
     }
 
 
-def _log(conn: Connection, inbounds: Sequence[Inbound], verdicts: list[Verdict]) -> list[int]:
-    """Insert the new messages' rows and count the resends; each message's row id."""
+def _log(
+    conn: Connection, inbounds: Sequence[Inbound], verdicts: list[Verdict]
+) -> list[int | None]:
+    """Insert the new messages' rows and count the resends; each message's row id (None for
+    one not kept in the log)."""
     ids: list[int | None] = [None] * len(inbounds)
-    new = [i for i, verdict in enumerate(verdicts) if verdict.seen is None]
+    new = [i for i, verdict in enumerate(verdicts) if verdict.seen is None and inbounds[i].logged]
     if new:
         rows = [_log_row(inbounds[i], verdicts[i].control_id_reused) for i in new]
         returned = conn.execute(_LOG_INSERT, rows).scalars().all()
@@ -235,7 +249,7 @@ def _log(conn: Connection, inbounds: Sequence[Inbound], verdicts: list[Verdict])
         )
     if resent:
         conn.execute(_LOG_RESENT, resent)
-    return [message_id for message_id in ids if message_id is not None]
+    return ids
 
 
 def _log_row(inbound: Inbound, reused: bool) -> dict[str, Any]:
@@ -293,9 +307,10 @@ _LOG_RESENT = (
 def _mark_refused(
     conn: Connection,
     inbounds: Sequence[Inbound],
-    message_ids: list[int],
+    message_ids: list[int | None],
     refusals: dict[int, Exception],
 ) -> None:
+    # A refused probe (its device went away) is not in the log: nothing to mark.
     """Keep what the fold refused as rejected (with the reason) or failed (AE/CE)."""
     rows = []
     for i, error in refusals.items():
@@ -313,10 +328,12 @@ def _mark_refused(
             # The sender is told AE (original mode) or CE (enhanced mode): record the one it saw.
             ack = "CE" if (inbound.ack_code or "").startswith("C") else "AE"
             outcome, text = Outcome.FAILED, f"{type(error).__name__}: {error}"[:2000]
-        rows.append(
-            {"b_id": message_ids[i], "b_outcome": outcome.value, "b_ack": ack, "b_error": text}
-        )
-    conn.execute(_MARK_REFUSED, rows)
+        if message_ids[i] is not None:
+            rows.append(
+                {"b_id": message_ids[i], "b_outcome": outcome.value, "b_ack": ack, "b_error": text}
+            )
+    if rows:
+        conn.execute(_MARK_REFUSED, rows)
 
 
 _MARK_REFUSED = (

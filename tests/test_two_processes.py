@@ -57,8 +57,7 @@ async def _send(port: int, batches: list[list[bytes]]) -> None:
 async def test_two_gateways_folding_the_same_orders_lose_nothing(
     database_url: str, tmp_path: Path
 ) -> None:
-    """Process A gets each order's registration, order, booking and arrival; process B its
-    exam and report messages, and the same order message too; all at once."""
+    """A gets each order's first half and B its second half plus the order, all at once."""
     if not database_url.startswith("postgresql"):
         pytest.skip("several gateway processes share a PostgreSQL database only")
     first_half, second_half = LIFECYCLE[:4], LIFECYCLE[4:]

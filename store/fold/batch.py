@@ -9,7 +9,11 @@ from typing import Any
 
 from mappers.events import (
     AppointmentCancelled,
+    DeviceProbed,
+    DeviceRegistered,
     DeviceSeen,
+    DowntimeDeclared,
+    DowntimeEnded,
     Event,
     InstanceStored,
     MilestoneReached,
@@ -26,7 +30,18 @@ from mappers.events import (
     StepLinked,
     StudyLinked,
 )
-from store.fold import arrivals, devices, links, orders, patients, reports, schedule, steps, studies
+from store.fold import (
+    arrivals,
+    devices,
+    equipment,
+    links,
+    orders,
+    patients,
+    reports,
+    schedule,
+    steps,
+    studies,
+)
 from store.fold.state import Key, Row, State
 
 Rule = Callable[[State, Any, int | None], None]
@@ -48,6 +63,10 @@ RULES: Mapping[type, Rule] = {
     ProcedureStepUpdated: steps.update_step,
     StudyLinked: links.link_study,
     StepLinked: links.link_step,
+    DeviceRegistered: equipment.register_device,
+    DowntimeDeclared: equipment.declare_downtime,
+    DowntimeEnded: equipment.end_downtime,
+    DeviceProbed: equipment.record_probe,
 }
 
 

@@ -20,8 +20,21 @@ Row = dict[str, Any]
 Key = Any  # a table's natural key: a string, or (identifier, authority) for patients
 
 # The keyed tables the fold reads and changes, and the append-only ones it adds to.
-KEYED = ("patients", "orders", "devices", "studies", "series", "instances", "steps", "arrivals")
-APPENDED = ("order_timeline", "reports")
+KEYED = (
+    "patients",
+    "orders",
+    "devices",
+    "studies",
+    "series",
+    "instances",
+    "steps",
+    "arrivals",
+    "downtimes",
+    "probe_sessions",
+)
+# "made" is not a table: it notes the rows a message made that only an id names (a declared
+# downtime), so that the sender learns the id once the flush has given it one.
+APPENDED = ("order_timeline", "reports", "device_transitions", "made")
 
 _MISSING = object()
 

@@ -33,7 +33,7 @@ from mappers.events import (
     StepStatus,
     Visit,
 )
-from store.fold.state import State
+from store.fold.state import APPENDED, State
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -138,7 +138,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {}
-        self.appended: dict[str, list[dict[str, Any]]] = {"order_timeline": [], "reports": []}
+        self.appended: dict[str, list[dict[str, Any]]] = {name: [] for name in APPENDED}
         self._next_id = 0
 
     def take(self, state: State) -> None:
@@ -151,7 +151,9 @@ class MemoryStore:
                     kept[key] = row
                     continue
                 self._next_id += 1
-                kept[self._next_id if name == "arrivals" else key] = {**row, "id": self._next_id}
+                # Rows without a natural key are known by their id once stored, as in the store.
+                own = name in ("arrivals", "downtimes", "probe_sessions")
+                kept[self._next_id if own else key] = {**row, "id": self._next_id}
             tables[name] = kept
         self.tables = tables
         for name, rows in state.appended.items():

@@ -47,8 +47,7 @@ def _cut(order: list[int], cuts: list[int]) -> list[list[int]]:
 def test_any_batches_give_the_rows_of_one_message_at_a_time(
     order: list[int], cuts: list[int]
 ) -> None:
-    """Any interleaving, cut into any batches, folds to the rows it folds to message by
-    message."""
+    """Any interleaving, cut into any batches, folds to the rows of one message at a time."""
     one_by_one, batched = MemoryStore(), MemoryStore()
     _fold(one_by_one, [[number] for number in order])
     _fold(batched, _cut(order, cuts))
