@@ -20,6 +20,9 @@ from gateway.auth import Token, auth_middleware
 from gateway.config import ConfigError, Settings
 from gateway.contract.registry import add_routes
 from gateway.cors import cors_middleware
+from gateway.dashboard import events as dashboard_events
+from gateway.dashboard import page as dashboard_page
+from gateway.dashboard.lifecycle import live_streams, load_assets, stop_streams
 from gateway.keys import (
     DICOM_LISTENER,
     ENGINE,
@@ -96,7 +99,10 @@ def create_app(
     app.cleanup_ctx.append(_mllp_listener)
     app.cleanup_ctx.append(_dicom_listener)
     app.cleanup_ctx.append(partial(_prober, devices=devices or {}))
-    table = (health, api, flow, equipment, fhir, openapi)
+    app.cleanup_ctx.append(load_assets)
+    app.cleanup_ctx.append(live_streams)
+    app.on_shutdown.append(stop_streams)
+    table = (health, api, flow, equipment, fhir, openapi, dashboard_page, dashboard_events)
     app[ROUTES] = tuple(route for module in table for route in module.routes.routes)
     app[SECURED] = tokens is not None
     add_routes(app, app[ROUTES])

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import Settings
 from gateway.contract.registry import Route
+from gateway.dashboard.assets import Asset
+from gateway.dashboard.live import LiveStreams
 from gateway.metrics import Metrics
 from listeners.dicom import DicomListener
 from listeners.hl7 import Hl7Receiver
@@ -31,3 +34,7 @@ PROBER = web.AppKey("prober", Prober)
 ROUTES = web.AppKey("routes", tuple[Route, ...])
 # Whether a tokens file guards the API (the document states security as served).
 SECURED = web.AppKey("secured", bool)
+# The dashboard's files by name, read at start-up.
+DASHBOARD_ASSETS = web.AppKey("dashboard_assets", Mapping[str, Asset])
+# The live streams' stop signal, set on shutdown.
+LIVE_STREAMS = web.AppKey("live_streams", LiveStreams)
