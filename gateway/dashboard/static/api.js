@@ -38,7 +38,8 @@ export function url(path, params = {}) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
     if (v === undefined || v === null || v === "") continue;
-    for (const one of Array.isArray(v) ? v : [v]) q.append(k, one);
+    // Lists are comma-separated: the API takes most names once only.
+    q.append(k, Array.isArray(v) ? v.join(",") : v);
   }
   const s = q.toString();
   return s ? `${path}?${s}` : path;

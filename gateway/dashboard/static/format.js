@@ -79,6 +79,12 @@ export function localMidnight(year, month, day) {
   return new Date(at).toISOString();
 }
 
+// The local month "YYYY-MM" as the API's from/to instants.
+export function monthWindow(month) {
+  const [y, m] = month.split("-").map(Number);
+  return { from: localMidnight(y, m, 1), to: localMidnight(m === 12 ? y + 1 : y, m === 12 ? 1 : m + 1, 1) };
+}
+
 // Today's local date in the facility zone as [year, month, day].
 export function today() {
   const text = new Intl.DateTimeFormat("en-CA", { timeZone: zone }).format(new Date());
