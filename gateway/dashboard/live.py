@@ -15,8 +15,7 @@ class LiveStreams:
         self.closing = asyncio.Event()
 
     async def next_generation(self, feed: CommitFeed, seen: int, timeout: float) -> int | None:
-        """The feed's generation once past `seen` (or as it is after `timeout` seconds);
-        None once the gateway is stopping."""
+        """The generation once past `seen` (or after `timeout` s); None once stopping."""
         if self.closing.is_set():
             return None
         waiting = asyncio.ensure_future(feed.wait(seen, timeout))

@@ -30,8 +30,7 @@ async def api(gateway: RunningGateway, path: str, **params: Any) -> Any:
 async def test_now_shows_the_boards_numbers_and_a_new_order_within_two_seconds(
     tab: Tab, day: RunningGateway
 ) -> None:
-    """Counts by state and modality and each list equal the board; an ORM sent over MLLP shows
-    without a reload, pushed by the commit stream, within 2 s."""
+    """Counts and lists equal the board's; a new ORM shows without a reload within 2 s."""
     page = await tab.open("now")
     board = await api(day, "/api/v1/flow/board", limit=500)
     assert sum(board["counts"].values()) > 0

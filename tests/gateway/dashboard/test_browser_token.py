@@ -29,8 +29,7 @@ async def guarded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Run
 async def test_the_page_asks_for_a_token_once_per_tab_and_sends_it(
     browser: Browser, guarded: RunningGateway
 ) -> None:
-    """No data shows before a token; a wrong one is refused and asked again; the right one
-    draws the board, and a reload in the same tab does not ask again."""
+    """No data before a token; a wrong one asked again; the right one kept across a reload."""
     context = await browser.new_context(viewport={"width": 1024, "height": 768})
     tab = Tab(await context.new_page(), guarded.http_url)
     page = tab.page

@@ -80,8 +80,7 @@ async def _events(response: aiohttp.ClientResponse) -> list[int]:
 async def test_the_stream_sends_a_commit_event_per_commit_and_ends_on_shutdown(
     tmp_path: Path,
 ) -> None:
-    """The first event has the current generation; an ORM's commit sends the next; stopping the
-    gateway ends the open stream at once instead of waiting out the shutdown timeout."""
+    """An event per commit after the first; stopping the gateway ends the open stream at once."""
     gateway = await start_gateway(gateway_settings(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}"))
     stopped = False
     try:
