@@ -22,6 +22,9 @@ from gateway.auth import Token, auth_middleware
 from gateway.config import ConfigError, Settings
 from gateway.contract.registry import add_routes
 from gateway.cors import cors_middleware
+from gateway.dashboard import events as dashboard_events
+from gateway.dashboard import page as dashboard_page
+from gateway.dashboard.lifecycle import live_streams, load_assets, stop_streams
 from gateway.keys import (
     AUDIT_TRAIL,
     DICOM_LISTENER,
@@ -104,7 +107,10 @@ def create_app(
     app.cleanup_ctx.append(_dicom_listener)
     app.cleanup_ctx.append(partial(_prober, devices=devices or {}))
     app.cleanup_ctx.append(_pruner)
-    table = (health, api, flow, equipment, fhir, audit, openapi)
+    app.cleanup_ctx.append(load_assets)
+    app.cleanup_ctx.append(live_streams)
+    app.on_shutdown.append(stop_streams)
+    table = (health, api, flow, equipment, fhir, audit, openapi, dashboard_page, dashboard_events)
     app[ROUTES] = tuple(route for module in table for route in module.routes.routes)
     app[SECURED] = tokens is not None
     add_routes(app, app[ROUTES])

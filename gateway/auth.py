@@ -27,7 +27,10 @@ from gateway.problems import Forbidden, Unauthorized
 from gateway.tomlfile import read_toml
 
 # Open without a token: orchestrator probes, Prometheus, and the API's own description.
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/api/docs"})
+# The dashboard's page and files are open too: they hold no data, and the page asks for a token
+# before it calls the API.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/api/docs", "/"})
+OPEN_PREFIXES = ("/dashboard/",)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -88,6 +91,11 @@ def load_tokens(path: Path) -> Mapping[str, Token]:
     return table
 
 
+def is_open(path: str) -> bool:
+    """Whether a path is served without a token."""
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+
+
 def grant_for(tokens: Mapping[str, Token], authorization: str | None) -> Token:
     """The grant of the bearer token in an Authorization header.
 
@@ -128,7 +136,7 @@ def auth_middleware(
         # A path or method nobody serves is answered 404 or 405 (with Allow) as it is: there
         # is nothing a token could open.
         unrouted = request.match_info.http_exception is not None
-        guarded = request.path not in OPEN_PATHS and request.method != "OPTIONS"
+        guarded = not is_open(request.path) and request.method != "OPTIONS"
         if tokens is not None and guarded and not unrouted:
             grant = grant_for(tokens, request.headers.get("Authorization"))
             check_role(grant, request.method)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -10,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.audit_trail import AuditTrail
 from gateway.config import Settings
 from gateway.contract.registry import Route
+from gateway.dashboard.assets import Asset
+from gateway.dashboard.live import LiveStreams
 from gateway.metrics import Metrics
 from gateway.pruning import Pruner
 from listeners.dicom import DicomListener
@@ -35,3 +38,7 @@ AUDIT_TRAIL = web.AppKey("audit_trail", AuditTrail)
 ROUTES = web.AppKey("routes", tuple[Route, ...])
 # Whether a tokens file guards the API (the document states security as served).
 SECURED = web.AppKey("secured", bool)
+# The dashboard's files by name, read at start-up.
+DASHBOARD_ASSETS = web.AppKey("dashboard_assets", Mapping[str, Asset])
+# The live streams' stop signal, set on shutdown.
+LIVE_STREAMS = web.AppKey("live_streams", LiveStreams)

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from gateway.auth import OPEN_PATHS, READ_METHODS
+from gateway.auth import READ_METHODS, is_open
 from gateway.contract.registry import Route
 from gateway.problems import FHIR_JSON, PROBLEM_JSON
 
@@ -129,7 +129,7 @@ def _operation(route: Route, components: dict[str, Any], *, secured: bool) -> di
     if route.handler.__name__ in _LINKS:
         success["links"] = _LINKS[route.handler.__name__]
     responses: dict[str, Any] = {str(route.status): success}
-    guarded = secured and route.path not in OPEN_PATHS
+    guarded = secured and not is_open(route.path)
     # Role refusals exist only where tokens do (a route may declare 403 for the operator role).
     statuses = set(route.errors) - (set() if guarded else {401, 403})
     if guarded:
