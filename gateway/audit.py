@@ -18,7 +18,8 @@ from gateway.jsonio import json_response
 from gateway.keys import AUDIT_TRAIL, ENGINE, SECURED
 from gateway.models.common import Ranged, page_of
 from gateway.problems import Forbidden, Handler, error_response
-from store.audit import AuditEntry, AuditView, list_entries
+from mappers.fhir.audit_event import AuditRow
+from store.audit import AuditEntry, list_entries
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class AuditQuery(Ranged):
     entity: Text | None = Field(None, description="orders, messages, Patient, devices...")
 
 
-AuditPage = page_of(AuditView, "AuditPage")
+AuditPage = page_of(AuditRow, "AuditPage")
 
 
 @routes.get(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mappers.fhir.audit_event import AuditRow
 from store.queries import Page, SortKey, keyset_after, keyset_page
 from store.schema import audit_events
 
@@ -31,23 +32,6 @@ class AuditEntry:
     status: int
 
 
-@dataclass(frozen=True, slots=True)
-class AuditView:
-    """An audit entry as the API lists it."""
-
-    id: int
-    recorded_at: datetime
-    actor: str
-    role: str
-    action: str
-    entity: str
-    method: str
-    path: str
-    query: str
-    peer: str
-    status: int
-
-
 def insert_entries(conn: Connection, entries: list[AuditEntry]) -> None:
     """Write the entries in one multi-row statement, inside the caller's transaction."""
     rows = [{**asdict(e), "query": e.query[:QUERY_LIMIT], "path": e.path[:2048]} for e in entries]
@@ -63,7 +47,7 @@ async def list_entries(
     end: datetime | None,
     after: SortKey | None,
     limit: int,
-) -> Page[AuditView]:
+) -> Page[AuditRow]:
     """Audit entries newest first by (recorded_at, id), filtered; keyset paging."""
     conditions: list[ColumnElement[bool]] = []
     if actor is not None:
@@ -87,6 +71,6 @@ async def list_entries(
         )
     ).mappings()
     items: list[tuple[SortKey, Any]] = [
-        ((row["recorded_at"], row["id"]), AuditView(**row)) for row in rows
+        ((row["recorded_at"], row["id"]), AuditRow(**row)) for row in rows
     ]
     return keyset_page(items, limit)

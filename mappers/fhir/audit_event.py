@@ -44,7 +44,7 @@ _ENTITY_TYPES = "http://hl7.org/fhir/resource-types"
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
-    """An audit trail row as the FHIR store query returns it."""
+    """An audit trail row as the store reads it: for the API's list and for FHIR."""
 
     id: int
     recorded_at: datetime
