@@ -11,13 +11,13 @@ from pydantic import Field
 
 from gateway import paging
 from gateway.audit_trail import audited_entity
-from gateway.auth import GRANT, Role
+from gateway.auth import GRANT, require_operator
 from gateway.contract.registry import Routes
 from gateway.contract.types import Text
 from gateway.jsonio import json_response
 from gateway.keys import AUDIT_TRAIL, ENGINE, SECURED
 from gateway.models.common import Ranged, page_of
-from gateway.problems import Forbidden, Handler, error_response
+from gateway.problems import Handler, error_response
 from mappers.fhir.audit_event import AuditRow
 from store.audit import AuditEntry, list_entries
 
@@ -76,9 +76,7 @@ AuditPage = page_of(AuditRow, "AuditPage")
 )
 async def audit_list(request: web.Request, query: AuditQuery) -> web.Response:
     """Audit entries newest first, filtered and paged; the operator role only."""
-    grant = request.get(GRANT)
-    if request.app[SECURED] and (grant is None or grant.role is not Role.OPERATOR):
-        raise Forbidden("the audit trail is for the operator role")
+    require_operator(request.get(GRANT), secured=request.app[SECURED], what="the audit trail")
     after = paging.read_cursor(query.cursor, nullable_time=False)
     async with request.app[ENGINE].connect() as conn:
         page = await list_entries(

@@ -123,6 +123,16 @@ def check_role(grant: Token, method: str) -> None:
         raise Forbidden(f"token {grant.name!r} has the reader role; {method} needs operator")
 
 
+def require_operator(grant: Token | None, *, secured: bool, what: str) -> None:
+    """Reads for the operator role only (the audit trail): with tokens, a reader is refused.
+
+    Raises:
+        Forbidden: tokens guard the API and the request's token is not an operator's.
+    """
+    if secured and (grant is None or grant.role is not Role.OPERATOR):
+        raise Forbidden(f"{what} is for the operator role")
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -151,3 +151,16 @@ async def test_the_trail_is_served_as_fhir_audit_events(secured: RunningGateway)
     assert refused["outcomeDesc"] == "HTTP 404"
     status, one = await _call(secured, "GET", f"/fhir/AuditEvent/{search['id']}", OPERATOR)
     assert (status, one["id"]) == (200, search["id"])
+
+
+async def test_no_patient_data_leaves_unrecorded(gateway: RunningGateway) -> None:
+    """When the trail cannot be written (its table gone), a read of patient data is a 503
+    and carries no data; a figure, which the trail does not record, is still served."""
+    client = await MllpClient.connect("127.0.0.1", gateway.mllp_port)
+    await client.send(orm_new_order("AUD9", control_id="AUD9", patient_id="MRN7009"))
+    await client.close()
+    async with gateway.engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE audit_events")
+    status, body = await _call(gateway, "GET", "/api/v1/orders?patient=MRN7009", None)
+    assert status == 503 and "audit trail" in body["detail"] and "MRN7009" not in str(body)
+    assert (await _call(gateway, "GET", "/api/v1/flow/turnaround", None))[0] == 200
