@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -21,8 +21,17 @@ from pydicom.dataset import Dataset
 from pynetdicom import evt
 from pynetdicom.transport import ThreadedAssociationServer
 
+from listeners.dicom_answers import (
+    SUCCESS,
+    encode_attributes,
+    failure,
+    head_of,
+    inbound_record,
+    mpps_answer,
+    status_of,
+    with_events,
+)
 from listeners.dicom_files import (
-    BULK_LIMIT,
     StoragePathError,
     keep_file,
     read_instance,
@@ -32,7 +41,6 @@ from listeners.dicom_server import (
     application_entity,
     calling_ae,
     log_rejection,
-    peer,
     serve,
     set_nodelay,
 )
@@ -46,7 +54,7 @@ from mappers.dicom.worklist import parse_worklist_query
 from mappers.dicom.worklist_encoding import encode_worklist_response, plan_worklist_answer
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
 from mappers.events import DeviceSeen, Event
-from store.errors import Rejection, StoreError
+from store.errors import StoreError
 from store.ingest import Inbound, Ingest, Outcome, Stored
 
 log = logging.getLogger(__name__)
@@ -56,7 +64,6 @@ FindWorklist = Callable[[WorklistQuery], Awaitable[list[WorklistItem]]]
 
 DEVICE_REFRESH = timedelta(minutes=10)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-SUCCESS = 0x0000
 PENDING = 0xFF00
 CANCELLED = 0xFE00
 
@@ -161,7 +168,7 @@ class DicomListener:
             result = handler(event)
             if self._observe is not None:
                 self._observe(
-                    operation, _status_of(result[0] if isinstance(result, tuple) else result)
+                    operation, status_of(result[0] if isinstance(result, tuple) else result)
                 )
             return result
 
@@ -170,7 +177,7 @@ class DicomListener:
     def _counted_find(self, event: evt.Event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
         last = SUCCESS
         for answer in self._on_find(event):
-            last = _status_of(answer[0])
+            last = status_of(answer[0])
             yield answer
         if self._observe is not None:
             self._observe("C-FIND", SUCCESS if last == PENDING else last)
@@ -213,10 +220,10 @@ class DicomListener:
             dataset, logged = read_instance(received)
         except Exception as exc:  # a data set pydicom cannot read
             log.warning("C-STORE from %s unreadable: %s", calling, type(exc).__name__)
-            inbound = _inbound("C-STORE", calling, event, received_at, _head_of(received))
+            inbound = inbound_record("C-STORE", calling, event, received_at, head_of(received))
             error = DicomMappingError("dataset cannot be read", status.CANNOT_UNDERSTAND)
             return self._refuse(inbound, error)
-        inbound = _inbound("C-STORE", calling, event, received_at, logged)
+        inbound = inbound_record("C-STORE", calling, event, received_at, logged)
         try:
             # The UIDs are checked before any of them names a file (PS3.5 9.1).
             uids = read_uids(dataset)
@@ -240,15 +247,15 @@ class DicomListener:
                 keep_file(received, target)
             except OSError as exc:
                 log.error("C-STORE from %s not written: %s", calling, exc.strerror or exc)
-                return _failure(status.OUT_OF_RESOURCES, "instance could not be written; resend")
+                return failure(status.OUT_OF_RESOURCES, "instance could not be written; resend")
         control_id = uids["SOPInstanceUID"]
-        stored = self._submit(_with(inbound, self._news(events), control_id=control_id))
+        stored = self._submit(with_events(inbound, self._news(events), control_id=control_id))
         if stored is None:
-            return _failure(status.OUT_OF_RESOURCES, "storage unavailable; resend")
+            return failure(status.OUT_OF_RESOURCES, "storage unavailable; resend")
         if stored.outcome is Outcome.FAILED:
-            return _failure(status.PROCESSING_FAILURE, "instance could not be indexed")
+            return failure(status.PROCESSING_FAILURE, "instance could not be indexed")
         if stored.outcome is Outcome.REJECTED:  # a value the database cannot hold
-            return _failure(status.CANNOT_UNDERSTAND, "a value cannot be stored")
+            return failure(status.CANNOT_UNDERSTAND, "a value cannot be stored")
         return SUCCESS
 
     def _target(self, uids: dict[str, str]) -> Path | None:
@@ -272,7 +279,9 @@ class DicomListener:
         received_at = self._clock()
         attributes = event.attribute_list
         sop_instance_uid = str(event.request.AffectedSOPInstanceUID or "")
-        inbound = _inbound("N-CREATE", calling, event, received_at, _encode(attributes))
+        inbound = inbound_record(
+            "N-CREATE", calling, event, received_at, encode_attributes(attributes)
+        )
         if not sop_instance_uid:
             error = DicomMappingError(
                 "the SCU must give the SOP Instance UID (PS3.4 F.7.2.1)",
@@ -289,9 +298,9 @@ class DicomListener:
                 facility_tz=self._facility_tz,
             )
         except DicomMappingError as exc:
-            return self._refuse(_with(inbound, (), f"N-CREATE:{sop_instance_uid}"), exc), None
-        stored = self._submit(_with(inbound, events, f"N-CREATE:{sop_instance_uid}"))
-        answer = self._mpps_answer(stored)
+            return self._refuse(with_events(inbound, (), f"N-CREATE:{sop_instance_uid}"), exc), None
+        stored = self._submit(with_events(inbound, events, f"N-CREATE:{sop_instance_uid}"))
+        answer = mpps_answer(stored)
         return answer, (attributes if answer == SUCCESS else None)
 
     def _on_n_set(self, event: evt.Event) -> tuple[int | Dataset, Dataset | None]:
@@ -302,7 +311,9 @@ class DicomListener:
         modifications = event.modification_list
         sop_instance_uid = str(event.request.RequestedSOPInstanceUID or "")
         control_id = f"N-SET:{sop_instance_uid}"
-        inbound = _inbound("N-SET", calling, event, received_at, _encode(modifications))
+        inbound = inbound_record(
+            "N-SET", calling, event, received_at, encode_attributes(modifications)
+        )
         try:
             events = map_n_set(
                 modifications,
@@ -311,9 +322,9 @@ class DicomListener:
                 facility_tz=self._facility_tz,
             )
         except DicomMappingError as exc:
-            return self._refuse(_with(inbound, (), control_id), exc), None
-        stored = self._submit(_with(inbound, events, control_id))
-        answer = self._mpps_answer(stored, creating=False)
+            return self._refuse(with_events(inbound, (), control_id), exc), None
+        stored = self._submit(with_events(inbound, events, control_id))
+        answer = mpps_answer(stored, creating=False)
         return answer, (modifications if answer == SUCCESS else None)
 
     def _on_find(self, event: evt.Event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
@@ -330,11 +341,11 @@ class DicomListener:
             plan = plan_worklist_answer(event.identifier)
             items = self._await(self._find_worklist(query))
         except DicomMappingError as exc:
-            yield _failure(exc.status, exc.reason), None
+            yield failure(exc.status, exc.reason), None
             return
         except Exception as exc:  # the store out of reach, a timeout
             log.error("worklist query from %s failed: %s", calling_ae(event), exc)
-            yield _failure(status.OUT_OF_RESOURCES, "worklist unavailable"), None
+            yield failure(status.OUT_OF_RESOURCES, "worklist unavailable"), None
             return
         # Each answer is encoded here in the context's transfer syntax, so that pynetdicom
         # copies its bytes instead of encoding a Dataset (mappers/dicom/worklist_encoding.py).
@@ -384,74 +395,11 @@ class DicomListener:
             error_location=error.tag[:64] or None,
         )
         self._submit(refused)
-        return _failure(error.status, error.reason)
-
-    def _mpps_answer(self, stored: Stored | None, *, creating: bool = True) -> int | Dataset:
-        if stored is None:
-            return _failure(status.PROCESSING_FAILURE, "storage unavailable; resend")
-        if creating and stored.duplicate:
-            return _failure(status.DUPLICATE_SOP_INSTANCE, "procedure step exists already")
-        match stored.rejection:
-            case Rejection.DUPLICATE:
-                return _failure(status.DUPLICATE_SOP_INSTANCE, "procedure step exists already")
-            case Rejection.UNKNOWN_INSTANCE:
-                return _failure(status.NO_SUCH_OBJECT_INSTANCE, "no such procedure step")
-            case Rejection.NOT_UPDATABLE:
-                # PS3.4 F.7.2.2.2: "may no longer be updated" is a processing failure.
-                return _failure(status.PROCESSING_FAILURE, "step may no longer be updated")
-            case Rejection.UNSTORABLE_VALUE:
-                return _failure(status.INVALID_ATTRIBUTE_VALUE, "a value cannot be stored")
-        if stored.outcome is Outcome.FAILED:
-            return _failure(status.PROCESSING_FAILURE, "procedure step could not be applied")
-        return SUCCESS
+        return failure(error.status, error.reason)
 
 
 def _allowed(titles: tuple[str, ...], event: evt.Event) -> bool:
     return not titles or calling_ae(event) in titles
-
-
-def _status_of(answer: int | Dataset) -> int:
-    return int(answer.Status) if isinstance(answer, Dataset) else int(answer)
-
-
-def _failure(code: int, comment: str) -> Dataset:
-    """A status with an Error Comment (LO: at most 64 characters)."""
-    answer = Dataset()
-    answer.Status = code
-    answer.ErrorComment = comment[:64]
-    return answer
-
-
-def _inbound(operation: str, calling: str, event: evt.Event, at: datetime, raw: bytes) -> Inbound:
-    return Inbound(
-        protocol="dicom",
-        received_at=at,
-        peer=peer(event),
-        raw=raw,
-        outcome=Outcome.APPLIED,
-        sending_application=calling,
-        sending_facility="",
-        message_type=operation,
-    )
-
-
-def _with(inbound: Inbound, events: Sequence[Event], control_id: str) -> Inbound:
-    """The message with its events and its key (SOP Instance UID, or operation and UID)."""
-    return replace(inbound, events=tuple(events), control_id=control_id or None)
-
-
-def _head_of(received: Path) -> bytes:
-    """The first bytes of an unreadable data set, for the message log."""
-    with received.open("rb") as fh:
-        return fh.read(BULK_LIMIT)
-
-
-def _encode(dataset: Dataset | None) -> bytes:
-    """A DIMSE dataset's text for the message log (MPPS attribute lists are small)."""
-    if dataset is None:
-        return b""
-    text = "\n".join(str(element) for element in dataset)
-    return text.encode("utf-8", "replace")
 
 
 __all__ = ["DicomListener", "DicomOptions"]
