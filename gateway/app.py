@@ -51,12 +51,11 @@ from listeners.mllp import MllpServer
 from listeners.prober import Prober, echo_device
 from listeners.tls import TlsEndpoint, TlsError, server_context
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
-from mappers.events import Milestone, ReportStatus
+from mappers.events import DeviceRegistration, Milestone, ReportStatus
 from mappers.hl7v2.ack import Responder
 from mappers.hl7v2.rules import MappingRules, OrderAction
 from store.engine import create_engine
 from store.equipment import (
-    DeviceRegistration,
     ProbeTarget,
     current_states,
     probe_targets,

@@ -10,7 +10,7 @@ from gateway.contract.registry import explain
 from gateway.models.devices import Registration
 from gateway.tomlfile import read_toml
 from listeners.options import AE_TITLE_RULE, AETitle
-from store.equipment import DeviceRegistration
+from mappers.events import DeviceRegistration
 
 _AE_TITLE: TypeAdapter[str] = TypeAdapter(AETitle)
 

@@ -14,7 +14,7 @@ from gateway.auth import Token
 from gateway.config import Settings, describe
 from gateway.http_log import server_log
 from gateway.keys import SETTINGS, TLS_CONTEXT
-from store.equipment import DeviceRegistration
+from mappers.events import DeviceRegistration
 
 log = logging.getLogger(__name__)
 

@@ -322,16 +322,24 @@ class StepLinked:
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceRegistered:
-    """An operator (or the devices file) registered a device or changed its registration."""
+class DeviceRegistration:
+    """What an operator (or the devices file) says about a device: one model for every door
+    (the API's PUT body, the devices file, the event below)."""
 
-    ae_title: str
     host: str = ""
     port: int | None = None
     modality: str = ""
     name: str = ""
     location: str = ""
     monitored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRegistered:
+    """An operator (or the devices file) registered a device or changed its registration."""
+
+    ae_title: str
+    registration: DeviceRegistration = DeviceRegistration()
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,18 +23,6 @@ UP, DOWN = "up", "down"
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceRegistration:
-    """What an operator (or the devices file) says about a device."""
-
-    host: str = ""
-    port: int | None = None
-    modality: str = ""
-    name: str = ""
-    location: str = ""
-    monitored: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class DeviceView:
     """A device as the API shows it: registered and learned facts, and its state now."""
 

@@ -12,8 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from mappers.events import DeviceProbed, DeviceRegistered, DowntimeDeclared, DowntimeEnded, Event
-from store.equipment import DeviceRegistration
+from mappers.events import (
+    DeviceProbed,
+    DeviceRegistered,
+    DeviceRegistration,
+    DowntimeDeclared,
+    DowntimeEnded,
+    Event,
+)
 from store.errors import StoreError
 from store.inbound import Inbound, Outcome, Stored
 from store.ingest import Ingest
@@ -27,16 +33,7 @@ async def register_device(
     ingest: Ingest, ae_title: str, registration: DeviceRegistration, *, peer: str = ""
 ) -> None:
     """Register a device or change its registration (learned facts are kept)."""
-    event = DeviceRegistered(
-        ae_title,
-        host=registration.host,
-        port=registration.port,
-        modality=registration.modality,
-        name=registration.name,
-        location=registration.location,
-        monitored=registration.monitored,
-    )
-    await _submit(ingest, "register device", peer, event)
+    await _submit(ingest, "register device", peer, DeviceRegistered(ae_title, registration))
 
 
 async def declare_downtime(

@@ -20,8 +20,8 @@ from gateway.auth import Token
 from gateway.config import Settings, load_settings
 from gateway.keys import ENGINE, MLLP_SERVER
 from gateway.serve import http_site, make_runner
+from mappers.events import DeviceRegistration
 from store.engine import create_engine
-from store.equipment import DeviceRegistration
 from store.migrate import migrate
 
 # The server every PostgreSQL test creates its own database on (trust auth on this machine

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field, model_validator
 
 from gateway.models.common import Body
-from store.equipment import DeviceRegistration
+from mappers.events import DeviceRegistration
 
 _NO_NUL = r"^[^\x00]*$"
 _MONITORED = "A monitored device needs host and port: it is probed with C-ECHO."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from mappers.events import DeviceProbed, DeviceRegistered, DowntimeDeclared, DowntimeEnded
 from store.errors import EventRejected, Rejection
 from store.fold.devices import new_device
@@ -16,12 +18,7 @@ def register_device(state: State, event: DeviceRegistered, message_id: int | Non
         event.ae_title,
         {
             **row,
-            "host": event.host,
-            "port": event.port,
-            "modality": event.modality,
-            "name": event.name,
-            "location": event.location,
-            "monitored": event.monitored,
+            **asdict(event.registration),
             "updated_at": state.now,
         },
     )

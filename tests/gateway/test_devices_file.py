@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.devices_file import DevicesFileError, load_devices
-from store.equipment import DeviceRegistration
+from mappers.events import DeviceRegistration
 
 EXAMPLE = Path(__file__).parents[2] / "fixtures" / "settings" / "devices.toml"
 

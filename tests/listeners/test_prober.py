@@ -12,7 +12,7 @@ from pynetdicom.sop_class import Verification
 from sqlalchemy import select
 
 from gateway.config import Settings
-from store.equipment import DeviceRegistration
+from mappers.events import DeviceRegistration
 from store.schema import device_transitions, probe_sessions
 from tests.conftest import (
     PostgresServer,

@@ -7,6 +7,7 @@ from datetime import timedelta
 from mappers.events import (
     DeviceProbed,
     DeviceRegistered,
+    DeviceRegistration,
     DeviceSeen,
     DowntimeDeclared,
     DowntimeEnded,
@@ -23,7 +24,7 @@ def test_a_registration_keeps_what_the_device_said_about_itself() -> None:
     """Registering after traffic changes the address, not the manufacturer learned."""
     folded = fold(
         (DeviceSeen("CT1", at(0), manufacturer="ACME"),),
-        (DeviceRegistered("CT1", host="10.0.0.5", port=104, monitored=True),),
+        (DeviceRegistered("CT1", DeviceRegistration(host="10.0.0.5", port=104, monitored=True)),),
     )
     row = folded.state.get("devices", "CT1")
     assert (row["manufacturer"], row["host"], row["port"], row["monitored"]) == (
