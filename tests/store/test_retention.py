@@ -5,6 +5,7 @@ returned."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -65,9 +66,7 @@ async def _stream(port: int, first: int, count: int, latencies: list[float]) -> 
 
 async def test_two_years_are_pruned_in_steps_while_ingest_runs(gateway: RunningGateway) -> None:
     """Bodies past 90 days cleared, rows past 365 days deleted; a timeline row of a deleted
-    message keeps its fact; ingest meanwhile answers AA to everything, 95% within 100 ms and
-    none stalled (half a second). One CI run in three saw a single 223 ms ACK on PostgreSQL,
-    so "none over 100 ms" (issue 18) is not yet a promise this test can hold."""
+    message keeps its fact; ingest meanwhile answers AA to everything, none over 100 ms."""
     # A real order, whose message is then made old enough to be deleted: its fact must stay.
     client = await MllpClient.connect("127.0.0.1", gateway.mllp_port)
     kept = segments(await client.send(orm_new_order("KEPT1", control_id="KEPT1")))
@@ -81,25 +80,35 @@ async def test_two_years_are_pruned_in_steps_while_ingest_runs(gateway: RunningG
             .where(messages.c.control_id == "KEPT1")
             .values(received_at=long_ago, last_received_at=long_ago)
         )
-    if gateway.engine.dialect.name == "sqlite":
-        # Fold the bulk insert's WAL into the file now, not during the measured ACKs.
-        async with gateway.engine.connect() as conn:
-            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    # Write the bulk insert out now, not during the measured ACKs: SQLite folds its WAL into
+    # the file, PostgreSQL takes a checkpoint (which also restarts its checkpoint timer).
+    checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)"
+    if gateway.engine.dialect.name == "postgresql":
+        checkpoint = "CHECKPOINT"
+    async with gateway.engine.connect() as conn:
+        await conn.exec_driver_sql(checkpoint)
 
     before = await _size(gateway)
     latencies: list[float] = []
     port = gateway.mllp_port
-    streams = [asyncio.create_task(_stream(port, n * 1000, 60, latencies)) for n in range(4)]
-    cutoffs = Cutoffs.from_days(NOW, 90, 365)
-    pruned = await prune(gateway.app[INGEST], cutoffs)
-    await asyncio.gather(*streams)
+    # The gateway shares this process with the whole test session: its heap is frozen for
+    # the measurement, as `serve` freezes a gateway's start-up heap, so that a collection of
+    # the session's objects is not counted as the gateway's ACK time.
+    gc.collect()
+    gc.freeze()
+    try:
+        streams = [asyncio.create_task(_stream(port, n * 1000, 60, latencies)) for n in range(4)]
+        cutoffs = Cutoffs.from_days(NOW, 90, 365)
+        pruned = await prune(gateway.app[INGEST], cutoffs)
+        await asyncio.gather(*streams)
+    finally:
+        gc.unfreeze()
 
     ages = [row["received_at"] for row in _old_rows()]
     assert pruned.rows == sum(at < cutoffs.rows_before for at in ages) + 1  # +1: KEPT1's
     assert pruned.bodies == sum(cutoffs.rows_before <= at < cutoffs.bodies_before for at in ages)
-    ranked = sorted(latencies)
-    assert len(ranked) == 240 and ranked[int(0.95 * len(ranked))] <= 0.100, ranked[-12:]
-    assert ranked[-1] <= 0.500, ranked[-12:]
+    slowest = max(latencies)
+    assert len(latencies) == 240 and slowest <= 0.100, (slowest, latencies.index(slowest))
     async with gateway.engine.connect() as conn:
         ages = (
             await conn.execute(
