@@ -55,6 +55,8 @@ async def order_list(request: web.Request, query: OrderQuery) -> web.Response:
         patient_identifier=identifier,
         patient_authority=authority,
         accession=query.accession,
+        priority=query.priority,
+        patient_class=query.patient_class,
         ordered_from=query.from_,
         ordered_to=query.to,
     )

@@ -25,7 +25,8 @@ _FHIR_PATIENT_TYPES = frozenset(
 # Figures (turnaround, volumes, uptime) are aggregates and are not recorded; nor are reads of
 # the trail itself (operator only), each of which would change what it reads.
 _API_PATIENT_READS = frozenset({"orders", "messages", "unmatched"})
-_BOARD = "/api/v1/flow/board"
+# Flow routes that list patients: the board, and the orders behind a turnaround figure.
+_FLOW_PATIENT_READS = {"/api/v1/flow/board": "board", "/api/v1/flow/turnaround/orders": "orders"}
 
 
 def audited_entity(method: str, path: str) -> str | None:
@@ -37,8 +38,8 @@ def audited_entity(method: str, path: str) -> str | None:
         return None
     if method not in ("GET", "HEAD", "OPTIONS"):
         return parts[2]  # every operator action: a replay, a link, a downtime, a device...
-    if path == _BOARD:
-        return "board"
+    if path in _FLOW_PATIENT_READS:
+        return _FLOW_PATIENT_READS[path]
     return parts[2] if parts[2] in _API_PATIENT_READS else None
 
 

@@ -21,6 +21,7 @@ from gateway.models.flow import (
     MAX_VOLUME_DAYS,
     BoardPage,
     BoardQuery,
+    FigureOrdersQuery,
     LinkBody,
     Linked,
     LinkPath,
@@ -31,6 +32,7 @@ from gateway.models.flow import (
     VolumesPage,
     VolumesQuery,
 )
+from gateway.models.lists import OrderPage
 from gateway.problems import BadRequest, Conflict, NotFound
 from store import figures
 from store import flow as store_flow
@@ -43,6 +45,7 @@ from store.flow import (
     read_volumes,
 )
 from store.linking import LinkOutcome, LinkRequest, link_unmatched
+from store.queries import OrderFilter, list_orders
 
 DEFAULT_RANGE = timedelta(days=7)
 
@@ -109,6 +112,32 @@ async def flow_turnaround(request: web.Request, query: TurnaroundQuery) -> web.R
             "next_cursor": paging.encode_cursor(page.next_key),
         }
     )
+
+
+@routes.get(
+    "/api/v1/flow/turnaround/orders",
+    summary="The orders a turnaround figure counts, for one group: what a bar stands for.",
+    description="An order counts when it has the figure and the figure's END time is in "
+    "[from, to) (default: the last 7 days); cancelled orders do not count.",
+    query=FigureOrdersQuery,
+    response=OrderPage,
+    errors=(400,),
+)
+async def flow_turnaround_orders(request: web.Request, query: FigureOrdersQuery) -> web.Response:
+    """The orders behind a turnaround figure, newest first, narrowed to one group."""
+    start, end = _window(query.from_, query.to, MAX_TURNAROUND_DAYS)
+    where = OrderFilter(
+        modality=query.modality,
+        priority=query.priority,
+        patient_class=query.patient_class,
+        figure=query.figure,
+        figure_ended_from=start,
+        figure_ended_to=end,
+    )
+    after = paging.read_cursor(query.cursor, nullable_time=True)
+    async with request.app[ENGINE].connect() as conn:
+        page = await list_orders(conn, where, after=after, limit=query.limit)
+    return json_response({"items": page.items, "next_cursor": paging.encode_cursor(page.next_key)})
 
 
 @routes.get(

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mappers.events import Milestone
+from store.figures import FIGURES
 from store.schema import messages, order_timeline, orders, patients, reports
 
 T = TypeVar("T")
@@ -103,6 +104,7 @@ class OrderSummary:
     status: str
     modality: str
     priority: str
+    patient_class: str
     procedure_code: str
     procedure_text: str
     patient: PatientSummary | None
@@ -120,8 +122,14 @@ class OrderFilter:
     patient_identifier: str | None = None
     patient_authority: str | None = None
     accession: str | None = None
+    priority: str | None = None
+    patient_class: str | None = None
     ordered_from: datetime | None = None  # inclusive
     ordered_to: datetime | None = None  # exclusive
+    # The orders behind a turnaround figure: those with it, whose END time is in the range.
+    figure: str | None = None
+    figure_ended_from: datetime | None = None  # inclusive
+    figure_ended_to: datetime | None = None  # exclusive
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,10 +273,16 @@ async def list_orders(
         conditions.append(patients.c.identifier == where.patient_identifier)
     if where.patient_authority is not None:
         conditions.append(patients.c.authority == where.patient_authority)
+    if where.priority is not None:
+        conditions.append(orders.c.priority == where.priority)
+    if where.patient_class is not None:
+        conditions.append(orders.c.patient_class == where.patient_class)
     if where.ordered_from is not None:
         conditions.append(orders.c.ordered_at >= where.ordered_from)
     if where.ordered_to is not None:
         conditions.append(orders.c.ordered_at < where.ordered_to)
+    if where.figure is not None:
+        conditions.extend(_figure_conditions(where))
     if after is not None:
         conditions.append(keyset_after(orders.c.ordered_at, orders.c.id, after, nulls_last=True))
     rows = (
@@ -304,6 +318,18 @@ async def list_orders(
         for row in rows
     ]
     return keyset_page(items, limit)
+
+
+def _figure_conditions(where: OrderFilter) -> list[ColumnElement[bool]]:
+    """The order has the figure, ended within the range: what turnaround counts."""
+    assert where.figure is not None
+    end = orders.c[FIGURES[where.figure][1]]
+    conditions = [orders.c[f"{where.figure}_ms"].is_not(None), orders.c.cancelled_at.is_(None)]
+    if where.figure_ended_from is not None:
+        conditions.append(end >= where.figure_ended_from)
+    if where.figure_ended_to is not None:
+        conditions.append(end < where.figure_ended_to)
+    return conditions
 
 
 async def list_messages(

@@ -33,6 +33,8 @@ def _digits(value: Any) -> Any:
 # Identifiers (accession numbers, codes, AE titles, control ids) are short; the bound keeps
 # every request line within the server's limit (REQUEST_LIMITS).
 Text = Annotated[str, Field(min_length=1, max_length=128, pattern=NO_NUL)]
+# A group's value as the figures show it: empty names the group where none was recorded.
+GroupValue = Annotated[str, Field(max_length=128, pattern=r"^[^\x00]*$")]
 # Constraints first: a validator before them would hide them from the JSON Schema.
 RowId = Annotated[int, Field(ge=0, le=MAX_ROW_ID), BeforeValidator(_digits)]
 Limit = Annotated[

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from gateway.contract.types import Instant, RowId, Text, choices, one_of
+from gateway.contract.types import GroupValue, Instant, RowId, Text, choices, one_of
 from gateway.models.common import Body, Paged, Query, page_of
 from store.figures import FIGURES, INTERVAL_SECONDS
 from store.flow import (
@@ -50,6 +50,24 @@ class TurnaroundQuery(Paged):
     to: Instant | None = Field(None, description="Window end, exclusive (default: now).")
     group_by: one_of(GROUPS) | None = None  # type: ignore[valid-type]
     figure: choices(tuple(FIGURES), "Figures (default all); may be repeated") = ()  # type: ignore[valid-type]
+
+
+class FigureOrdersQuery(Paged):
+    """The orders behind one turnaround figure, narrowed to one group of it."""
+
+    from_: Instant | None = Field(
+        None,
+        alias="from",
+        description="Window start (END time of the figure). "
+        + _WINDOW.format(days=f"{MAX_TURNAROUND_DAYS} days"),
+    )
+    to: Instant | None = Field(None, description="Window end, exclusive (default: now).")
+    figure: one_of(tuple(FIGURES))  # type: ignore[valid-type]
+    modality: GroupValue | None = Field(None, description="Modality group (empty: none recorded).")
+    priority: GroupValue | None = Field(None, description="Priority group (empty: none recorded).")
+    patient_class: GroupValue | None = Field(
+        None, description="Patient class group (empty: none recorded)."
+    )
 
 
 class VolumesQuery(Paged):

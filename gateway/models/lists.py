@@ -29,6 +29,10 @@ class OrderQuery(Ranged):
         None, description="Patient identifier, or authority|identifier."
     )
     accession: Text | None = Field(None, description="Accession number.")
+    priority: Text | None = Field(None, description="Priority as ordered (ORC-7 / OBR-27), e.g. S.")
+    patient_class: Text | None = Field(
+        None, description="Patient class: emergency, inpatient, outpatient..."
+    )
 
 
 class MessageQuery(Ranged):

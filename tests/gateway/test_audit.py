@@ -106,6 +106,7 @@ async def test_without_tokens_reads_are_recorded_as_the_open_api(gateway: Runnin
         ("GET", "/api/v1/messages/12", "messages"),
         ("POST", "/api/v1/messages/12/replay", "messages"),
         ("GET", "/api/v1/flow/board", "board"),
+        ("GET", "/api/v1/flow/turnaround/orders", "orders"),
         ("GET", "/api/v1/unmatched", "unmatched"),
         ("POST", "/api/v1/unmatched/study/3/link", "unmatched"),
         ("PUT", "/api/v1/devices/CT01", "devices"),

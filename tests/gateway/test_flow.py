@@ -332,6 +332,40 @@ async def test_turnaround_by_modality_matches_figures_computed_by_hand(
     }
 
 
+async def test_the_orders_behind_each_bar_are_the_ones_its_figure_counts(
+    gateway: RunningGateway,
+) -> None:
+    """Each group's order list holds exactly the orders its figure counted, cancelled ones out."""
+    await load_department(gateway)
+
+    async def behind(params: dict[str, str]) -> set[str]:
+        body = await get(gateway, "/api/v1/flow/turnaround/orders", {**WEEK, **params})
+        return {order["accession"] for order in body["items"]}
+
+    emergency = {"figure": "access", "patient_class": "emergency"}
+    assert await behind(emergency) == {"O1", "O2", "O5"}  # O6 cancelled, O8 started earlier
+    assert await behind({"figure": "report_turnaround", "modality": "CT"}) == {
+        "O1",
+        "O2",
+        "O3",
+        "O8",
+    }
+    assert await behind({"figure": "wait", "priority": "R"}) == {"O3", "O4"}
+    for group_by in ("modality", "priority", "patient_class"):
+        body = await get(gateway, "/api/v1/flow/turnaround", {**WEEK, "group_by": group_by})
+        for item in body["items"]:
+            orders = await behind({"figure": item["figure"], group_by: item["group"]})
+            assert len(orders) == item["count"], (group_by, item)
+
+
+async def test_orders_filter_by_priority_and_patient_class(gateway: RunningGateway) -> None:
+    """The order list narrows to a priority and a patient class, and shows the class."""
+    await load_department(gateway)
+    body = await get(gateway, "/api/v1/orders", {"priority": "R", "patient_class": "outpatient"})
+    assert {o["accession"] for o in body["items"]} == {"O3", "O4", "O10"}
+    assert {o["patient_class"] for o in body["items"]} == {"outpatient"}
+
+
 async def test_turnaround_by_local_day_device_and_class(gateway: RunningGateway) -> None:
     """Day is the local date of the end time; device is the first step's, else the study's."""
     await load_department(gateway)

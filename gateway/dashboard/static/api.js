@@ -37,7 +37,8 @@ export function askToken(message = "") {
 export function url(path, params = {}) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
-    if (v === undefined || v === null || v === "") continue;
+    // An empty value is sent: it names the group where none was recorded.
+    if (v === undefined || v === null) continue;
     // Lists are comma-separated: the API takes most names once only.
     q.append(k, Array.isArray(v) ? v.join(",") : v);
   }

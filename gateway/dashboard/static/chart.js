@@ -60,6 +60,8 @@ function goalLine(root, y, goal) {
 // a button (click, Enter or Space).
 export function bars({ title, labels, series, goal = null, onBar = null }) {
   const root = frame(title);
+  // An image may not hold buttons (WCAG 4.1.2): a chart whose bars open orders is a group.
+  if (onBar) root.setAttribute("role", "group");
   const max = niceMax(Math.max(goal || 0, ...series.flatMap((s) => s.values.map((v) => v || 0))));
   const y = axis(root, max);
   const slot = (W - PAD.left - PAD.right) / Math.max(1, labels.length);

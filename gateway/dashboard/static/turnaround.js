@@ -11,7 +11,7 @@ export const FIGURES = {
   total_turnaround: "Total turnaround", access: "Access", wait: "Wait", start_delay: "Start delay",
   exam_duration: "Exam duration",
 };
-// The milestone each figure ends at: the orders behind a bar have it within the window.
+// The milestone each figure ends at: shown beside each order behind a bar.
 const END = {
   report_turnaround: "final_report", preliminary_turnaround: "preliminary_report", total_turnaround: "final_report",
   access: "exam_started", wait: "exam_started", start_delay: "exam_started", exam_duration: "exam_completed",
@@ -26,19 +26,16 @@ function goalText(figure, groupBy, group) {
   return found.length === 1 ? `${found[0]} min` : `${found[0]}–${found.at(-1)} min (by class)`;
 }
 
+// The orders the figure counted for this group, as the gateway selects them.
 async function behind(figure, groupBy, group, window) {
-  const params = { status: [END[figure], "final_report"].filter((v, i, a) => a.indexOf(v) === i) };
-  if (groupBy === "modality") params.modality = group;
-  const orders = (await getAll("/api/v1/orders", params, 1000)).filter((o) => {
-    const at = o.milestones[END[figure]];
-    return at && at >= window.from && at < window.to && (groupBy !== "priority" || o.priority === group);
-  });
-  const note = groupBy === "patient_class" ? h("p", {}, "The order list does not carry the patient class: all orders of the window are listed.") : null;
+  const params = { figure, from: window.from, to: window.to, [groupBy]: group ?? "" };
+  const orders = await getAll("/api/v1/flow/turnaround/orders", params, 1000);
   showDetail(
     `${FIGURES[figure]}: ${label(groupBy, group)} (${orders.length} orders)`,
-    h("div", {}, note, table("Orders behind the bar", ["Accession", "Patient", "Modality", "Priority", "Status", "Ended"],
-      orders.map((o) => [o.accession, o.patient ? `${o.patient.family_name}, ${o.patient.given_name}` : "–", o.modality, o.priority, o.status, time(o.milestones[END[figure]], true)]),
-      { id: "orders-behind" })),
+    table("Orders behind the bar", ["Accession", "Patient", "Modality", "Priority", "Patient class", "Status", "Ended"],
+      orders.map((o) => [o.accession, o.patient ? `${o.patient.family_name}, ${o.patient.given_name}` : "–", o.modality,
+        PRIORITY[o.priority] || o.priority || "–", PATIENT_CLASS[o.patient_class] || o.patient_class || "–", o.status, time(o.milestones[END[figure]], true)]),
+      { id: "orders-behind" }),
   );
 }
 

@@ -91,6 +91,23 @@ async def test_turnaround_shows_the_apis_figures_and_a_bar_lists_its_orders(
     await page.wait_for_selector("#orders-behind")
     assert await page.locator("#orders-behind tbody tr").count() == first["count"]
     await tab.screenshot("turnaround-orders")
+    await page.keyboard.press("Escape")
+
+    # By patient class, a bar lists that class's orders only.
+    by_class = await api(
+        day,
+        "/api/v1/flow/turnaround",
+        figure="report_turnaround",
+        group_by="patient_class",
+        **window,
+    )
+    await page.get_by_label("Group by").select_option("patient_class")
+    await page.wait_for_selector(".bar[role='button'][aria-label*='Show orders']")
+    await page.locator(".bar[role='button']").first.press("Enter")
+    await page.wait_for_selector("#detail-dialog[open] #orders-behind")
+    classes = await page.locator("#orders-behind tbody tr td:nth-child(5)").all_text_contents()
+    assert len(classes) == by_class["items"][0]["count"]
+    assert len(set(classes)) == 1, classes
 
 
 async def test_volumes_total_what_the_api_counts(tab: Tab, day: RunningGateway) -> None:
