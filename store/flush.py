@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, bindparam, insert, update
+from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, select, update
 
 from store.fold.state import Key, Row, State
 from store.load import KEY_COLUMNS, REFERENCES, TABLES, Loaded, stored_columns
@@ -63,7 +63,12 @@ def _insert(conn: Connection, loaded: Loaded, name: str, rows: list[tuple[Key, R
     values = [_to_columns(loaded, name, row, new=True) for _, row in rows]
     ids = loaded.ids.setdefault(name, {})
     key_columns = KEY_COLUMNS[name]
-    if key_columns == ("id",):
+    if conn.dialect.name == "sqlite":
+        # One executemany, no RETURNING: SQLite cannot return the rows of a multi-row insert
+        # in order, so SQLAlchemy would insert them one statement at a time.
+        for (key, _), row_id in zip(rows, give_ids(conn, TABLES[name], values), strict=True):
+            ids[key] = row_id
+    elif key_columns == ("id",):
         # No natural key: the ids come back in the order the rows were given.
         returned = conn.execute(_insert_in_order(name), values).scalars().all()
         for (key, _), row_id in zip(rows, returned, strict=True):
@@ -74,6 +79,19 @@ def _insert(conn: Connection, loaded: Loaded, name: str, rows: list[tuple[Key, R
             ids[key] = found[0]
     for key, row in rows:
         row["id"] = ids[key]  # the fold is done with its rows; later tables and updates need it
+
+
+def give_ids(conn: Connection, table: Table, values: list[dict[str, Any]]) -> list[int]:
+    """Insert `values` with ids chosen here, on SQLite: the ids it would have chosen itself.
+
+    The writer's transaction began IMMEDIATE and holds the database's one write lock, so
+    no other connection inserts meanwhile; a rowid table without AUTOINCREMENT gives a new
+    row the largest id plus one, which is what this takes.
+    """
+    last = conn.execute(select(func.max(table.c.id))).scalar() or 0
+    given = list(range(last + 1, last + 1 + len(values)))
+    conn.execute(insert(table), [{**row, "id": n} for row, n in zip(values, given, strict=True)])
+    return given
 
 
 @functools.cache

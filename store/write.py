@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from store.errors import EventRejected
-from store.flush import flush
+from store.flush import flush, give_ids
 from store.fold.batch import Folding, fold_batch
 from store.fold.messages import Arrival, Identity, Logged, Verdict, judge
 from store.inbound import Inbound, Outcome, Stored
@@ -226,7 +226,10 @@ def _log(
     new = [i for i, verdict in enumerate(verdicts) if verdict.seen is None and inbounds[i].logged]
     if new:
         rows = [_log_row(inbounds[i], verdicts[i].control_id_reused) for i in new]
-        returned = conn.execute(_LOG_INSERT, rows).scalars().all()
+        if conn.dialect.name == "sqlite":
+            returned = give_ids(conn, messages, rows)
+        else:
+            returned = conn.execute(_LOG_INSERT, rows).scalars().all()
         for i, message_id in zip(new, returned, strict=True):
             ids[i] = message_id
     resent = []
