@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, select, update
 
 from store.fold.state import Key, Row, State
-from store.load import KEY_COLUMNS, REFERENCES, TABLES, Loaded, stored_columns
+from store.load import KEY_COLUMNS, REFERENCES, TABLES, Loaded
 from store.schema import device_transitions, order_timeline, reports
 
 # Reference order: a table comes after every table it refers to.
@@ -40,17 +40,17 @@ def flush(conn: Connection, loaded: Loaded, state: State) -> None:
     for name in _ORDER:
         before = loaded.tables[name]
         new: list[tuple[Key, Row]] = []
-        changed: list[Row] = []
+        changed: list[tuple[Row | None, Row]] = []
         for key, row in state.tables[name].items():
             if row["id"] is None:
                 new.append((key, row))
             elif before.get(key) is not row:
-                changed.append(row)
+                changed.append((before.get(key), row))
         if new:
             _insert(conn, loaded, name, new)
         if name == "patients":
             # A merge may point at a patient made in this batch: set it once both have ids.
-            changed += [row for _, row in new if row["merged_into"] is not None]
+            changed += [(None, row) for _, row in new if row["merged_into"] is not None]
         if changed:
             _update(conn, loaded, name, changed)
     for name, table in _APPENDED.items():
@@ -106,17 +106,33 @@ def _insert_returning(name: str) -> Executable:
     return insert(table).returning(table.c.id, *(table.c[c] for c in KEY_COLUMNS[name]))
 
 
-def _update(conn: Connection, loaded: Loaded, name: str, rows: list[Row]) -> None:
-    conn.execute(
-        _update_by_id(name),
-        [{f"b_{k}": v for k, v in _to_columns(loaded, name, row).items()} for row in rows],
-    )
+def _update(
+    conn: Connection, loaded: Loaded, name: str, rows: list[tuple[Row | None, Row]]
+) -> None:
+    """Set only the columns that changed, one executemany per set of changed columns.
+
+    An order that gains a milestone changes two or three of its sixty columns; writing all of
+    them would rewrite every index on the table (SQLite updates an index whenever one of its
+    columns is SET, equal or not) and send every value again.
+    """
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for old, row in rows:
+        values = _to_columns(loaded, name, row)
+        if old is None:
+            changed = tuple(c for c in values if c != "id")
+        else:
+            was = _to_columns(loaded, name, old)
+            changed = tuple(c for c, v in values.items() if c != "id" and was.get(c) != v)
+        if changed:
+            params = {f"b_{c}": values[c] for c in changed}
+            by_columns.setdefault(changed, []).append({"b_id": values["id"], **params})
+    for columns, params in by_columns.items():
+        conn.execute(_update_by_id(name, columns), params)
 
 
 @functools.cache
-def _update_by_id(name: str) -> Executable:
+def _update_by_id(name: str, columns: tuple[str, ...]) -> Executable:
     table = TABLES[name]
-    columns = [c for c in stored_columns(table) if c != "id"]
     return (
         update(table)
         .where(table.c.id == bindparam("b_id"))
