@@ -171,7 +171,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _ingest(app: web.Application) -> AsyncIterator[None]:
     # A store call that takes longer than this is answered AE; the sender will resend.
-    ingest = Ingest(app[ENGINE], timeout=app[SETTINGS].database.busy_timeout * 2)
+    ingest = Ingest(
+        app[ENGINE],
+        timeout=app[SETTINGS].database.busy_timeout * 2,
+        on_batch=app[METRICS].batch_messages.observe,
+    )
     await ingest.start()
     app[INGEST] = ingest
     yield

@@ -31,6 +31,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.batch_messages = Histogram(
+            "imaging_gateway_ingest_batch_messages",
+            "Messages per writer batch (one transaction, one commit).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 500),
+            registry=self.registry,
+        )
         self.dicom_operations = Counter(
             "imaging_gateway_dicom_operations",
             "DICOM operations answered, by operation and status.",

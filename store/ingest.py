@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +59,31 @@ class _Work:
 
 
 _STOP = None
+# Group commit waits at most this long for the senders of the last batches to send again.
+LINGER = 0.0015
+_POLL = 0.0002  # how often SQLite's writer thread looks at its queue while it waits
+
+
+class Senders:
+    """Who sent in the last two batches: the senders a batch may expect to hear from again.
+
+    With one message in flight per connection, a group commit left alone splits its senders
+    into two cohorts that alternate, each batch paying the whole commit for half of them: the
+    other half's next messages arrive a moment after the batch began. Expecting the senders
+    of the last two batches, and waiting a moment for them, merges the cohorts again.
+    """
+
+    def __init__(self) -> None:
+        self._last: set[str] = set()
+        self._before: set[str] = set()
+
+    def saw(self, inbounds: list[Inbound]) -> None:
+        """Remember the senders of a batch."""
+        self._before, self._last = self._last, {inbound.peer for inbound in inbounds}
+
+    def expected(self) -> int:
+        """How many messages the next batch may expect."""
+        return len(self._last | self._before)
 
 
 class Ingest:
@@ -68,7 +95,9 @@ class Ingest:
         *,
         timeout: float,
         max_batch: int = 500,
+        linger: float = LINGER,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._engine = engine
         self._timeout = timeout
@@ -80,6 +109,8 @@ class Ingest:
             else None
         )
         self._max_batch = max_batch
+        self._linger_for = linger
+        self._on_batch = on_batch  # told each batch's size (the metrics' histogram)
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
         # SQLite: the writer thread's queue; PostgreSQL: the writer task's.
@@ -88,6 +119,8 @@ class Ingest:
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
         self._carried: list[_Pending] = []
+        self._senders = Senders()
+        self._arrived = asyncio.Event()  # a message was queued for the writer task
         self._open = False
         # Readers that show the department live wait on this for the next commit.
         self.commits = CommitFeed()
@@ -137,7 +170,7 @@ class Ingest:
         if self._thread is not None:
             self._thread_queue.put(pending)
         else:
-            self._loop_queue.put_nowait(pending)
+            self._enqueue(pending)
         return await future
 
     async def run(self, work: Callable[[Connection], T]) -> T:
@@ -167,8 +200,13 @@ class Ingest:
         if self._thread is not None:
             self._thread_queue.put(pending)
         else:
-            self._loop.call_soon_threadsafe(self._loop_queue.put_nowait, pending)
+            self._loop.call_soon_threadsafe(self._enqueue, pending)
         return future
+
+    def _enqueue(self, pending: _Pending) -> None:
+        """Queue for the writer task (PostgreSQL), and tell a lingering writer."""
+        self._loop_queue.put_nowait(pending)
+        self._arrived.set()
 
     async def touch(self) -> None:
         """One real write that changes nothing, on the writer's engine (readiness): it meets
@@ -196,7 +234,9 @@ class Ingest:
             if isinstance(first, _Work):
                 self._settle_work(first, self._sqlite)
                 continue
+            self._linger()
             batch, stopping = self._gather(first, self._thread_queue.get_nowait, stopping)
+            self._saw([p.inbound for p in batch])
             answers = commit_batch(self._sqlite, [p.inbound for p in batch], self._clock())
             self._answer(batch, answers)
         self._refuse_late(self._thread_queue.get_nowait)
@@ -218,8 +258,10 @@ class Ingest:
                 else:
                     _settle_future(first.future, result)
                 continue
+            await self._let_arrive()
             batch, stopping = self._gather(first, self._loop_queue.get_nowait, stopping)
             inbounds = [p.inbound for p in batch]
+            self._saw(inbounds)
             try:
                 async with asyncio.timeout(self._timeout):
                     answers = await greenlet_spawn(
@@ -229,6 +271,37 @@ class Ingest:
                 answers = [StoreUnavailable("store unavailable: TimeoutError")] * len(batch)
             self._answer(batch, answers)
         self._refuse_late(self._loop_queue.get_nowait)
+
+    async def _let_arrive(self) -> None:
+        """PostgreSQL's writer task: wait (a little) for the senders of the last batches."""
+        expected = self._senders.expected()
+        if expected < 2:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._linger_for
+        while self._queued(self._loop_queue) < expected:
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), deadline - loop.time())
+            if loop.time() >= deadline:
+                return
+
+    def _linger(self) -> None:
+        """SQLite's writer thread: wait (a little) for the senders of the last batches."""
+        expected = self._senders.expected()
+        if expected < 2:
+            return
+        deadline = time.monotonic() + self._linger_for
+        while self._queued(self._thread_queue) < expected and time.monotonic() < deadline:
+            time.sleep(_POLL)
+
+    def _saw(self, inbounds: list[Inbound]) -> None:
+        self._senders.saw(inbounds)
+        if self._on_batch is not None:
+            self._on_batch(len(inbounds))
+
+    def _queued(self, waiting: Any) -> int:
+        return 1 + waiting.qsize() + len(self._carried)
 
     def _refuse_late(self, take: Callable[[], _Pending | None]) -> None:
         """Answer what was queued while the writer stopped: nothing of it was stored."""

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from mappers.events import CodedValue, OrderDetails, OrderPlaced, PatientId
 from store.engine import create_engine, create_writer_engine
 from store.errors import Rejection, StoreUnavailable
-from store.ingest import Inbound, Ingest, Outcome
+from store.ingest import Inbound, Ingest, Outcome, Senders
 from store.migrate import migrate
 from store.schema import messages, orders
 
@@ -191,3 +191,47 @@ async def test_a_value_the_database_refuses_is_a_rejection_and_still_logged(
         i.raw for i in (too_long, header_too_long, _inbound(3))
     )
     assert (None in [control for _, control in logged], kept) == (True, ["ACC3"])
+
+
+def _from(peers: list[str]) -> list[Inbound]:
+    return [replace(_inbound(n), peer=peer) for n, peer in enumerate(peers)]
+
+
+def test_a_batch_expects_the_senders_of_the_last_two() -> None:
+    """Two alternating cohorts are expected together; a lone sender expects no one else."""
+    senders = Senders()
+    assert senders.expected() == 0
+    senders.saw(_from(["a:1"]))
+    senders.saw(_from(["a:1"]))
+    assert senders.expected() == 1  # a lone sender: the writer never waits for it
+    senders.saw(_from(["a:1", "b:2"]))
+    senders.saw(_from(["c:3", "d:4"]))
+    assert senders.expected() == 4
+    senders.saw(_from(["c:3"]))
+    assert senders.expected() == 2
+    senders.saw(_from(["c:3"]))
+    assert senders.expected() == 1  # a sender that went quiet is forgotten after two batches
+
+
+async def test_senders_in_two_cohorts_are_merged_into_one_batch(database_url: str) -> None:
+    """Sixteen closed-loop senders: after the first rounds, every batch holds all sixteen."""
+    engine = create_engine(database_url)
+    await migrate(engine)
+    sizes: list[int] = []
+    # A linger far longer than a resubmission takes, so the outcome does not hang on timing.
+    writer = Ingest(engine, timeout=10, linger=5.0, on_batch=sizes.append)
+    await writer.start()
+
+    async def sender(number: int) -> None:
+        for round_ in range(6):
+            await asyncio.sleep(0.002 * (number % 4))  # a client's turnaround, some slower
+            inbound = replace(_inbound(number * 100 + round_), peer=f"10.0.0.{number}:2575")
+            assert (await writer.submit(inbound)).outcome is Outcome.APPLIED
+
+    try:
+        await asyncio.gather(*(sender(n) for n in range(16)))
+    finally:
+        await writer.close()
+        await engine.dispose()
+    assert sum(sizes) == 96
+    assert sizes[-3:] == [16, 16, 16], sizes
