@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from mappers.events import PROGRESS, Milestone, StepStatus
+from store.fold.outbox import MILESTONE, ORDER_CANCELLED, notify, order_key
 from store.fold.state import Row, State
 
 # The status is the first of these an order has reached (DESIGN.md, "The exam lifecycle").
@@ -46,6 +47,12 @@ def set_milestone(
             "recorded_at": state.now,
         },
     )
+    if current is None:  # the first proof; an earlier time found later is no news
+        fact = {"accession": accession, "milestone": milestone.value, "at": at}
+        notify(state, MILESTONE, order_key(accession), at, fact)
+        if milestone is Milestone.CANCELLED:
+            cancelled = {"accession": accession, "at": at}
+            notify(state, ORDER_CANCELLED, order_key(accession), at, cancelled)
     return True
 
 

@@ -34,7 +34,8 @@ KEYED = (
 )
 # "made" is not a table: it notes the rows a message made that only an id names (a declared
 # downtime), so that the sender learns the id once the flush has given it one.
-APPENDED = ("order_timeline", "reports", "device_transitions", "made")
+# "notices" is not a table either: the facts the outbox owes destinations (store.fold.outbox).
+APPENDED = ("order_timeline", "reports", "device_transitions", "made", "notices")
 
 _MISSING = object()
 
