@@ -196,6 +196,15 @@ async def test_ar_is_a_dead_letter_until_retried(database_url: str, ris: MllpRec
         pending = await _outbox(gateway, state="pending")
         assert [r["type"] for r in pending] == ["exam_completed"]
         assert len(ris.received) == 1, "nothing after a dead letter of the same order"
+        async with aiohttp.ClientSession() as http, http.get(f"{gateway.http_url}/metrics") as m:
+            exposition = await m.text()
+        assert 'imaging_gateway_outbox_undelivered{destination="ris",state="dead"} 1.0' in (
+            exposition
+        )
+        assert 'imaging_gateway_outbox_undelivered{destination="ris",state="pending"} 1.0' in (
+            exposition
+        )
+        assert 'imaging_gateway_outbox_oldest_undelivered_seconds{destination="ris"}' in exposition
         rejecting = False
         url = f"{gateway.http_url}/api/v1/outbox/{dead[0]['id']}/retry"
         async with aiohttp.ClientSession() as http, http.post(url) as response:

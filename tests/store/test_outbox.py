@@ -37,8 +37,11 @@ ROUTES = (
     Route("hooks", WEBHOOK, frozenset({"milestone", "order_cancelled", "device_down"})),
 )
 LEASE = timedelta(minutes=2)
-# Claims look from a little after the writer's clock (the real one) stamped the rows due.
-T0 = datetime.now(UTC) + timedelta(minutes=1)
+
+
+def _t0() -> datetime:
+    """A moment a little after the writer's clock (the real one) stamped the rows due."""
+    return datetime.now(UTC) + timedelta(minutes=1)
 
 
 def _inbound(control_id: str, *events: Any) -> Inbound:
@@ -90,12 +93,14 @@ async def _rows(ingest: Ingest) -> list[dict[str, Any]]:
         return [dict(row) for row in result.mappings()]
 
 
-async def _claim(ingest: Ingest, destination: str, *, now: datetime = T0, claimer: str = "a"):
+async def _claim(
+    ingest: Ingest, destination: str, *, now: datetime | None = None, claimer: str = "a"
+) -> list[OutboxItem]:
     return await ingest.run(
         partial(
             claim,
             destination=destination,
-            now=now,
+            now=now or _t0(),
             lease=LEASE,
             limit=10,
             claimer=claimer,
@@ -164,7 +169,7 @@ async def test_claim_takes_one_row_per_key_until_delivered(ingest: Ingest) -> No
     assert [i.id for i in again] == [d2.id], "D1's next waits behind its dead letter"
     assert again[0].body == d2.body
 
-    assert await ingest.run(partial(retry_dead, row_id=d1.id, now=T0)) == DEAD
+    assert await ingest.run(partial(retry_dead, row_id=d1.id, now=_t0())) == DEAD
     (retried,) = await _claim(ingest, "ris")
     assert retried.id == d1.id and retried.event_id == d1.event_id and retried.body == d1.body
     delivered = Attempt(d1.id, DELIVERED, NOW, acknowledged_at=NOW)
@@ -179,15 +184,16 @@ async def test_lease_ends_and_backoff_delays(ingest: Ingest) -> None:
     """A claim left unrecorded is claimable again once its lease ends; a retry waits until
     its next attempt; a record by a claimer that lost the row changes nothing."""
     await ingest.submit(_inbound("1", _order("E1"), _reached("E1", Milestone.EXAM_STARTED, 1)))
-    (item,) = await _claim(ingest, "ris", claimer="dead-process")
-    (again,) = await _claim(ingest, "ris", now=T0 + LEASE, claimer="b")
+    t0 = _t0()
+    (item,) = await _claim(ingest, "ris", now=t0, claimer="dead-process")
+    (again,) = await _claim(ingest, "ris", now=t0 + LEASE, claimer="b")
     assert again.id == item.id and again.event_id == item.event_id
     late = Attempt(item.id, DELIVERED, NOW, acknowledged_at=NOW)
     assert await ingest.run(partial(record, attempts=[late], claimer="dead-process")) == 0
-    retry = Attempt(item.id, PENDING, NOW, error="AE", next_attempt_at=T0 + LEASE * 2)
+    retry = Attempt(item.id, PENDING, NOW, error="AE", next_attempt_at=t0 + LEASE * 2)
     assert await ingest.run(partial(record, attempts=[retry], claimer="b")) == 1
-    assert await _claim(ingest, "ris", now=T0 + LEASE, claimer="b") == []
-    assert len(await _claim(ingest, "ris", now=T0 + LEASE * 2, claimer="b")) == 1
+    assert await _claim(ingest, "ris", now=t0 + LEASE, claimer="b") == []
+    assert len(await _claim(ingest, "ris", now=t0 + LEASE * 2, claimer="b")) == 1
 
 
 async def test_list_filters_and_pages(ingest: Ingest) -> None:
@@ -219,7 +225,13 @@ async def test_two_claimers_never_share_a_row(database_url: str, ingest: Ingest)
     try:
         async with engine.connect() as one, engine.connect() as two:
             claim_a = partial(
-                claim, destination="ris", now=T0, lease=LEASE, limit=2, claimer="a", render=_render
+                claim,
+                destination="ris",
+                now=_t0(),
+                lease=LEASE,
+                limit=2,
+                claimer="a",
+                render=_render,
             )
             claim_b = replace_claimer(claim_a, "b", limit=10)
             await one.begin()
