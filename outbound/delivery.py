@@ -182,11 +182,15 @@ class Deliverer:
     async def deliver_due(self, channel: Channel) -> bool:
         """Claim and send what is due for one destination; True when it may have more."""
         options = self._options
+        claimed_at = self._clock()
+        # Sending stops at half the lease, so that no row is still being sent by this process
+        # when its lease lets another take it: the rest is given back and claimed anew.
+        stop_at = claimed_at + timedelta(seconds=options.lease / 2)
         items = await self._ingest.run(
             partial(
                 claim,
                 destination=channel.name,
-                now=self._clock(),
+                now=claimed_at,
                 lease=timedelta(seconds=options.lease),
                 limit=options.batch,
                 claimer=self.claimer,
@@ -195,6 +199,10 @@ class Deliverer:
         )
         for index, item in enumerate(items):
             sent_at = self._clock()
+            if sent_at >= stop_at:
+                rest = [later.id for later in items[index:]]
+                await self._ingest.run(partial(release, ids=rest, claimer=self.claimer))
+                return True
             outcome = await channel.send(item)
             attempt = self._attempt(item, outcome, sent_at)
             await self._ingest.run(partial(record, attempts=[attempt], claimer=self.claimer))

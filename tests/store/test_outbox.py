@@ -29,6 +29,7 @@ from store.engine import create_engine
 from store.fold.outbox import DEAD, DELIVERED, HL7, PENDING, WEBHOOK, Route
 from store.ingest import Inbound, Ingest, Outcome
 from store.outbox import Attempt, OutboxItem, claim, list_outbox, record, release, retry_dead
+from store.retention import Cutoffs, prune_step
 from store.schema import outbox
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -249,3 +250,22 @@ async def test_two_claimers_never_share_a_row(database_url: str, ingest: Ingest)
 def replace_claimer(claim_a: partial, claimer: str, *, limit: int) -> partial:
     """The same claim for another process."""
     return partial(claim_a.func, **{**claim_a.keywords, "claimer": claimer, "limit": limit})
+
+
+async def test_pruning_takes_delivered_rows_only(ingest: Ingest) -> None:
+    """Retention deletes delivered rows older than the log's cutoff; pending and dead stay."""
+    for n in range(3):
+        await ingest.submit(
+            _inbound(f"{n}", _order(f"H{n}"), _reached(f"H{n}", Milestone.EXAM_STARTED, 1))
+        )
+    first, second, third = await _claim(ingest, "ris")
+    attempts = [
+        Attempt(first.id, DELIVERED, NOW, acknowledged_at=NOW),
+        Attempt(second.id, DEAD, NOW, error="AR"),
+    ]
+    await ingest.run(partial(record, attempts=attempts, claimer="a"))
+    cutoffs = Cutoffs(bodies_before=None, rows_before=_t0())
+    pruned = await ingest.run(partial(prune_step, cutoffs=cutoffs))
+    assert pruned.outbox == 1
+    left = {r["id"]: r["state"] for r in await _rows(ingest) if r["destination"] == "ris"}
+    assert left == {second.id: DEAD, third.id: PENDING}
