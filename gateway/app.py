@@ -188,7 +188,7 @@ async def _ingest(app: web.Application) -> AsyncIterator[None]:
         app[ENGINE],
         timeout=settings.database.busy_timeout * 2,
         # Every batch writes what its changes owe these destinations, in its own commit.
-        routes=outbox.outbox_routes(settings.outbound),
+        destinations=outbox.outbox_destinations(settings),
     )
     await ingest.start()
     app[INGEST] = ingest

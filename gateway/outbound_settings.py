@@ -22,7 +22,7 @@ from mappers.hl7v2.status import DEFAULT_STATUS_CODES
 from store.fold.outbox import HL7_EVENTS, WEBHOOK_EVENTS
 
 # Accepted in a webhook's events (DESIGN.md names them); not sent yet: see README, Outbound.
-PLANNED_WEBHOOK_EVENTS = ("turnaround_over_goal", "unmatched_study")
+PLANNED_WEBHOOK_EVENTS = ("unmatched_study",)
 _WEBHOOK_NAMES = (*WEBHOOK_EVENTS, *PLANNED_WEBHOOK_EVENTS)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")

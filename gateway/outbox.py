@@ -14,25 +14,28 @@ from gateway.contract.registry import Routes
 from gateway.jsonio import json_response
 from gateway.keys import ENGINE, INGEST, OUTBOX, SETTINGS
 from gateway.models.outbox import OutboxPage, OutboxPath, OutboxQuery, RetryOutcome
-from gateway.outbound_settings import OutboundSettings
 from gateway.problems import Conflict, NotFound
 from gateway.settings import Settings
 from mappers.hl7v2.status import StatusHeader
 from outbound.delivery import Channel, Deliverer, DeliveryOptions, Hl7Channel, WebhookChannel
 from outbound.mllp_client import MllpClient
 from outbound.webhook_client import WebhookClient
-from store.fold.outbox import DEAD, HL7, WEBHOOK, Route
+from store.fold.outbox import DEAD, HL7, TURNAROUND_OVER_GOAL, WEBHOOK, Destinations, Route
 from store.outbox import list_outbox, retry_dead
 
 routes = Routes()
 
 
-def outbox_routes(outbound: OutboundSettings) -> tuple[Route, ...]:
-    """The destinations as the fold sees them: name, kind and events taken."""
-    return (
+def outbox_destinations(settings: Settings) -> Destinations:
+    """The destinations as the fold sees them: name, kind and events taken, and the flow
+    goals when a webhook takes turnaround_over_goal."""
+    outbound = settings.outbound
+    routes = (
         *(Route(d.name, HL7, frozenset(d.events)) for d in outbound.hl7),
         *(Route(d.name, WEBHOOK, frozenset(d.events)) for d in outbound.webhooks),
     )
+    watched = any(TURNAROUND_OVER_GOAL in route.events for route in routes)
+    return Destinations(routes, dict(settings.flow.goals) if watched else {})
 
 
 def channels(settings: Settings) -> list[Channel]:

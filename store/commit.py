@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
 from store.errors import Rejection, StoreUnavailable
-from store.fold.outbox import Route
+from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
 from store.write import write_batch
 
@@ -52,11 +52,14 @@ def _retryable(error: BaseException) -> bool:
 
 
 def commit_batch(
-    engine: Engine, inbounds: Sequence[Inbound], now: datetime, routes: Sequence[Route] = ()
+    engine: Engine,
+    inbounds: Sequence[Inbound],
+    now: datetime,
+    destinations: Destinations = NO_DESTINATIONS,
 ) -> list[Answer]:
     """Store and apply a batch in one transaction; on an error, each message on its own."""
     try:
-        return list(_write(engine, inbounds, now, routes))
+        return list(_write(engine, inbounds, now, destinations))
     except Exception as error:
         if is_unavailable(error):
             return _unavailable(len(inbounds), error)
@@ -68,7 +71,7 @@ def commit_batch(
     answers: list[Answer] = []
     for inbound in inbounds:
         try:
-            answers += _write(engine, [inbound], now, routes)
+            answers += _write(engine, [inbound], now, destinations)
         except Exception as error:
             if is_unavailable(error):
                 answers += _unavailable(1, error)
@@ -78,12 +81,15 @@ def commit_batch(
 
 
 def _write(
-    engine: Engine, inbounds: Sequence[Inbound], now: datetime, routes: Sequence[Route] = ()
+    engine: Engine,
+    inbounds: Sequence[Inbound],
+    now: datetime,
+    destinations: Destinations = NO_DESTINATIONS,
 ) -> list[Stored]:
     for attempt in range(_RETRIES):
         try:
             with engine.begin() as conn:
-                return write_batch(conn, inbounds, now, routes)
+                return write_batch(conn, inbounds, now, destinations)
         except sa_exc.DBAPIError as error:
             if not _retryable(error) or attempt == _RETRIES - 1:
                 raise

@@ -18,7 +18,7 @@ import concurrent.futures
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -31,7 +31,7 @@ from store.commit import Answer, commit_batch
 from store.commits import CommitFeed
 from store.engine import create_postgres_writer_engine, create_writer_engine
 from store.errors import StoreError, StoreUnavailable
-from store.fold.outbox import Route
+from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
 from store.probe import touch
 from store.write import identity
@@ -70,11 +70,11 @@ class Ingest:
         timeout: float,
         max_batch: int = 500,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        routes: Sequence[Route] = (),
+        destinations: Destinations = NO_DESTINATIONS,
     ) -> None:
         self._engine = engine
         # The outbound destinations: every batch writes what it owes them (store.fold.outbox).
-        self._routes = tuple(routes)
+        self._destinations = destinations
         self._timeout = timeout
         url = engine.url.render_as_string(hide_password=False)
         self._sqlite = create_writer_engine(url, busy_timeout=timeout)
@@ -202,7 +202,7 @@ class Ingest:
                 continue
             batch, stopping = self._gather(first, self._thread_queue.get_nowait, stopping)
             answers = commit_batch(
-                self._sqlite, [p.inbound for p in batch], self._clock(), self._routes
+                self._sqlite, [p.inbound for p in batch], self._clock(), self._destinations
             )
             self._answer(batch, answers)
         self._refuse_late(self._thread_queue.get_nowait)
@@ -229,7 +229,7 @@ class Ingest:
             try:
                 async with asyncio.timeout(self._timeout):
                     answers = await greenlet_spawn(
-                        commit_batch, sync_engine, inbounds, self._clock(), self._routes
+                        commit_batch, sync_engine, inbounds, self._clock(), self._destinations
                     )
             except TimeoutError:
                 answers = [StoreUnavailable("store unavailable: TimeoutError")] * len(batch)

@@ -34,7 +34,7 @@ from store.errors import EventRejected
 from store.flush import add_outbox_rows, flush
 from store.fold.batch import Folding, fold_batch
 from store.fold.messages import Arrival, Identity, Logged, Verdict, judge
-from store.fold.outbox import Route
+from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
 from store.keylocks import LOCKED, lock_hashes, lock_keys
 from store.keys import collect_keys
@@ -57,10 +57,13 @@ def identity(inbound: Inbound) -> Identity:
 
 
 def write_batch(
-    conn: Connection, inbounds: Sequence[Inbound], now: datetime, routes: Sequence[Route] = ()
+    conn: Connection,
+    inbounds: Sequence[Inbound],
+    now: datetime,
+    destinations: Destinations = NO_DESTINATIONS,
 ) -> list[Stored]:
     """Store and apply a batch whose message identities are distinct; one answer each. The
-    outbox rows the changes owe the destinations in `routes` are written in the same
+    outbox rows the changes owe the `destinations` are written in the same
     transaction."""
     applying = [inbound.events for inbound in inbounds if inbound.outcome is Outcome.APPLIED]
     keys = collect_keys(applying)
@@ -90,7 +93,7 @@ def write_batch(
             loaded.tables,
             [Folding(message_ids[i], inbounds[i].events) for i in folding],
             now,
-            routes,
+            destinations,
         )
         flush(conn, loaded, folded.state)
         add_outbox_rows(conn, folded.outbox)

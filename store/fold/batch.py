@@ -42,7 +42,7 @@ from store.fold import (
     steps,
     studies,
 )
-from store.fold.outbox import Route, route_notices
+from store.fold.outbox import NO_DESTINATIONS, Destinations, route_notices
 from store.fold.state import Key, Row, State
 
 Rule = Callable[[State, Any, int | None], None]
@@ -93,11 +93,12 @@ def fold_batch(
     loaded: Mapping[str, Mapping[Key, Row]],
     messages: Sequence[Folding],
     now: datetime,
-    routes: Sequence[Route] = (),
+    destinations: Destinations = NO_DESTINATIONS,
 ) -> Folded:
     """Apply each message's events in order; a message that raises is undone alone; what the
-    applied ones owe each destination in `routes` becomes its outbox rows."""
+    applied ones owe each of the `destinations` becomes its outbox rows."""
     state = State.of(loaded, now)
+    state.goals = destinations.goals
     refusals: list[Exception | None] = []
     for message in messages:
         state.begin()
@@ -112,4 +113,5 @@ def fold_batch(
             refusals.append(error)
         else:
             refusals.append(None)
-    return Folded(state, refusals, route_notices(state.appended["notices"], routes, now))
+    owed = route_notices(state.appended["notices"], destinations.routes, now)
+    return Folded(state, refusals, owed)

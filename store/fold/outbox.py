@@ -8,8 +8,8 @@ refused message, so nothing is owed for a change that was not made.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,8 +25,18 @@ DEVICE_DOWN = "device_down"
 DEVICE_UP = "device_up"
 # What an HL7 destination may subscribe to: the procedure status updates (milestones).
 HL7_EVENTS = ("exam_started", "exam_completed", "discontinued", "images_available")
-WEBHOOK_EVENTS = (MILESTONE, ORDER_CANCELLED, DEVICE_DOWN, DEVICE_UP)
+TURNAROUND_OVER_GOAL = "turnaround_over_goal"
+WEBHOOK_EVENTS = (MILESTONE, ORDER_CANCELLED, DEVICE_DOWN, DEVICE_UP, TURNAROUND_OVER_GOAL)
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Destinations:
+    """What the fold owes notices to: the routes, and the turnaround goals to watch (given
+    only when a destination takes turnaround_over_goal)."""
+
+    routes: tuple[Route, ...] = ()
+    goals: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +100,6 @@ def route_notices(notices: Iterable[Row], routes: Sequence[Route], now: datetime
                 }
             )
     return rows
+
+
+NO_DESTINATIONS = Destinations()

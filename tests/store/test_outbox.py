@@ -26,7 +26,7 @@ from mappers.events import (
     PatientId,
 )
 from store.engine import create_engine
-from store.fold.outbox import DEAD, DELIVERED, HL7, PENDING, WEBHOOK, Route
+from store.fold.outbox import DEAD, DELIVERED, HL7, PENDING, WEBHOOK, Destinations, Route
 from store.ingest import Inbound, Ingest, Outcome
 from store.outbox import Attempt, OutboxItem, claim, list_outbox, record, release, retry_dead
 from store.retention import Cutoffs, prune_step
@@ -81,7 +81,7 @@ def _render(item: OutboxItem, facts: Mapping[str, Any] | None) -> bytes:
 async def ingest(database_url: str) -> AsyncIterator[Ingest]:
     """A started writer whose batches owe ROUTES their events."""
     engine = create_engine(database_url)
-    writer = Ingest(engine, timeout=10, routes=ROUTES)
+    writer = Ingest(engine, timeout=10, destinations=Destinations(ROUTES))
     await writer.start()
     yield writer
     await writer.close()
@@ -269,3 +269,40 @@ async def test_pruning_takes_delivered_rows_only(ingest: Ingest) -> None:
     assert pruned.outbox == 1
     left = {r["id"]: r["state"] for r in await _rows(ingest) if r["destination"] == "ris"}
     assert left == {second.id: DEAD, third.id: PENDING}
+
+
+async def test_a_figure_over_its_goal_is_announced_once(database_url: str) -> None:
+    """A report turnaround past its goal gives one turnaround_over_goal; one within does not."""
+    hooks = Route("hooks", WEBHOOK, frozenset({"turnaround_over_goal"}))
+    destinations = Destinations((hooks,), {"report_turnaround/CT/*/*": 60.0})
+    engine = create_engine(database_url)
+    writer = Ingest(engine, timeout=10, destinations=destinations)
+    await writer.start()
+    try:
+        for accession, report_after in (("L1", 100), ("L2", 30)):
+            await writer.submit(
+                _inbound(
+                    accession,
+                    _order(accession),
+                    _reached(accession, Milestone.EXAM_COMPLETED, 10),
+                    _reached(accession, Milestone.FINAL_REPORT, 10 + report_after),
+                )
+            )
+        # An earlier final report proven later moves the figure but announces nothing new.
+        await writer.submit(_inbound("again", _reached("L1", Milestone.FINAL_REPORT, 95)))
+        rows = await _rows(writer)
+    finally:
+        await writer.close()
+        await engine.dispose()
+    assert [(r["event_type"], orjson.loads(r["data"])) for r in rows] == [
+        (
+            "turnaround_over_goal",
+            {
+                "accession": "L1",
+                "figure": "report_turnaround",
+                "minutes": 100.0,
+                "goal_minutes": 60.0,
+                "at": "2026-12-07T10:50:00+00:00",
+            },
+        )
+    ]
