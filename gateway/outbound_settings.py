@@ -21,10 +21,6 @@ from listeners.options import Host, Port, Seconds, Text, comma_list
 from mappers.hl7v2.status import DEFAULT_STATUS_CODES
 from store.fold.outbox import HL7_EVENTS, WEBHOOK_EVENTS
 
-# Accepted in a webhook's events (DESIGN.md names them); not sent yet: see README, Outbound.
-PLANNED_WEBHOOK_EVENTS = ("unmatched_study",)
-_WEBHOOK_NAMES = (*WEBHOOK_EVENTS, *PLANNED_WEBHOOK_EVENTS)
-
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ORDER_STATUS = frozenset({"A", "CA", "CM", "DC", "ER", "HD", "IP", "RP", "SC"})  # table 0038
 
@@ -113,8 +109,8 @@ class WebhookDestination(Destination):
     events: Annotated[
         tuple[str, ...],
         BeforeValidator(comma_list),
-        _subset_of(_WEBHOOK_NAMES),
-        Field(description="a list of " + ", ".join(_WEBHOOK_NAMES)),
+        _subset_of(WEBHOOK_EVENTS),
+        Field(description="a list of " + ", ".join(WEBHOOK_EVENTS)),
     ] = WEBHOOK_EVENTS
     timeout: Seconds = 30.0
 
@@ -130,6 +126,10 @@ class OutboundSettings(Destination):
     lease: Seconds = 120.0
     backoff_base: Seconds = 1.0  # the first retry's delay; doubled per attempt
     backoff_max: Seconds = 300.0
+    # Minutes after its first image that a study matching no order is announced
+    # (unmatched_study), and seconds between looks for such studies.
+    unmatched_study_after_minutes: Seconds = 60.0
+    unmatched_check_interval: Seconds = 60.0
 
     def __hash__(self) -> int:
         return hash(tuple(self.__dict__.values()))

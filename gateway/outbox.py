@@ -4,7 +4,7 @@ their journey, and the operator's retry of a dead letter (audited as every opera
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from aiohttp import web
@@ -19,8 +19,18 @@ from gateway.settings import Settings
 from mappers.hl7v2.status import StatusHeader
 from outbound.delivery import Channel, Deliverer, DeliveryOptions, Hl7Channel, WebhookChannel
 from outbound.mllp_client import MllpClient
+from outbound.unmatched import UnmatchedWatch
 from outbound.webhook_client import WebhookClient
-from store.fold.outbox import DEAD, HL7, TURNAROUND_OVER_GOAL, WEBHOOK, Destinations, Route
+from store.fold.outbox import (
+    DEAD,
+    HL7,
+    TURNAROUND_OVER_GOAL,
+    UNMATCHED_STUDY,
+    WEBHOOK,
+    Destinations,
+    Route,
+)
+from store.locks import UNMATCHED_LOCK_KEY, LeaderLock
 from store.outbox import list_outbox, retry_dead
 
 routes = Routes()
@@ -73,7 +83,22 @@ async def outbox_delivery(app: web.Application) -> AsyncIterator[None]:
     )
     await deliverer.start()
     app[OUTBOX] = deliverer
+    routes = outbox_destinations(settings).routes
+    watch: UnmatchedWatch | None = None
+    lock = LeaderLock(app[ENGINE], key=UNMATCHED_LOCK_KEY)
+    if any(r.kind == WEBHOOK and UNMATCHED_STUDY in r.events for r in routes):
+        watch = UnmatchedWatch(
+            app[INGEST],
+            routes,
+            older_than=timedelta(minutes=outbound.unmatched_study_after_minutes),
+            interval=outbound.unmatched_check_interval,
+            is_leader=lock.held,
+        )
+        await watch.start()
     yield
+    if watch is not None:
+        await watch.close()
+    await lock.release()
     await deliverer.close()
 
 

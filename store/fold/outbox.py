@@ -26,7 +26,15 @@ DEVICE_UP = "device_up"
 # What an HL7 destination may subscribe to: the procedure status updates (milestones).
 HL7_EVENTS = ("exam_started", "exam_completed", "discontinued", "images_available")
 TURNAROUND_OVER_GOAL = "turnaround_over_goal"
-WEBHOOK_EVENTS = (MILESTONE, ORDER_CANCELLED, DEVICE_DOWN, DEVICE_UP, TURNAROUND_OVER_GOAL)
+UNMATCHED_STUDY = "unmatched_study"  # owed by a clock-driven job, not by the fold
+WEBHOOK_EVENTS = (
+    MILESTONE,
+    ORDER_CANCELLED,
+    DEVICE_DOWN,
+    DEVICE_UP,
+    TURNAROUND_OVER_GOAL,
+    UNMATCHED_STUDY,
+)
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 
@@ -67,6 +75,11 @@ def order_key(accession: str) -> str:
 def device_key(ae_title: str) -> str:
     """The sequence key of a device's events."""
     return f"device:{ae_title}"
+
+
+def study_key(study_instance_uid: str) -> str:
+    """The sequence key of a study's events."""
+    return f"study:{study_instance_uid}"
 
 
 def route_notices(notices: Iterable[Row], routes: Sequence[Route], now: datetime) -> list[Row]:

@@ -13,9 +13,12 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
+from fixtures import dicom as fx
 from fixtures.messages import orm_new_order
+from gateway.keys import DICOM_LISTENER
 from gateway.outbound_settings import WebhookDestination
 from tests.conftest import RunningGateway, gateway_settings, start_gateway
+from tests.support.dicom_scu import Scu
 from tests.support.mllp_client import MllpClient
 from tests.support.receivers import HttpReceiver
 
@@ -31,13 +34,13 @@ async def receiver() -> AsyncIterator[HttpReceiver]:
     await server.close()
 
 
-async def _gateway(database_url: str, receiver: HttpReceiver) -> RunningGateway:
+async def _gateway(
+    database_url: str,
+    receiver: HttpReceiver,
+    events: tuple[str, ...] = ("milestone", "order_cancelled"),
+) -> RunningGateway:
     hook = WebhookDestination(
-        name="analytics",
-        url=receiver.url,
-        secret=SecretStr(SECRET),
-        events=("milestone", "order_cancelled"),
-        timeout=2.0,
+        name="analytics", url=receiver.url, secret=SecretStr(SECRET), events=events, timeout=2.0
     )
     outbound = {
         "webhooks": (hook,),
@@ -45,6 +48,8 @@ async def _gateway(database_url: str, receiver: HttpReceiver) -> RunningGateway:
         "lease": 10.0,
         "backoff_base": 0.05,
         "backoff_max": 0.2,
+        "unmatched_study_after_minutes": 0.001,
+        "unmatched_check_interval": 0.05,
     }
     return await start_gateway(gateway_settings(database_url, outbound=outbound))
 
@@ -135,5 +140,21 @@ async def test_4xx_dead_letter_retried_via_api(database_url: str, receiver: Http
         assert audit[0]["path"] == f"/api/v1/outbox/{dead[0]['id']}/retry"
         assert len(receiver.received) == 2
         assert receiver.received[0][1] == receiver.received[1][1]
+    finally:
+        await gateway.runner.cleanup()
+
+
+async def test_unmatched_study_is_announced(database_url: str, receiver: HttpReceiver) -> None:
+    """Images of a study no order names are announced as unmatched_study once the wait passes."""
+    gateway = await _gateway(database_url, receiver, events=("unmatched_study",))
+    try:
+        modality = Scu(gateway.app[DICOM_LISTENER].port, ae_title="CT01")
+        image = fx.ct_instance(accession="NOORDER1")
+        assert await asyncio.to_thread(modality.store, image) == [0]
+        await receiver.wait_for_delivered(1)
+        (event,) = [orjson.loads(body) for _, body in receiver.received]
+        assert event["type"] == "unmatched_study"
+        assert event["data"]["study_instance_uid"] == image.StudyInstanceUID
+        assert event["data"]["accession"] == "NOORDER1"
     finally:
         await gateway.runner.cleanup()
