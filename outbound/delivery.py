@@ -29,7 +29,7 @@ from outbound.mllp_client import MllpClient
 from outbound.webhook_client import WebhookClient
 from store.fold.outbox import DEAD, DELIVERED, PENDING
 from store.ingest import Ingest
-from store.outbox import Attempt, OutboxItem, claim, record, release
+from store.outbox import Attempt, OutboxItem, claim, record, release, release_all
 
 log = logging.getLogger(__name__)
 _UPDATE_FIELDS = frozenset(f.name for f in fields(StatusUpdate))
@@ -156,12 +156,19 @@ class Deliverer:
         ]
 
     async def close(self) -> None:
-        """Stop: an attempt under way is abandoned, and its row sent again later."""
+        """Stop: an attempt under way is abandoned, its row given back and sent again later
+        (with the same id)."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._tasks:
+            # What this process held is due again at once, for whoever starts next.
+            try:
+                await self._ingest.run(partial(release_all, claimer=self.claimer))
+            except Exception as exc:  # the leases lapse on their own
+                log.warning("outbox: claims not given back: %s", type(exc).__name__)
         self._tasks = []
         for channel in self._channels:
             await channel.close()

@@ -11,7 +11,7 @@ back when the lease ends, to be sent again with the same event id.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -255,6 +255,15 @@ def release(conn: Connection, ids: Sequence[int], *, claimer: str) -> None:
         )
 
 
+def release_all(conn: Connection, *, claimer: str) -> None:
+    """Give back every row this claimer holds (a gateway stopping), due again at once."""
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.claimed_by == claimer, outbox.c.state == PENDING)
+        .values(claimed_until=None)
+    )
+
+
 def retry_dead(conn: Connection, row_id: int, *, now: datetime) -> str | None:
     """Make a dead letter pending again, due now; its state before (None: no such row)."""
     state = conn.execute(select(outbox.c.state).where(outbox.c.id == row_id)).scalar()
@@ -348,7 +357,7 @@ def _item(row: Mapping[str, Any]) -> OutboxItem:
 
 
 def _with_body(item: OutboxItem, body: bytes) -> OutboxItem:
-    return OutboxItem(**{**{f: getattr(item, f) for f in item.__slots__}, "body": body})
+    return replace(item, body=body)
 
 
 def _view(row: Mapping[str, Any]) -> OutboxView:

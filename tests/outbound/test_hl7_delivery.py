@@ -242,3 +242,26 @@ async def test_retry_of_unknown_row_is_404(database_url: str, ris: MllpReceiver)
 
 
 __all__ = ["Answer"]
+
+
+async def test_stopping_gives_claims_back(database_url: str, ris: MllpReceiver) -> None:
+    """A gateway stopped while awaiting an ACK gives its claim back: the next one sends the
+    message again at once (same MSH-10) instead of waiting out a ten-minute lease."""
+    answering = False
+    ris.answer = lambda _message: "AA" if answering else "silent"
+    outbound = {**_outbound(ris.port), "lease": 600.0}
+    settings = gateway_settings(database_url, outbound=outbound)
+    first = await start_gateway(settings)
+    try:
+        await _order(first, "STOP1")
+        await _mpps(first, "STOP1", complete=False)
+        await ris.wait_for_received(1)
+    finally:
+        await first.runner.cleanup()
+    answering = True
+    second = await start_gateway(settings)
+    try:
+        await ris.wait_for_acked(1, timeout=30)
+        assert ris.control_ids() == [ris.control_ids()[0]] * 2
+    finally:
+        await second.runner.cleanup()
