@@ -15,7 +15,7 @@ from functools import partial
 
 from aiohttp import web
 
-from gateway import api, audit, equipment, fhir, flow, health, openapi
+from gateway import api, audit, equipment, fhir, flow, health, openapi, outbox
 from gateway.audit import audit_middleware
 from gateway.audit_trail import AuditTrail
 from gateway.auth import Token, auth_middleware
@@ -106,10 +106,22 @@ def create_app(
     app.cleanup_ctx.append(_dicom_listener)
     app.cleanup_ctx.append(partial(_prober, devices=devices or {}))
     app.cleanup_ctx.append(_pruner)
+    app.cleanup_ctx.append(outbox.outbox_delivery)
     app.cleanup_ctx.append(load_assets)
     app.cleanup_ctx.append(live_streams)
     app.on_shutdown.append(stop_streams)
-    table = (health, api, flow, equipment, fhir, audit, openapi, dashboard_page, dashboard_events)
+    table = (
+        health,
+        api,
+        flow,
+        equipment,
+        fhir,
+        audit,
+        outbox,
+        openapi,
+        dashboard_page,
+        dashboard_events,
+    )
     app[ROUTES] = tuple(route for module in table for route in module.routes.routes)
     app[SECURED] = tokens is not None
     add_routes(app, app[ROUTES])
@@ -171,9 +183,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _ingest(app: web.Application) -> AsyncIterator[None]:
     # A store call that takes longer than this is answered AE; the sender will resend.
+    settings = app[SETTINGS]
     ingest = Ingest(
         app[ENGINE],
-        timeout=app[SETTINGS].database.busy_timeout * 2,
+        timeout=settings.database.busy_timeout * 2,
+        # Every batch writes what its changes owe these destinations, in its own commit.
+        destinations=outbox.outbox_destinations(settings),
         on_batch=app[METRICS].batch_messages.observe,
     )
     await ingest.start()

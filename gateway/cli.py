@@ -205,7 +205,10 @@ def _prune(settings: Settings, args: argparse.Namespace) -> int:
             await engine.dispose()
 
     pruned = asyncio.run(run())
-    print(f"pruned {pruned.rows} message-log rows and {pruned.bodies} more message bodies")
+    print(
+        f"pruned {pruned.rows} message-log rows and {pruned.bodies} more message bodies"
+        f" ({pruned.outbox} delivered outbox rows)"
+    )
     return 0
 
 

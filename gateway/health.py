@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from gateway.contract.registry import Routes
 from gateway.jsonio import json_response
-from gateway.keys import DICOM_LISTENER, ENGINE, INGEST, METRICS, MLLP_SERVER
+from gateway.keys import DICOM_LISTENER, ENGINE, INGEST, METRICS, MLLP_SERVER, SETTINGS
+from store.outbox import backlogs
 from store.queries import ping
 from store.retention import store_bytes
 
@@ -39,7 +41,7 @@ async def healthz(_request: web.Request) -> web.Response:
 
 @routes.get(
     "/metrics",
-    summary="Prometheus metrics: messages, ACK latency, DICOM, HTTP.",
+    summary="Prometheus metrics: messages, ACK latency, DICOM, HTTP, outbox backlog.",
     response={"type": "string"},
     content_type="text/plain",
 )
@@ -50,6 +52,9 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         async with asyncio.timeout(READINESS_TIMEOUT), request.app[ENGINE].connect() as conn:
             metrics.store_bytes.set(await conn.run_sync(store_bytes))
+            outbound = request.app[SETTINGS].outbound
+            names = [d.name for d in (*outbound.hl7, *outbound.webhooks)]
+            metrics.observe_outbox(names, await backlogs(conn), datetime.now(UTC))
     except Exception as exc:  # the other figures are still worth scraping
         log.warning("metrics: store size unknown (%s)", type(exc).__name__)
     return metrics.exposition()

@@ -19,6 +19,7 @@ from listeners.dicom import DicomListener
 from listeners.hl7 import Hl7Receiver
 from listeners.mllp import MllpServer
 from listeners.prober import Prober
+from outbound.delivery import Deliverer
 from store.ingest import Ingest
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -34,6 +35,8 @@ METRICS = web.AppKey("metrics", Metrics)
 PROBER = web.AppKey("prober", Prober)
 PRUNER = web.AppKey("pruner", Pruner)
 AUDIT_TRAIL = web.AppKey("audit_trail", AuditTrail)
+# The outbox's deliverer: one task per [[outbound.hl7]] / [[outbound.webhooks]] destination.
+OUTBOX = web.AppKey("outbox", Deliverer)
 # Every route served, as declared: /openapi.json is generated from them.
 ROUTES = web.AppKey("routes", tuple[Route, ...])
 # Whether a tokens file guards the API (the document states security as served).

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from store.outbox import Backlog
 
 # ACKs are due within milliseconds; the buckets resolve that range.
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
@@ -61,6 +64,31 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+
+        self.outbox_depth = Gauge(
+            "imaging_gateway_outbox_undelivered",
+            "Outbox rows not delivered yet, by destination and state (pending, dead).",
+            ["destination", "state"],
+            registry=self.registry,
+        )
+        self.outbox_oldest = Gauge(
+            "imaging_gateway_outbox_oldest_undelivered_seconds",
+            "Age of the oldest undelivered outbox row, by destination (0 when none).",
+            ["destination"],
+            registry=self.registry,
+        )
+
+    def observe_outbox(
+        self, destinations: Iterable[str], backlogs: Iterable[Backlog], now: datetime
+    ) -> None:
+        """Set the outbox gauges from the backlog of each destination (read at each scrape)."""
+        found = {backlog.destination: backlog for backlog in backlogs}
+        for name in {*destinations, *found}:
+            backlog = found.get(name, Backlog(name, 0, 0, None))
+            self.outbox_depth.labels(name, "pending").set(backlog.pending)
+            self.outbox_depth.labels(name, "dead").set(backlog.dead)
+            age = (now - backlog.oldest).total_seconds() if backlog.oldest else 0.0
+            self.outbox_oldest.labels(name).set(max(age, 0.0))
 
     def observe_message(
         self, protocol: str, message_type: str, outcome: str, seconds: float

@@ -40,6 +40,7 @@ async def prune(ingest: Ingest, cutoffs: Cutoffs) -> Pruned:
             bodies=total.bodies + step.bodies,
             rows=total.rows + step.rows,
             audit=total.audit + step.audit,
+            outbox=total.outbox + step.outbox,
         )
         if not step.anything:
             return total
@@ -94,8 +95,9 @@ class Pruner:
         pruned = await prune(self._ingest, cutoffs)
         if pruned.anything:
             log.info(
-                "pruned %d message bodies, %d log rows, %d audit records",
+                "pruned %d message bodies, %d log rows, %d audit records, %d delivered outbox rows",
                 pruned.bodies,
                 pruned.rows,
                 pruned.audit,
+                pruned.outbox,
             )

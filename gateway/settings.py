@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from gateway.outbound_settings import OutboundSettings
 from listeners.options import (
     Backlog,
     Count,
@@ -246,6 +247,8 @@ class Settings(BaseSettings):
     probe: ProbeSettings = ProbeSettings()
     tls: TlsSettings = TlsSettings()
     retention: RetentionSettings = RetentionSettings()
+    # [[outbound.hl7]] and [[outbound.webhooks]] destinations (gateway/outbound_settings.py).
+    outbound: OutboundSettings = OutboundSettings()
     # HL7 times without an offset are read in this zone.
     timezone: Annotated[Text, _check(_is_zone), Field(description="an IANA time zone name")] = "UTC"
     log_level: Annotated[

@@ -1,1 +1,2 @@
-"""What the gateway sends: queries to the PACS, and (later) status to the RIS and webhooks."""
+"""What the gateway sends: queries to the PACS, status to the RIS over MLLP and webhooks,
+both from the outbox (delivery.py)."""

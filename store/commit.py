@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
 from store.errors import Rejection, StoreUnavailable
+from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
 from store.write import write_batch
 
@@ -50,10 +51,15 @@ def _retryable(error: BaseException) -> bool:
     return state in _RETRY_STATES
 
 
-def commit_batch(engine: Engine, inbounds: Sequence[Inbound], now: datetime) -> list[Answer]:
+def commit_batch(
+    engine: Engine,
+    inbounds: Sequence[Inbound],
+    now: datetime,
+    destinations: Destinations = NO_DESTINATIONS,
+) -> list[Answer]:
     """Store and apply a batch in one transaction; on an error, each message on its own."""
     try:
-        return list(_write(engine, inbounds, now))
+        return list(_write(engine, inbounds, now, destinations))
     except Exception as error:
         if is_unavailable(error):
             return _unavailable(len(inbounds), error)
@@ -65,7 +71,7 @@ def commit_batch(engine: Engine, inbounds: Sequence[Inbound], now: datetime) -> 
     answers: list[Answer] = []
     for inbound in inbounds:
         try:
-            answers += _write(engine, [inbound], now)
+            answers += _write(engine, [inbound], now, destinations)
         except Exception as error:
             if is_unavailable(error):
                 answers += _unavailable(1, error)
@@ -74,11 +80,16 @@ def commit_batch(engine: Engine, inbounds: Sequence[Inbound], now: datetime) -> 
     return answers
 
 
-def _write(engine: Engine, inbounds: Sequence[Inbound], now: datetime) -> list[Stored]:
+def _write(
+    engine: Engine,
+    inbounds: Sequence[Inbound],
+    now: datetime,
+    destinations: Destinations = NO_DESTINATIONS,
+) -> list[Stored]:
     for attempt in range(_RETRIES):
         try:
             with engine.begin() as conn:
-                return write_batch(conn, inbounds, now)
+                return write_batch(conn, inbounds, now, destinations)
         except sa_exc.DBAPIError as error:
             if not _retryable(error) or attempt == _RETRIES - 1:
                 raise

@@ -7,13 +7,15 @@ Tables are written in reference order, so that the ids of rows made in this batc
 from __future__ import annotations
 
 import functools
+import uuid
 from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, select, update
 
+from store.fold.outbox import HL7
 from store.fold.state import Key, Row, State
 from store.load import KEY_COLUMNS, REFERENCES, TABLES, Loaded
-from store.schema import device_transitions, order_timeline, reports
+from store.schema import device_transitions, order_timeline, outbox, reports
 
 # Reference order: a table comes after every table it refers to.
 _ORDER = (
@@ -57,6 +59,17 @@ def flush(conn: Connection, loaded: Loaded, state: State) -> None:
         rows = state.appended[name]
         if rows:
             conn.execute(insert(table), [_to_columns(loaded, name, row) for row in rows])
+
+
+def add_outbox_rows(conn: Connection, rows: list[Row]) -> None:
+    """Insert the batch's outbox rows, each with the event id it keeps on every attempt: an
+    HL7 message's MSH-10 (20 characters, HL7 v2.3.1 ST) or a webhook's UUID."""
+    if rows:
+        conn.execute(insert(outbox), [{**row, "event_id": _event_id(row["kind"])} for row in rows])
+
+
+def _event_id(kind: str) -> str:
+    return uuid.uuid4().hex[:20].upper() if kind == HL7 else str(uuid.uuid4())
 
 
 def _insert(conn: Connection, loaded: Loaded, name: str, rows: list[tuple[Key, Row]]) -> None:

@@ -33,6 +33,7 @@ from store.commit import Answer, commit_batch
 from store.commits import CommitFeed
 from store.engine import create_postgres_writer_engine, create_writer_engine
 from store.errors import StoreError, StoreUnavailable
+from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
 from store.probe import touch
 from store.write import identity
@@ -98,8 +99,11 @@ class Ingest:
         linger: float = LINGER,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_batch: Callable[[int], None] | None = None,
+        destinations: Destinations = NO_DESTINATIONS,
     ) -> None:
         self._engine = engine
+        # The outbound destinations: every batch writes what it owes them (store.fold.outbox).
+        self._destinations = destinations
         self._timeout = timeout
         url = engine.url.render_as_string(hide_password=False)
         self._sqlite = create_writer_engine(url, busy_timeout=timeout)
@@ -237,7 +241,9 @@ class Ingest:
             self._linger()
             batch, stopping = self._gather(first, self._thread_queue.get_nowait, stopping)
             self._saw([p.inbound for p in batch])
-            answers = commit_batch(self._sqlite, [p.inbound for p in batch], self._clock())
+            answers = commit_batch(
+                self._sqlite, [p.inbound for p in batch], self._clock(), self._destinations
+            )
             self._answer(batch, answers)
         self._refuse_late(self._thread_queue.get_nowait)
 
@@ -265,7 +271,7 @@ class Ingest:
             try:
                 async with asyncio.timeout(self._timeout):
                     answers = await greenlet_spawn(
-                        commit_batch, sync_engine, inbounds, self._clock()
+                        commit_batch, sync_engine, inbounds, self._clock(), self._destinations
                     )
             except TimeoutError:
                 answers = [StoreUnavailable("store unavailable: TimeoutError")] * len(batch)

@@ -4,7 +4,8 @@ The workflow rows (orders, milestones, studies, reports) stay: they are the depa
 record. What goes is what an integration team needs for a while and an auditor for longer: a
 message's raw body after `raw_days`, its log row after `message_days`. A pruned row's
 references (the timeline, reports, arrivals and instances that name it) keep their facts and
-lose the link.
+lose the link. Delivered outbox rows go with the message-log rows of their age; an
+undelivered or dead one stays until it is delivered.
 
 Each step is one short transaction the writer runs between batches, so pruning never holds
 ingest up for more than one step. On SQLite the freed pages go back to the file system
@@ -20,11 +21,13 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, any_, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from store.fold.outbox import DELIVERED
 from store.schema import (
     audit_events,
     instances,
     messages,
     order_timeline,
+    outbox,
     patient_arrivals,
     reports,
 )
@@ -61,11 +64,12 @@ class Pruned:
     bodies: int = 0
     rows: int = 0
     audit: int = 0
+    outbox: int = 0  # delivered outbox rows
 
     @property
     def anything(self) -> bool:
         """True when the step found work: another step may find more."""
-        return bool(self.bodies or self.rows or self.audit)
+        return bool(self.bodies or self.rows or self.audit or self.outbox)
 
 
 def prune_step(conn: Connection, cutoffs: Cutoffs, limit: int = STEP_ROWS) -> Pruned:
@@ -76,9 +80,10 @@ def prune_step(conn: Connection, cutoffs: Cutoffs, limit: int = STEP_ROWS) -> Pr
     if cutoffs.bodies_before and not rows:  # rows to be deleted need no body cleared first
         bodies = _clear_bodies(conn, cutoffs.bodies_before, limit)
     audit = _delete_audit(conn, cutoffs.audit_before, limit) if cutoffs.audit_before else 0
-    if (rows or bodies or audit) and conn.dialect.name == "sqlite":
+    sent = _delete_delivered(conn, cutoffs.rows_before, limit) if cutoffs.rows_before else 0
+    if (rows or bodies or audit or sent) and conn.dialect.name == "sqlite":
         _return_free_pages(conn)
-    return Pruned(bodies=bodies, rows=rows, audit=audit)
+    return Pruned(bodies=bodies, rows=rows, audit=audit, outbox=sent)
 
 
 def _return_free_pages(conn: Connection) -> None:
@@ -104,6 +109,19 @@ def _delete_audit(conn: Connection, before: datetime, limit: int) -> int:
     ids = list(conn.execute(oldest).scalars())
     if ids:
         conn.execute(delete(audit_events).where(_among(audit_events.c.id, conn)), {"ids": ids})
+    return len(ids)
+
+
+def _delete_delivered(conn: Connection, before: datetime, limit: int) -> int:
+    oldest = (
+        select(outbox.c.id)
+        .where(outbox.c.created_at < before, outbox.c.state == DELIVERED)
+        .order_by(outbox.c.created_at)
+        .limit(limit)
+    )
+    ids = list(conn.execute(oldest).scalars())
+    if ids:
+        conn.execute(delete(outbox).where(_among(outbox.c.id, conn)), {"ids": ids})
     return len(ids)
 
 

@@ -31,9 +31,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from store.errors import EventRejected
-from store.flush import flush, give_ids
+from store.flush import add_outbox_rows, flush, give_ids
 from store.fold.batch import Folding, fold_batch
 from store.fold.messages import Arrival, Identity, Logged, Verdict, judge
+from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
 from store.keylocks import LOCKED, lock_hashes, lock_keys
 from store.keys import collect_keys
@@ -55,8 +56,15 @@ def identity(inbound: Inbound) -> Identity:
     )
 
 
-def write_batch(conn: Connection, inbounds: Sequence[Inbound], now: datetime) -> list[Stored]:
-    """Store and apply a batch whose message identities are distinct; one answer each."""
+def write_batch(
+    conn: Connection,
+    inbounds: Sequence[Inbound],
+    now: datetime,
+    destinations: Destinations = NO_DESTINATIONS,
+) -> list[Stored]:
+    """Store and apply a batch whose message identities are distinct; one answer each. The
+    outbox rows the changes owe the `destinations` are written in the same
+    transaction."""
     applying = [inbound.events for inbound in inbounds if inbound.outcome is Outcome.APPLIED]
     keys = collect_keys(applying)
     identities = [identity(inbound) for inbound in inbounds]
@@ -85,8 +93,10 @@ def write_batch(conn: Connection, inbounds: Sequence[Inbound], now: datetime) ->
             loaded.tables,
             [Folding(message_ids[i], inbounds[i].events) for i in folding],
             now,
+            destinations,
         )
         flush(conn, loaded, folded.state)
+        add_outbox_rows(conn, folded.outbox)
         for made in folded.state.appended["made"]:
             created.setdefault(made["message_id"], []).append(
                 loaded.ids[made["table"]][made["key"]]

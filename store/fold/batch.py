@@ -42,6 +42,7 @@ from store.fold import (
     steps,
     studies,
 )
+from store.fold.outbox import NO_DESTINATIONS, Destinations, route_notices
 from store.fold.state import Key, Row, State
 
 Rule = Callable[[State, Any, int | None], None]
@@ -80,17 +81,24 @@ class Folding:
 
 @dataclass(slots=True)
 class Folded:
-    """The batch's rows after the fold, and what became of each message (None: applied)."""
+    """The batch's rows after the fold, what became of each message (None: applied), and the
+    outbox rows the applied ones owe the destinations."""
 
     state: State
     refusals: list[Exception | None]
+    outbox: list[Row]
 
 
 def fold_batch(
-    loaded: Mapping[str, Mapping[Key, Row]], messages: Sequence[Folding], now: datetime
+    loaded: Mapping[str, Mapping[Key, Row]],
+    messages: Sequence[Folding],
+    now: datetime,
+    destinations: Destinations = NO_DESTINATIONS,
 ) -> Folded:
-    """Apply each message's events in order; a message that raises is undone alone."""
+    """Apply each message's events in order; a message that raises is undone alone; what the
+    applied ones owe each of the `destinations` becomes its outbox rows."""
     state = State.of(loaded, now)
+    state.goals = destinations.goals
     refusals: list[Exception | None] = []
     for message in messages:
         state.begin()
@@ -105,4 +113,5 @@ def fold_batch(
             refusals.append(error)
         else:
             refusals.append(None)
-    return Folded(state, refusals)
+    owed = route_notices(state.appended["notices"], destinations.routes, now)
+    return Folded(state, refusals, owed)

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from mappers.events import DeviceProbed, DeviceRegistered, DowntimeDeclared, DowntimeEnded
 from store.errors import EventRejected, Rejection
 from store.fold.devices import new_device
+from store.fold.outbox import DEVICE_DOWN, DEVICE_UP, device_key, notify
 from store.fold.state import State
 
 
@@ -102,6 +103,13 @@ def record_probe(state: State, event: DeviceProbed, message_id: int | None) -> N
                 "reason": reason[:255],
                 "recorded_at": state.now,
             },
+        )
+        notify(
+            state,
+            DEVICE_DOWN if up_or_down == "down" else DEVICE_UP,
+            device_key(event.ae_title),
+            since,
+            {"ae_title": event.ae_title, "at": since, "reason": reason[:255]},
         )
 
 

@@ -5,6 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from mappers.events import PROGRESS, Milestone, StepStatus
+from store.figures import FIGURES, goal_for
+from store.fold.outbox import (
+    MILESTONE,
+    ORDER_CANCELLED,
+    TURNAROUND_OVER_GOAL,
+    notify,
+    order_key,
+)
 from store.fold.state import Row, State
 
 # The status is the first of these an order has reached (DESIGN.md, "The exam lifecycle").
@@ -46,7 +54,37 @@ def set_milestone(
             "recorded_at": state.now,
         },
     )
+    if current is None:  # the first proof; an earlier time found later is no news
+        fact = {"accession": accession, "milestone": milestone.value, "at": at}
+        notify(state, MILESTONE, order_key(accession), at, fact)
+        if milestone is Milestone.CANCELLED:
+            cancelled = {"accession": accession, "at": at}
+            notify(state, ORDER_CANCELLED, order_key(accession), at, cancelled)
+        if state.goals:
+            _announce_late_figures(state, changed, column(milestone), at)
     return True
+
+
+def _announce_late_figures(state: State, order: Row, set_now: str, at: datetime) -> None:
+    """A figure this milestone completes that took longer than its goal (DESIGN.md, the
+    flow figures): announced once, when the second of its two ends is first known."""
+    for figure, (start, end) in FIGURES.items():
+        if set_now not in (start, end) or order[start] is None or order[end] is None:
+            continue
+        goal = goal_for(
+            state.goals, figure, order["modality"], order["priority"], order["patient_class"]
+        )
+        minutes = (order[end] - order[start]).total_seconds() / 60
+        if goal is None or minutes <= goal:
+            continue
+        fact = {
+            "accession": order["accession"],
+            "figure": figure,
+            "minutes": round(minutes, 1),
+            "goal_minutes": goal,
+            "at": at,
+        }
+        notify(state, TURNAROUND_OVER_GOAL, order_key(order["accession"]), at, fact)
 
 
 def set_step_milestones(

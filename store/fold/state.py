@@ -34,7 +34,8 @@ KEYED = (
 )
 # "made" is not a table: it notes the rows a message made that only an id names (a declared
 # downtime), so that the sender learns the id once the flush has given it one.
-APPENDED = ("order_timeline", "reports", "device_transitions", "made")
+# "notices" is not a table either: the facts the outbox owes destinations (store.fold.outbox).
+APPENDED = ("order_timeline", "reports", "device_transitions", "made", "notices")
 
 _MISSING = object()
 
@@ -49,6 +50,9 @@ class State:
     _journal: list[tuple[str, Key, Any]] = field(default_factory=list)
     _marks: dict[str, int] = field(default_factory=dict)
     _next_new: int = -1
+    # Turnaround goals ("figure/modality/priority/patient_class" -> minutes) that an order
+    # crossing one is announced against (store.fold.outbox); empty when nobody listens.
+    goals: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, loaded: Mapping[str, Mapping[Key, Row]], now: datetime) -> State:

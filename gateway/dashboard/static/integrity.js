@@ -1,5 +1,6 @@
 // Integrity: unmatched studies and steps (with linking), refused and failed messages by sender
-// and reason (each opens the message), and messages per hour per sender over 24 hours.
+// and reason (each opens the message), outbox dead letters (each retried), and messages per
+// hour per sender over 24 hours.
 import { ApiError, get, getAll, send } from "./api.js";
 import { field, h, section, showDetail, table } from "./dom.js";
 import { facilityZone, time } from "./format.js";
@@ -20,6 +21,18 @@ function linkForm(item, onDone) {
       message.textContent = error instanceof ApiError && error.status === 403 ? "Linking needs the operator role." : error.message;
     }
   } }, field(`Accession for ${item.kind} ${item.id}`, accession), h("button", { type: "submit" }, "Link"), message);
+}
+
+function retryButton(row, onDone) {
+  const message = h("span", { role: "status" });
+  return h("span", {}, h("button", { class: "secondary", onclick: async () => {
+    try {
+      await send("POST", `/api/v1/outbox/${row.id}/retry`);
+      onDone();
+    } catch (error) {
+      message.textContent = error instanceof ApiError && error.status === 403 ? "Retrying needs the operator role." : error.message;
+    }
+  } }, `Retry ${row.id}`), message);
 }
 
 async function open(id) {
@@ -49,10 +62,11 @@ export async function render(main) {
   main.append(h("h2", { class: "view-title" }, "Integrity"), body);
   async function draw() {
     const since = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
-    const [unmatched, bad, recent] = await Promise.all([
+    const [unmatched, bad, recent, dead] = await Promise.all([
       getAll("/api/v1/unmatched", { kind: ["study", "procedure_step"] }),
       getAll("/api/v1/messages", { outcome: ["rejected", "failed"] }, 1000),
       getAll("/api/v1/messages", { from: since }, 5000),
+      getAll("/api/v1/outbox", { state: "dead" }, 1000),
     ]);
     const groups = new Map();
     for (const m of bad) {
@@ -67,6 +81,8 @@ export async function render(main) {
     body.replaceChildren(
       section("Unmatched studies and steps", table(`Unmatched (${unmatched.length})`, ["Kind", "Id", "Study / step", "Patient", "Device", "First seen", "Link to an order"],
         unmatched.map((u) => [u.kind, u.id, u.study_instance_uid || u.accession || "–", u.patient_identifier || "–", u.device || "–", time(u.first_seen, true), linkForm(u, draw)]), { id: "unmatched-table" })),
+      section("Outbox dead letters", table(`Not delivered, not retried (${dead.length})`, ["Destination", "Event", "For", "Attempts", "Last error", "Committed", "Send again"],
+        dead.map((d) => [d.destination, d.type, d.sequence_key, d.attempts, d.last_error || "–", time(d.committed_at, true), retryButton(d, draw)]), { id: "dead-letters" })),
       section("Refused and failed messages", table(`By sender and reason (${bad.length} messages)`, ["Sender", "Outcome", "Reason", "Messages", "Open"], byReason, { id: "bad-table" })),
       section("Messages per hour, last 24 hours",
         bars({ title: "Messages per hour per sender", labels, series: senders.map((s, i) => ({ name: s, cls: CLASSES[i % CLASSES.length], values: counts[s] })) }),

@@ -8,8 +8,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import insert
 
 from fixtures.messages import orm_new_order
+from store.schema import outbox
 from tests.conftest import RunningGateway
 from tests.gateway.dashboard.conftest import Tab
 from tests.support.mllp_client import MllpClient
@@ -166,6 +168,39 @@ async def test_integrity_counts_refused_messages_and_opens_one(
     await page.wait_for_selector("#detail-dialog[open] pre")
     assert "MSH|" in (await page.text_content("#detail-dialog pre") or "")
     await tab.screenshot("integrity")
+
+
+async def test_integrity_lists_dead_letters_and_retries_one(tab: Tab, day: RunningGateway) -> None:
+    """An outbox dead letter is listed with its error; its Retry button makes it pending."""
+    now = datetime.now(UTC)
+    async with day.engine.begin() as conn:
+        row_id = (
+            await conn.execute(
+                insert(outbox)
+                .values(
+                    destination="ris-elsewhere",
+                    kind="hl7",
+                    event_type="exam_started",
+                    sequence_key="order:DL1",
+                    event_id="DEADLETTER0000000001",
+                    occurred_at=now,
+                    data='{"accession": "DL1", "milestone": "exam_started"}',
+                    state="dead",
+                    attempts=1,
+                    created_at=now,
+                    next_attempt_at=now,
+                    claimed_by="",
+                    last_error="AR: unknown order",
+                )
+                .returning(outbox.c.id)
+            )
+        ).scalar_one()
+    page = await tab.open("integrity")
+    await page.wait_for_selector("#dead-letters >> text=AR: unknown order")
+    await page.click(f"text=Retry {row_id}")
+    await page.wait_for_selector(f"#dead-letters >> text=Retry {row_id}", state="detached")
+    pending = await api(day, "/api/v1/outbox", state="pending", destination="ris-elsewhere")
+    assert [item["id"] for item in pending["items"]] == [row_id]
 
 
 async def test_the_month_report_sums_the_months_volumes(tab: Tab, day: RunningGateway) -> None:
