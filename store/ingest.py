@@ -36,6 +36,7 @@ from store.errors import StoreError, StoreUnavailable
 from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
 from store.probe import touch
+from store.senders import LINGER, POLL, Senders
 from store.write import identity
 
 log = logging.getLogger(__name__)
@@ -60,31 +61,6 @@ class _Work:
 
 
 _STOP = None
-# Group commit waits at most this long for the senders of the last batches to send again.
-LINGER = 0.0015
-_POLL = 0.0002  # how often SQLite's writer thread looks at its queue while it waits
-
-
-class Senders:
-    """Who sent in the last two batches: the senders a batch may expect to hear from again.
-
-    With one message in flight per connection, a group commit left alone splits its senders
-    into two cohorts that alternate, each batch paying the whole commit for half of them: the
-    other half's next messages arrive a moment after the batch began. Expecting the senders
-    of the last two batches, and waiting a moment for them, merges the cohorts again.
-    """
-
-    def __init__(self) -> None:
-        self._last: set[str] = set()
-        self._before: set[str] = set()
-
-    def saw(self, inbounds: list[Inbound]) -> None:
-        """Remember the senders of a batch."""
-        self._before, self._last = self._last, {inbound.peer for inbound in inbounds}
-
-    def expected(self) -> int:
-        """How many messages the next batch may expect."""
-        return len(self._last | self._before)
 
 
 class Ingest:
@@ -299,7 +275,7 @@ class Ingest:
             return
         deadline = time.monotonic() + self._linger_for
         while self._queued(self._thread_queue) < expected and time.monotonic() < deadline:
-            time.sleep(_POLL)
+            time.sleep(POLL)
 
     def _saw(self, inbounds: list[Inbound]) -> None:
         self._senders.saw(inbounds)

@@ -15,9 +15,10 @@ from sqlalchemy import func, select, text
 from mappers.events import CodedValue, OrderDetails, OrderPlaced, PatientId
 from store.engine import create_engine, create_writer_engine
 from store.errors import Rejection, StoreUnavailable
-from store.ingest import Inbound, Ingest, Outcome, Senders
+from store.ingest import Inbound, Ingest, Outcome
 from store.migrate import migrate
 from store.schema import messages, orders
+from store.senders import Senders
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
