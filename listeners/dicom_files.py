@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 from pathlib import Path
+from typing import BinaryIO
 
 from pydicom import dcmread
 from pydicom.dataelem import DataElement, RawDataElement
@@ -28,6 +29,7 @@ BULK_LIMIT = 64 * 1024  # bytes: an OB, OW or UN value longer than this stays ou
 BULK_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010, 0x00420011, 0x54001010, 0x56000020})
 BULK_VRS = frozenset({"OB", "OW", "UN", "OF", "OD", "OL", "OV"})
 _COPY_CHUNK = 1024 * 1024
+_PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010), little endian
 
 
 class StoragePathError(ValueError):
@@ -41,13 +43,46 @@ def read_instance(path: Path) -> tuple[Dataset, bytes]:
     Raises:
         Exception: whatever pydicom raises for a file it cannot read.
     """
-    dataset = dcmread(path, defer_size=BULK_LIMIT, stop_before_pixels=True)
-    syntax = UID(dataset.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))
+    with path.open("rb") as file:
+        dataset = dcmread(file, defer_size=BULK_LIMIT, stop_before_pixels=True)
+        syntax = UID(dataset.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))
+        as_received = _bytes_before_pixels(file, dataset, syntax)
+    if as_received is not None:
+        return dataset, as_received
     buffer = DicomBytesIO()
     buffer.is_little_endian = syntax.is_little_endian
     buffer.is_implicit_VR = syntax.is_implicit_VR
     write_dataset(buffer, without_bulk(dataset))
     return dataset, buffer.getvalue()
+
+
+def _bytes_before_pixels(file: BinaryIO, dataset: Dataset, syntax: UID) -> bytes | None:
+    """The data set's bytes as received, up to its pixel data, when they hold no other bulk
+    data: what re-encoding it without bulk data would give, at the cost of one read.
+
+    None when they cannot be taken as they are: a deflated data set, any bulk value before
+    the pixel data, or a reader that did not stop at the pixel data or the end.
+    """
+    end = file.tell()
+    if syntax.is_deflated or _holds_bulk(dataset):
+        return None
+    start = 128 + 4 + 12 + int(dataset.file_meta.get("FileMetaInformationGroupLength", -1))
+    file.seek(end)
+    following = file.read(4)
+    if following not in (_PIXEL_DATA_TAG, b"") or not 0 < start <= end:
+        return None
+    file.seek(start)
+    return file.read(end - start)
+
+
+def _holds_bulk(dataset: Dataset) -> bool:
+    for tag in sorted(dataset.keys()):
+        element = dataset.get_item(tag, keep_deferred=True)
+        if element is None or _is_bulk(element):
+            return True
+        if element.VR == "SQ" and any(_holds_bulk(item) for item in dataset[tag].value):
+            return True
+    return False
 
 
 def without_bulk(dataset: Dataset) -> Dataset:
