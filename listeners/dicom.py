@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -33,7 +34,8 @@ from listeners.dicom_answers import (
 )
 from listeners.dicom_files import (
     StoragePathError,
-    keep_file,
+    make_durable,
+    place_file,
     read_instance,
     storage_path,
 )
@@ -196,12 +198,28 @@ class DicomListener:
 
     def _submit(self, inbound: Inbound) -> Stored | None:
         """Store a message; None when the store is out of reach (nothing was stored)."""
+        # Straight to the writer and back: no hop through the event loop.
+        return self._indexed(self._ingest.submit_threadsafe(inbound), inbound.control_id)
+
+    def _indexed(self, submitted: Future[Stored], control_id: str | None) -> Stored | None:
+        """The writer's answer; None when the store is out of reach (nothing was stored)."""
         try:
-            # Straight to the writer and back: no hop through the event loop.
-            return self._ingest.submit_threadsafe(inbound).result(self._store_timeout)
+            return submitted.result(self._store_timeout)
         except (StoreError, TimeoutError) as exc:
-            log.error("DICOM %s not stored: %s", inbound.control_id, exc)
+            log.error("DICOM %s not stored: %s", control_id, exc)
             return None
+
+    @staticmethod
+    def _made_durable(target: Path | None, calling: str) -> bool:
+        """Flush a placed file to disk; True when that failed (the sender must resend)."""
+        if target is None:
+            return False
+        try:
+            make_durable(target)
+        except OSError as exc:
+            log.error("C-STORE from %s not written: %s", calling, exc.strerror or exc)
+            return True
+        return False
 
     # --- handlers --------------------------------------------------------------------
 
@@ -244,13 +262,20 @@ class DicomListener:
             return self._refuse(inbound, error)
         if target is not None:
             try:
-                keep_file(received, target)
+                place_file(received, target)
             except OSError as exc:
                 log.error("C-STORE from %s not written: %s", calling, exc.strerror or exc)
                 return failure(status.OUT_OF_RESOURCES, "instance could not be written; resend")
         control_id = uids["SOPInstanceUID"]
-        stored = self._submit(with_events(inbound, self._news(events), control_id=control_id))
-        if stored is None:
+        indexing = self._ingest.submit_threadsafe(
+            with_events(inbound, self._news(events), control_id=control_id)
+        )
+        # The file goes to disk while the writer commits the index: the answer waits for
+        # both. A crash in between leaves an instance indexed but never acknowledged; the
+        # sender sends it again, and that receipt writes the file again before its answer.
+        unwritten = self._made_durable(target, calling)
+        stored = self._indexed(indexing, control_id)
+        if stored is None or unwritten:
             return failure(status.OUT_OF_RESOURCES, "storage unavailable; resend")
         if stored.outcome is Outcome.FAILED:
             return failure(status.PROCESSING_FAILURE, "instance could not be indexed")

@@ -131,11 +131,11 @@ def storage_path(storage_dir: Path, study: str, series: str, instance: str) -> P
     return target
 
 
-def keep_file(received: Path, target: Path) -> None:
-    """Place the received file at `target` atomically and durably; no partial file remains.
-
-    A hard link when the temporary file is on the same file system (no copy; pynetdicom then
-    removes only its own name), else a copy in chunks.
+def place_file(received: Path, target: Path) -> None:
+    """Put the received file at `target` atomically: a hard link when the temporary file is
+    on the same file system (no copy; pynetdicom then removes only its own name), else a copy
+    in chunks; then one rename, so no partial file ever bears the name. Not yet durable: see
+    `make_durable`.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(f"{target.name}.{secrets.token_hex(8)}.part")
@@ -145,13 +145,17 @@ def keep_file(received: Path, target: Path) -> None:
         except OSError:  # another file system (EXDEV), or no hard links there
             with received.open("rb") as source, part.open("wb") as copy:
                 shutil.copyfileobj(source, copy, _COPY_CHUNK)
-        with part.open("rb+") as written:
-            os.fsync(written.fileno())
         os.replace(part, target)
     except BaseException:
         with contextlib.suppress(OSError):
             part.unlink()
         raise
+
+
+def make_durable(target: Path) -> None:
+    """Flush a placed file and its name to disk (fsync of the file, then of its folder)."""
+    with target.open("rb") as placed:
+        os.fsync(placed.fileno())
     _sync_folder(target.parent)
 
 
