@@ -139,6 +139,10 @@ class OrderDetails:
     patient_class: PatientClass = PatientClass.UNKNOWN
     location: str = ""
     study_instance_uid: str = ""
+    # Where the step is scheduled (OMI^O23 IPC-9, IPC-7): the Scheduled Station AE Titles
+    # (several when it may run on any of them) and the Scheduled Station Name.
+    stations: tuple[str, ...] = ()
+    station_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ LIMITS: Mapping[type, Mapping[str, int]] = MappingProxyType(
             "priority": SHORT_CODE,
             "location": LOCATION,
             "study_instance_uid": IDENTIFIER,
+            "station_name": IDENTIFIER,
         },
         ev.OrderPlaced: {"accession": IDENTIFIER},
         ev.OrderChanged: {"accession": IDENTIFIER},

@@ -27,8 +27,9 @@ from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 from pydicom.valuerep import CUSTOMIZABLE_CHARSET_VR, EXPLICIT_VR_LENGTH_32
 
-from mappers.dicom.worklist import UTF8, item_values, step_values, worklist_response
+from mappers.dicom.worklist import UTF8, worklist_response
 from mappers.dicom.worklist_model import WorklistItem
+from mappers.dicom.worklist_values import item_values, step_values
 
 _SKIPPED = ("SpecificCharacterSet", "ScheduledProcedureStepSequence")
 _STEP_SEQUENCE = 0x00400100

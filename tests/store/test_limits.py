@@ -28,6 +28,7 @@ KEPT_IN: dict[tuple[type, str], Column] = {
     (ev.PatientUpserted, "sex"): patients.c.sex,
     (ev.OrderDetails, "modality"): orders.c.modality,
     (ev.OrderDetails, "priority"): orders.c.priority,
+    (ev.OrderDetails, "station_name"): orders.c.scheduled_station_name,
     (ev.ProcedureScheduled, "resource"): orders.c.scheduled_resource,
     (ev.DeviceSeen, "ae_title"): devices.c.ae_title,
     (ev.DeviceSeen, "model"): devices.c.model,
