@@ -143,6 +143,7 @@ class OrderDetails:
     # (several when it may run on any of them) and the Scheduled Station Name.
     stations: tuple[str, ...] = ()
     station_name: str = ""
+    scheduled_step_id: str = ""  # IPC-4 Scheduled Procedure Step ID
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ LIMITS: Mapping[type, Mapping[str, int]] = MappingProxyType(
             "location": LOCATION,
             "study_instance_uid": IDENTIFIER,
             "station_name": IDENTIFIER,
+            "scheduled_step_id": IDENTIFIER,
         },
         ev.OrderPlaced: {"accession": IDENTIFIER},
         ev.OrderChanged: {"accession": IDENTIFIER},

@@ -235,6 +235,7 @@ class OrderRecord(Base):
     # Scheduled Station Name (IPC-7); the worklist falls back to the resource, then settings.
     scheduled_stations: Mapped[str] = mapped_column(String(1024), default="")
     scheduled_station_name: Mapped[str] = mapped_column(String(64), default="")
+    scheduled_step_id: Mapped[str] = mapped_column(String(64), default="")  # IPC-4
     schedule_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     no_show_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     status: Mapped[str] = mapped_column(String(32), index=True)

@@ -122,6 +122,7 @@ def worklist_statement(
             orders.c.scheduled_stations,
             orders.c.scheduled_resource,
             orders.c.scheduled_station_name,
+            orders.c.scheduled_step_id,
             orders.c.scheduled_duration_minutes,
             orders.c.ordering_provider_family.label("referring_physician_family"),
             orders.c.ordering_provider_given.label("referring_physician_given"),

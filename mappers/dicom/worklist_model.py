@@ -59,3 +59,4 @@ class WorklistItem:
     sex: str
     reason: str
     scheduled_station_name: str = ""
+    scheduled_step_id: str = ""  # "" answers the Requested Procedure ID in its place

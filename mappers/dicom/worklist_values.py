@@ -71,7 +71,7 @@ def step_values(item: WorklistItem, local_start: datetime) -> dict[str, str]:
         "Modality": item.modality,
         "ScheduledPerformingPhysicianName": "",
         "ScheduledProcedureStepDescription": item.procedure_text,
-        "ScheduledProcedureStepID": item.requested_procedure_id,
+        "ScheduledProcedureStepID": item.scheduled_step_id or item.requested_procedure_id,
         "ScheduledProcedureStepStatus": "SCHEDULED",
         "ScheduledProcedureStepEndDate": "",
         "ScheduledProcedureStepEndTime": "",

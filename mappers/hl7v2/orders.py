@@ -189,6 +189,7 @@ class _GroupReader:
             stations=_stations(ipc, group.at("IPC", "-9")) if ipc else (),
             # IPC-7 Scheduled Station Name (EI): its entity identifier.
             station_name=ipc.value(7, 1).strip() if ipc else "",
+            scheduled_step_id=ipc.value(4, 1).strip() if ipc else "",
         )
 
     def _accession(self, group: OrderGroup) -> str:

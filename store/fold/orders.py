@@ -36,6 +36,7 @@ DETAILS = (
     "study_instance_uid",
     "scheduled_stations",
     "scheduled_station_name",
+    "scheduled_step_id",
 )
 _MILESTONE_COLUMNS = tuple(f"{m.value}_at" for m in Milestone)
 
@@ -185,6 +186,7 @@ def detail_columns(details: OrderDetails) -> Row:
         # DICOM's multi-value form, as the worklist answers it (AE titles hold no "\\").
         "scheduled_stations": "\\".join(details.stations),
         "scheduled_station_name": details.station_name,
+        "scheduled_step_id": details.scheduled_step_id,
     }
 
 

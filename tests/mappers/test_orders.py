@@ -353,6 +353,7 @@ def test_new_order_details_from_pv1_tq1_and_ipc() -> None:
     assert order.scheduled_start == datetime(2024, 3, 15, 2, 17, tzinfo=UTC)
     assert events[0].visit.patient_class is PatientClass.EMERGENCY
     assert (order.details.stations, order.details.station_name) == (("CTED01",), "CT_ED_01")
+    assert order.details.scheduled_step_id == "SPS240315007"
 
 
 def _omi_with_ipc9(ipc9: str) -> str:

@@ -29,6 +29,7 @@ KEPT_IN: dict[tuple[type, str], Column] = {
     (ev.OrderDetails, "modality"): orders.c.modality,
     (ev.OrderDetails, "priority"): orders.c.priority,
     (ev.OrderDetails, "station_name"): orders.c.scheduled_station_name,
+    (ev.OrderDetails, "scheduled_step_id"): orders.c.scheduled_step_id,
     (ev.ProcedureScheduled, "resource"): orders.c.scheduled_resource,
     (ev.DeviceSeen, "ae_title"): devices.c.ae_title,
     (ev.DeviceSeen, "model"): devices.c.model,

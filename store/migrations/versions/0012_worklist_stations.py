@@ -1,5 +1,6 @@
-"""Worklist stations: a step's Scheduled Station AE Titles (several) and Station Name, read
-from OMI^O23 IPC-9 and IPC-7; station queries read open orders by scheduled start.
+"""Worklist stations: a step's Scheduled Station AE Titles (several), Station Name and
+Scheduled Procedure Step ID, read from OMI^O23 IPC-9, IPC-7 and IPC-4; station queries read
+open orders by scheduled start.
 
 Revision ID: 0012
 Revises: 0011
@@ -33,11 +34,10 @@ def upgrade() -> None:
                 "scheduled_stations", sa.String(length=1024), nullable=False, server_default=""
             )
         )
-        batch_op.add_column(
-            sa.Column(
-                "scheduled_station_name", sa.String(length=64), nullable=False, server_default=""
+        for name in ("scheduled_station_name", "scheduled_step_id"):
+            batch_op.add_column(
+                sa.Column(name, sa.String(length=64), nullable=False, server_default="")
             )
-        )
     # A step on several stations, or on those its modality is given in the settings, is found
     # by no single-column index: station queries read the open orders of their start range.
     op.drop_index("ix_orders_worklist_station", table_name="orders")
@@ -62,5 +62,6 @@ def downgrade() -> None:
         postgresql_where=_OPEN,
     )
     with op.batch_alter_table("orders") as batch_op:
+        batch_op.drop_column("scheduled_step_id")
         batch_op.drop_column("scheduled_station_name")
         batch_op.drop_column("scheduled_stations")
