@@ -1,4 +1,5 @@
-"""The DICOM application entity: Verification, Storage, MPPS and Modality Worklist SCPs.
+"""The DICOM application entity: Verification, Storage, MPPS, Modality Worklist and Instance
+Availability Notification SCPs (the last in `listeners/dicom_availability.py`).
 
 pynetdicom calls these handlers on its own threads. Each one does its pure work there (reading
 the dataset, writing a file), then hands the store work to the asyncio loop through one bridge
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 
 from pydicom.dataset import Dataset
 from pynetdicom import evt
+from pynetdicom.sop_class import InstanceAvailabilityNotification
 from pynetdicom.transport import ThreadedAssociationServer
 
 from listeners.dicom_answers import (
@@ -31,6 +33,7 @@ from listeners.dicom_answers import (
     status_of,
     with_events,
 )
+from listeners.dicom_availability import on_availability
 from listeners.dicom_files import (
     StoragePathError,
     keep_file,
@@ -273,6 +276,12 @@ class DicomListener:
             raise DicomMappingError(str(exc), status.IDENTIFIER_DOES_NOT_MATCH) from exc
 
     def _on_n_create(self, event: evt.Event) -> tuple[int | Dataset, Dataset | None]:
+        if str(event.request.AffectedSOPClassUID) == InstanceAvailabilityNotification:
+            if not _allowed(self._options.ian_calling_aes, event):
+                return status.NOT_AUTHORIZED, None
+            return on_availability(
+                event, submit=self._submit, refuse=self._refuse, received_at=self._clock()
+            )
         calling = calling_ae(event)
         if not _allowed(self._options.mpps_calling_aes, event):
             return status.NOT_AUTHORIZED, None

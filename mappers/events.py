@@ -258,6 +258,9 @@ class InstanceStored:
     device_ae_title: str
     received_at: datetime
     stored_path: str = ""
+    # An Instance Availability Notification's Referenced Performed Procedure Step (the MPPS
+    # SOP Instance UID): the order to link to when accession and Study Instance UID name none.
+    performed_step_uid: str = ""
 
 
 class StepStatus(StrEnum):

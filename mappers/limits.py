@@ -70,6 +70,7 @@ LIMITS: Mapping[type, Mapping[str, int]] = MappingProxyType(
             "body_part": IDENTIFIER,
             "study_description": DESCRIPTION,
             "device_ae_title": SHORT_CODE,
+            "performed_step_uid": IDENTIFIER,
         },
         ev.ScheduledStep: {
             "accession": IDENTIFIER,

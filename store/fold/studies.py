@@ -73,8 +73,16 @@ def store_instance(state: State, event: InstanceStored, message_id: int | None) 
         return
     accession = study["order"]
     if accession is None:
-        accession = matching_order(state, event.accession, study_uid)
+        accession = matching_order(state, event.accession, study_uid) or _step_order(
+            state, event.performed_step_uid
+        )
         if accession is None:
             return  # unmatched: kept, and linked when its order arrives
         state.change("studies", study_uid, order=accession)
     set_milestone(state, accession, Milestone.IMAGES_AVAILABLE, event.received_at, message_id)
+
+
+def _step_order(state: State, step_uid: str) -> str | None:
+    """The order of the performed procedure step an availability notification references."""
+    step = state.get("steps", step_uid) if step_uid else None
+    return None if step is None else step["order"]

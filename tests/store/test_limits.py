@@ -43,6 +43,7 @@ KEPT_IN: dict[tuple[type, str], Column] = {
     (ev.InstanceStored, "body_part"): series.c.body_part,
     (ev.InstanceStored, "study_description"): studies.c.description,
     (ev.InstanceStored, "device_ae_title"): devices.c.ae_title,
+    (ev.InstanceStored, "performed_step_uid"): procedure_steps.c.sop_instance_uid,
     (ev.ScheduledStep, "accession"): procedure_steps.c.accession,
     (ev.ScheduledStep, "requested_procedure_id"): procedure_steps.c.requested_procedure_id,
     (ev.ScheduledStep, "study_instance_uid"): procedure_steps.c.study_instance_uid,
