@@ -41,6 +41,7 @@ from listeners.dicom_files import (
     storage_path,
 )
 from listeners.dicom_server import (
+    EncodedIdentifier,
     application_entity,
     calling_ae,
     log_rejection,
@@ -54,7 +55,11 @@ from mappers.dicom.errors import DicomMappingError
 from mappers.dicom.instances import map_instance, read_uids
 from mappers.dicom.mpps import map_n_create, map_n_set
 from mappers.dicom.worklist import parse_worklist_query
-from mappers.dicom.worklist_encoding import encode_worklist_response, plan_worklist_answer
+from mappers.dicom.worklist_encoding import (
+    encode_worklist_identifier,
+    encode_worklist_response,
+    plan_worklist_answer,
+)
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
 from mappers.events import DeviceSeen, Event
 from store.errors import StoreError
@@ -359,18 +364,18 @@ class DicomListener:
         # Each answer is encoded here in the context's transfer syntax, so that pynetdicom
         # copies its bytes instead of encoding a Dataset (mappers/dicom/worklist_encoding.py).
         syntax = event.context.transfer_syntax
+        layout = {"implicit_vr": syntax.is_implicit_VR, "little_endian": syntax.is_little_endian}
+        whole = not syntax.is_deflated  # a deflated context has pynetdicom deflate a Dataset
         for item in items:
             if event.is_cancelled:  # C-CANCEL (PS3.4 C.4.1.3.2)
                 yield CANCELLED, None
                 return
-            answer = encode_worklist_response(
-                item,
-                plan,
-                facility_tz=self._facility_tz,
-                implicit_vr=syntax.is_implicit_VR,
-                little_endian=syntax.is_little_endian,
-            )
-            yield PENDING, answer
+            tz = self._facility_tz
+            encoded = encode_worklist_identifier(item, plan, facility_tz=tz, **layout)
+            if whole and encoded is not None:
+                yield PENDING, EncodedIdentifier(encoded)
+            else:
+                yield PENDING, encode_worklist_response(item, plan, facility_tz=tz, **layout)
 
     def _news(self, events: list[Event]) -> list[Event]:
         """The events without a DeviceSeen that says nothing new (every image repeats it)."""
