@@ -41,13 +41,13 @@ from listeners.dicom_files import (
     storage_path,
 )
 from listeners.dicom_server import (
-    EncodedIdentifier,
     application_entity,
     calling_ae,
     log_rejection,
     serve,
     set_nodelay,
 )
+from listeners.dicom_worklist import PENDING, worklist_answers
 from listeners.options import DicomOptions
 from listeners.tls import TlsEndpoint
 from mappers.dicom import errors as status
@@ -55,11 +55,7 @@ from mappers.dicom.errors import DicomMappingError
 from mappers.dicom.instances import map_instance, read_uids
 from mappers.dicom.mpps import map_n_create, map_n_set
 from mappers.dicom.worklist import parse_worklist_query
-from mappers.dicom.worklist_encoding import (
-    encode_worklist_identifier,
-    encode_worklist_response,
-    plan_worklist_answer,
-)
+from mappers.dicom.worklist_encoding import plan_worklist_answer
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
 from mappers.events import DeviceSeen, Event
 from store.errors import StoreError
@@ -72,8 +68,6 @@ FindWorklist = Callable[[WorklistQuery], Awaitable[list[WorklistItem]]]
 
 DEVICE_REFRESH = timedelta(minutes=10)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-PENDING = 0xFF00
-CANCELLED = 0xFE00
 
 
 class DicomListener:
@@ -361,21 +355,7 @@ class DicomListener:
             log.error("worklist query from %s failed: %s", calling_ae(event), exc)
             yield failure(status.OUT_OF_RESOURCES, "worklist unavailable"), None
             return
-        # Each answer is encoded here in the context's transfer syntax, so that pynetdicom
-        # copies its bytes instead of encoding a Dataset (mappers/dicom/worklist_encoding.py).
-        syntax = event.context.transfer_syntax
-        layout = {"implicit_vr": syntax.is_implicit_VR, "little_endian": syntax.is_little_endian}
-        whole = not syntax.is_deflated  # a deflated context has pynetdicom deflate a Dataset
-        for item in items:
-            if event.is_cancelled:  # C-CANCEL (PS3.4 C.4.1.3.2)
-                yield CANCELLED, None
-                return
-            tz = self._facility_tz
-            encoded = encode_worklist_identifier(item, plan, facility_tz=tz, **layout)
-            if whole and encoded is not None:
-                yield PENDING, EncodedIdentifier(encoded)
-            else:
-                yield PENDING, encode_worklist_response(item, plan, facility_tz=tz, **layout)
+        yield from worklist_answers(event, items, plan, facility_tz=self._facility_tz)
 
     def _news(self, events: list[Event]) -> list[Event]:
         """The events without a DeviceSeen that says nothing new (every image repeats it)."""
