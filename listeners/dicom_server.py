@@ -28,6 +28,8 @@ from pynetdicom.sop_class import (
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
+from listeners import dicom_pending
+
 if TYPE_CHECKING:
     from listeners.options import DicomOptions
 
@@ -51,6 +53,8 @@ def application_entity(options: DicomOptions) -> AE:
     # A worklist answer already encoded for its context is sent as it is: pynetdicom's C-FIND
     # service would otherwise write a Dataset for every item (about 70 us each).
     pynetdicom_service_class.encode = encode_identifier
+    # ...and its pending response reuses the command set made for the query's first one.
+    dicom_pending.install()
     ae = AE(ae_title=options.ae_title)
     ae.maximum_associations = options.max_associations
     ae.acse_timeout = options.acse_timeout
