@@ -10,9 +10,10 @@ UID, Command Field, Message ID Being Responded To, Command Data Set Type, Status
 response whose command it has made before on this association: then the command's P-DATA
 primitives made the first time are sent again, and the identifier (already encoded, see
 `listeners/dicom_worklist.py`) is cut into P-DATA fragments as pynetdicom cuts them (PS3.8
-9.3.1, Annex E). `tests/listeners/test_dicom_pending.py` checks that the primitives sent are
-those pynetdicom makes. pynetdicom's EVT_DIMSE_SENT is not triggered for those responses:
-the gateway binds no handler to it.
+9.3.1, Annex E); a command and identifier that fit in one PDU leave in one.
+`tests/listeners/test_dicom_pending.py` checks that the PDVs sent are those pynetdicom
+makes. pynetdicom's EVT_DIMSE_SENT is not triggered for those responses: the gateway binds
+no handler to it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from pynetdicom.pdu_primitives import P_DATA
 PENDING = 0xFF00
 _COMMAND_BIT = 0x01
 _PDV_HEADER = 6  # PDV item length (4), presentation context ID (1), message control (1)
+_PDV_ITEM = 5  # item length and context ID before a P_DATA value (which holds the control)
+_COMMAND_AND_DATA = 2
 _ORIGINAL = DIMSEServiceProvider.send_msg
 _CACHE = "_imaging_gw_pending_command"
 
@@ -52,7 +55,8 @@ def send_msg(provider: DIMSEServiceProvider, primitive: Any, context_id: int) ->
     else:
         command = cached[1]
     identifier = primitive.Identifier.getvalue()
-    for pdata in (*command, *data_fragments(identifier, context_id, max_pdu)):
+    fragments = (*command, *data_fragments(identifier, context_id, max_pdu))
+    for pdata in together(fragments, max_pdu):
         provider.dul.send_pdu(pdata)
 
 
@@ -81,6 +85,21 @@ def data_fragments(data: bytes, context_id: int, max_pdu: int) -> Iterator[P_DAT
         header = b"\x02" if start == last else b"\x00"
         pdata.presentation_data_value_list.append((context_id, header + data[start : start + size]))
         yield pdata
+
+
+def together(fragments: tuple[P_DATA, ...], max_pdu: int) -> tuple[P_DATA, ...]:
+    """The message's PDVs in as few P-DATA as fit (PS3.8 9.3.5: a P-DATA-TF carries one or
+    more PDVs, in order), so that a small answer leaves in one PDU rather than two."""
+    values = [value for pdata in fragments for value in pdata.presentation_data_value_list]
+    # One command and one identifier PDV, each an item of length, context ID and the value
+    # (message control header and data), both within the peer's maximum PDU length.
+    if len(values) != _COMMAND_AND_DATA or (
+        max_pdu and sum(_PDV_ITEM + len(value) for _, value in values) > max_pdu
+    ):
+        return fragments
+    pdata = P_DATA()
+    pdata.presentation_data_value_list.extend(values)
+    return (pdata,)
 
 
 def _is_pending_find(primitive: Any) -> bool:

@@ -26,7 +26,8 @@ def _pending(identifier: bytes, message_id: int = 7) -> C_FIND:
 def _pynetdicom(primitive: C_FIND, context_id: int, max_pdu: int) -> list:
     message = C_FIND_RSP()
     message.primitive_to_message(primitive)
-    return [p.presentation_data_value_list for p in message.encode_msg(context_id, max_pdu)]
+    fragments = message.encode_msg(context_id, max_pdu)
+    return [value for p in fragments for value in p.presentation_data_value_list]
 
 
 class _Provider(SimpleNamespace):
@@ -34,12 +35,16 @@ class _Provider(SimpleNamespace):
 
 
 def _sent(primitives: list[C_FIND], context_id: int, max_pdu: int) -> list[list]:
+    """The PDVs sent for each response, in order, each P-DATA checked to fit the PDU limit."""
     sent: list = []
     provider = _Provider(maximum_pdu_size=max_pdu, dul=SimpleNamespace(send_pdu=sent.append))
     answers = []
     for primitive in primitives:
         dicom_pending.send_msg(provider, primitive, context_id)  # type: ignore[arg-type]
-        answers.append([p.presentation_data_value_list for p in sent])
+        for pdata in sent:
+            length = sum(6 + len(value) - 1 for _, value in pdata.presentation_data_value_list)
+            assert max_pdu == 0 or length <= max_pdu
+        answers.append([value for p in sent for value in p.presentation_data_value_list])
         sent.clear()
     return answers
 
@@ -47,8 +52,8 @@ def _sent(primitives: list[C_FIND], context_id: int, max_pdu: int) -> list[list]
 @pytest.mark.parametrize("max_pdu", [0, 16_384, 64, 7])
 @pytest.mark.parametrize("size", [1, 2, 57, 58, 59, 700])
 def test_the_shortcut_sends_what_pynetdicom_sends(max_pdu: int, size: int) -> None:
-    """Command and identifier fragments, headers and order, for any PDU size and length; the
-    command made once serves every later response of the query."""
+    """Command and identifier fragments, headers and order, for any PDU size and length, in
+    P-DATA within the limit; the command made once serves every later response."""
     identifiers = [bytes([n]) * size for n in range(3)]
     sent = _sent([_pending(data) for data in identifiers], 3, max_pdu)
     expected = [_pynetdicom(_pending(data), 3, max_pdu) for data in identifiers]
@@ -71,3 +76,11 @@ def test_other_messages_take_pynetdicoms_way(monkeypatch: pytest.MonkeyPatch) ->
     provider = _Provider(maximum_pdu_size=0, dul=SimpleNamespace(send_pdu=None))
     dicom_pending.send_msg(provider, final, 1)  # type: ignore[arg-type]
     assert len(seen) == 1
+
+
+def test_a_small_answer_leaves_in_one_pdu() -> None:
+    """Command and identifier that fit in the peer's PDU share one P-DATA."""
+    sent: list = []
+    provider = _Provider(maximum_pdu_size=16_384, dul=SimpleNamespace(send_pdu=sent.append))
+    dicom_pending.send_msg(provider, _pending(b"X" * 600), 1)  # type: ignore[arg-type]
+    assert len(sent) == 1 and len(sent[0].presentation_data_value_list) == 2
