@@ -41,7 +41,8 @@ def store_instance(state: State, event: InstanceStored, message_id: int | None) 
             "body_part": event.body_part,
             "instance_count": 0,
         }
-    series = {**series, "modality": event.modality}
+    # An availability notification names no modality: it keeps the one images gave.
+    series = {**series, "modality": event.modality or series.get("modality", "")}
     state.put("series", series_uid, series)
     if state.get("instances", event.sop_instance_uid) is not None:
         return  # the same instance again: already counted
