@@ -44,7 +44,17 @@ def store_instance(state: State, event: InstanceStored, message_id: int | None) 
     # An availability notification names no modality: it keeps the one images gave.
     series = {**series, "modality": event.modality or series.get("modality", "")}
     state.put("series", series_uid, series)
-    if state.get("instances", event.sop_instance_uid) is not None:
+    known = state.get("instances", event.sop_instance_uid)
+    if known is not None:
+        if not known["transfer_syntax"] and event.transfer_syntax:
+            # Announced by a PACS's notification first, now received itself: keep how it came
+            # and where its file is (it is still counted once).
+            state.change(
+                "instances",
+                event.sop_instance_uid,
+                transfer_syntax=event.transfer_syntax,
+                stored_path=event.stored_path,
+            )
         return  # the same instance again: already counted
     state.put(
         "instances",

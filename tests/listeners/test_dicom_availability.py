@@ -127,3 +127,21 @@ async def test_ian_from_a_title_outside_ian_calling_aes_is_not_authorized(
         assert answer == (0, "")
     finally:
         await running.runner.cleanup()
+
+
+async def test_an_announced_instance_then_stored_keeps_how_it_came(
+    gateway: RunningGateway,
+) -> None:
+    """IAN first, then the modality's C-STORE of that instance: one instance, with the
+    transfer syntax the C-STORE brought and the series' modality from the image."""
+    study_uid, series_uid, sop_uid = "1.2.826.0.1.3680043.8.498.61", SERIES, f"{SERIES}.1"
+    ian = fx.availability_notification(study_uid, {series_uid: [(sop_uid, "ONLINE")]})
+    assert await asyncio.to_thread(
+        scu(gateway, "PACS").ian, "1.2.826.0.1.3680043.8.498.99.6", ian
+    ) == (0, "")
+    image = fx.ct_instance(study_uid=study_uid, series_uid=series_uid, sop_uid=sop_uid)
+    assert await asyncio.to_thread(scu(gateway, "CT01").store, image) == [0]
+    (instance,) = await rows(gateway, instances)
+    assert instance["transfer_syntax"] == "1.2.840.10008.1.2"
+    (only,) = await rows(gateway, series)
+    assert (only["modality"], only["instance_count"]) == ("CT", 1)

@@ -108,3 +108,18 @@ def test_a_notification_links_its_study_through_the_referenced_step() -> None:
     folded = fold((OrderPlaced("A1", PatientId("M1"), OrderDetails(), at(0)),), (step,), (notice,))
     assert folded.state.get("studies", "7.7")["order"] == "A1"
     assert folded.state.get("orders", "A1")["images_available_at"] == at(5)
+
+
+def test_an_instance_announced_then_received_keeps_how_it_came() -> None:
+    """IAN first, then the C-STORE of the same instance: counted once, with the transfer
+    syntax and file the C-STORE brought."""
+    received = replace(
+        _instance("1.2.3.1.1", 9), transfer_syntax="1.2.840.10008.1.2.1", stored_path="/x.dcm"
+    )
+    announced = replace(
+        received, modality="", transfer_syntax="", stored_path="", received_at=at(5)
+    )
+    folded = fold((announced,), (received,))
+    row = folded.state.get("instances", "1.2.3.1.1")
+    assert (row["transfer_syntax"], row["stored_path"]) == ("1.2.840.10008.1.2.1", "/x.dcm")
+    assert folded.state.get("studies", "1.2.3")["instance_count"] == 1
