@@ -18,7 +18,14 @@ from pathlib import Path
 
 from bench.common import Figure, quick
 
-PARTS = ("bench.mllp", "bench.mllp_shared", "bench.dicom", "bench.worklist", "bench.api")
+PARTS = (
+    "bench.mllp",
+    "bench.mllp_shared",
+    "bench.dicom",
+    "bench.worklist",
+    "bench.worklist_dcmtk",
+    "bench.api",
+)
 RESULTS = Path(__file__).parent / "results"
 
 

@@ -243,10 +243,13 @@ async def _dicom_listener(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     dicom = settings.dicom
     engine = app[ENGINE]
+    stations = settings.worklist.stations
 
     async def find_worklist(query: WorklistQuery) -> list[WorklistItem]:
         async with engine.connect() as conn:
-            return await find_worklist_items(conn, query, limit=dicom.worklist_max_results)
+            return await find_worklist_items(
+                conn, query, limit=dicom.worklist_max_results, stations=stations
+            )
 
     listener = DicomListener(
         app[INGEST],

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gateway.outbound_settings import OutboundSettings
 from listeners.options import (
+    AE_TITLE_PATTERN,
     Backlog,
     Count,
     Days,
@@ -207,6 +208,42 @@ class FlowSettings(Section):
     ] = Field(default_factory=lambda: dict(DEFAULT_GOALS))
 
 
+def _station_lists(value: Any) -> Any:
+    """Each entry's titles as a list: from TOML a list (or one title), from the environment
+    space-separated (`CT=CT01 CT02,MR=MR01`)."""
+    table = key_value_table(value)
+    if not isinstance(table, dict):
+        return table
+    return {key: item.split() if isinstance(item, str) else item for key, item in table.items()}
+
+
+def _is_station_entry(key: str, titles: tuple[str, ...]) -> bool:
+    modality, slash, code = key.partition("/")
+    key_ok = bool(modality) and (bool(code) if slash else modality != "*")
+    return key_ok and bool(titles) and all(_is_ae_title(title) for title in titles)
+
+
+def _is_ae_title(title: str) -> bool:
+    return 1 <= len(title) <= 16 and re.fullmatch(AE_TITLE_PATTERN, title) is not None
+
+
+class WorklistSettings(Section):
+    """The Modality Worklist's site tables."""
+
+    # The Scheduled Station AE Titles of orders that name none (no OMI IPC-9, no SIU
+    # resource), keyed MODALITY/PROCEDURE_CODE, */PROCEDURE_CODE or MODALITY, the most
+    # specific first: { CT = ["CT01", "CT02"], "CT/70450" = ["CT_ED_01"] }.
+    stations: Annotated[
+        dict[str, tuple[str, ...]],
+        BeforeValidator(_station_lists),
+        _check(lambda table: all(_is_station_entry(k, v) for k, v in table.items())),
+        Field(
+            description="a table of MODALITY, MODALITY/CODE or */CODE to lists of AE titles "
+            "(1-16 characters each)"
+        ),
+    ] = Field(default_factory=dict)
+
+
 class ProbeSettings(Section):
     """The C-ECHO prober."""
 
@@ -243,6 +280,7 @@ class Settings(BaseSettings):
     mllp: MllpOptions = MllpOptions()
     hl7: Hl7Settings = Hl7Settings()
     dicom: DicomOptions = DicomOptions()
+    worklist: WorklistSettings = WorklistSettings()
     flow: FlowSettings = FlowSettings()
     probe: ProbeSettings = ProbeSettings()
     tls: TlsSettings = TlsSettings()

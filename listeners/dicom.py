@@ -1,4 +1,5 @@
-"""The DICOM application entity: Verification, Storage, MPPS and Modality Worklist SCPs.
+"""The DICOM application entity: Verification, Storage, MPPS, Modality Worklist and Instance
+Availability Notification SCPs (the last in `listeners/dicom_availability.py`).
 
 pynetdicom calls these handlers on its own threads. Each one does its pure work there (reading
 the dataset, writing a file), then hands the store work to the asyncio loop through one bridge
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 from pydicom.dataset import Dataset
 from pynetdicom import evt
+from pynetdicom.sop_class import InstanceAvailabilityNotification
 from pynetdicom.transport import ThreadedAssociationServer
 
 from listeners.dicom_answers import (
@@ -32,6 +34,7 @@ from listeners.dicom_answers import (
     status_of,
     with_events,
 )
+from listeners.dicom_availability import on_availability
 from listeners.dicom_files import (
     StoragePathError,
     make_durable,
@@ -46,6 +49,7 @@ from listeners.dicom_server import (
     serve,
     set_nodelay,
 )
+from listeners.dicom_worklist import PENDING, worklist_answers
 from listeners.options import DicomOptions
 from listeners.tls import TlsEndpoint
 from mappers.dicom import errors as status
@@ -53,7 +57,7 @@ from mappers.dicom.errors import DicomMappingError
 from mappers.dicom.instances import map_instance, read_uids
 from mappers.dicom.mpps import map_n_create, map_n_set
 from mappers.dicom.worklist import parse_worklist_query
-from mappers.dicom.worklist_encoding import encode_worklist_response, plan_worklist_answer
+from mappers.dicom.worklist_encoding import plan_worklist_answer
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
 from mappers.events import DeviceSeen, Event
 from store.errors import StoreError
@@ -66,8 +70,6 @@ FindWorklist = Callable[[WorklistQuery], Awaitable[list[WorklistItem]]]
 
 DEVICE_REFRESH = timedelta(minutes=10)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-PENDING = 0xFF00
-CANCELLED = 0xFE00
 
 
 class DicomListener:
@@ -298,6 +300,12 @@ class DicomListener:
             raise DicomMappingError(str(exc), status.IDENTIFIER_DOES_NOT_MATCH) from exc
 
     def _on_n_create(self, event: evt.Event) -> tuple[int | Dataset, Dataset | None]:
+        if str(event.request.AffectedSOPClassUID) == InstanceAvailabilityNotification:
+            if not _allowed(self._options.ian_calling_aes, event):
+                return status.NOT_AUTHORIZED, None
+            return on_availability(
+                event, submit=self._submit, refuse=self._refuse, received_at=self._clock()
+            )
         calling = calling_ae(event)
         if not _allowed(self._options.mpps_calling_aes, event):
             return status.NOT_AUTHORIZED, None
@@ -372,21 +380,7 @@ class DicomListener:
             log.error("worklist query from %s failed: %s", calling_ae(event), exc)
             yield failure(status.OUT_OF_RESOURCES, "worklist unavailable"), None
             return
-        # Each answer is encoded here in the context's transfer syntax, so that pynetdicom
-        # copies its bytes instead of encoding a Dataset (mappers/dicom/worklist_encoding.py).
-        syntax = event.context.transfer_syntax
-        for item in items:
-            if event.is_cancelled:  # C-CANCEL (PS3.4 C.4.1.3.2)
-                yield CANCELLED, None
-                return
-            answer = encode_worklist_response(
-                item,
-                plan,
-                facility_tz=self._facility_tz,
-                implicit_vr=syntax.is_implicit_VR,
-                little_endian=syntax.is_little_endian,
-            )
-            yield PENDING, answer
+        yield from worklist_answers(event, items, plan, facility_tz=self._facility_tz)
 
     def _news(self, events: list[Event]) -> list[Event]:
         """The events without a DeviceSeen that says nothing new (every image repeats it)."""

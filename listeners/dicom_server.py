@@ -15,15 +15,20 @@ import ssl
 import threading
 from typing import TYPE_CHECKING, Any
 
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pydicom.dataset import Dataset
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, dsutils, evt
 from pynetdicom import _config as pynetdicom_config
+from pynetdicom import service_class as pynetdicom_service_class
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.sop_class import (
+    InstanceAvailabilityNotification,
     ModalityPerformedProcedureStep,
     ModalityWorklistInformationFind,
     Verification,
 )
 from pynetdicom.transport import ThreadedAssociationServer
+
+from listeners import dicom_pending
 
 if TYPE_CHECKING:
     from listeners.options import DicomOptions
@@ -45,6 +50,11 @@ def application_entity(options: DicomOptions) -> AE:
     # A C-STORE data set is written to a temporary file as it arrives, never held whole in
     # memory: a 200 MB instance costs a few PDUs (listeners/dicom_files.py).
     pynetdicom_config.STORE_RECV_CHUNKED_DATASET = True
+    # A worklist answer already encoded for its context is sent as it is: pynetdicom's C-FIND
+    # service would otherwise write a Dataset for every item (about 70 us each).
+    pynetdicom_service_class.encode = encode_identifier
+    # ...and its pending response reuses the command set made for the query's first one.
+    dicom_pending.install()
     ae = AE(ae_title=options.ae_title)
     ae.maximum_associations = options.max_associations
     ae.acse_timeout = options.acse_timeout
@@ -59,7 +69,27 @@ def application_entity(options: DicomOptions) -> AE:
         ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(ModalityPerformedProcedureStep, ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(ModalityWorklistInformationFind, ALL_TRANSFER_SYNTAXES)
+    # A PACS tells which instances it holds (IHE RAD-49): the images are available.
+    ae.add_supported_context(InstanceAvailabilityNotification, ALL_TRANSFER_SYNTAXES)
     return ae
+
+
+class EncodedIdentifier(Dataset):
+    """A C-FIND answer identifier already encoded in its presentation context's transfer
+    syntax (`mappers/dicom/worklist_encoding.py`); pynetdicom sends its bytes unchanged."""
+
+    def __init__(self, encoded: bytes) -> None:
+        super().__init__()
+        self.encoded_bytes = encoded
+
+
+def encode_identifier(
+    ds: Dataset, is_implicit_vr: bool, is_little_endian: bool, deflated: bool = False
+) -> bytes | None:
+    """pynetdicom's `dsutils.encode`, except that an EncodedIdentifier is its own encoding."""
+    if isinstance(ds, EncodedIdentifier) and not deflated:
+        return ds.encoded_bytes
+    return dsutils.encode(ds, is_implicit_vr, is_little_endian, deflated)
 
 
 def serve(

@@ -164,6 +164,7 @@ class DicomOptions(Options):
     storage_calling_aes: Titles = ()
     mpps_calling_aes: Titles = ()
     worklist_calling_aes: Titles = ()
+    ian_calling_aes: Titles = ()  # Instance Availability Notification (the PACS)
     max_associations: Count = 20
     acse_timeout: Seconds = 30.0
     dimse_timeout: Seconds = 60.0

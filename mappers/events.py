@@ -139,6 +139,11 @@ class OrderDetails:
     patient_class: PatientClass = PatientClass.UNKNOWN
     location: str = ""
     study_instance_uid: str = ""
+    # Where the step is scheduled (OMI^O23 IPC-9, IPC-7): the Scheduled Station AE Titles
+    # (several when it may run on any of them) and the Scheduled Station Name.
+    stations: tuple[str, ...] = ()
+    station_name: str = ""
+    scheduled_step_id: str = ""  # IPC-4 Scheduled Procedure Step ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +258,9 @@ class InstanceStored:
     device_ae_title: str
     received_at: datetime
     stored_path: str = ""
+    # An Instance Availability Notification's Referenced Performed Procedure Step (the MPPS
+    # SOP Instance UID): the order to link to when accession and Study Instance UID name none.
+    performed_step_uid: str = ""
 
 
 class StepStatus(StrEnum):

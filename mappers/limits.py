@@ -41,6 +41,8 @@ LIMITS: Mapping[type, Mapping[str, int]] = MappingProxyType(
             "priority": SHORT_CODE,
             "location": LOCATION,
             "study_instance_uid": IDENTIFIER,
+            "station_name": IDENTIFIER,
+            "scheduled_step_id": IDENTIFIER,
         },
         ev.OrderPlaced: {"accession": IDENTIFIER},
         ev.OrderChanged: {"accession": IDENTIFIER},
@@ -68,6 +70,7 @@ LIMITS: Mapping[type, Mapping[str, int]] = MappingProxyType(
             "body_part": IDENTIFIER,
             "study_description": DESCRIPTION,
             "device_ae_title": SHORT_CODE,
+            "performed_step_uid": IDENTIFIER,
         },
         ev.ScheduledStep: {
             "accession": IDENTIFIER,

@@ -117,6 +117,8 @@ def _collect_dicom(keys: Keys, event: Event) -> None:
             keys.instances.add(event.sop_instance_uid)
             keys.devices.add(event.device_ae_title)
             _order_names(keys, event.accession, event.study_instance_uid, "")
+            if event.performed_step_uid:
+                keys.steps.add(event.performed_step_uid)
         case ProcedureStepCreated():
             keys.steps.add(event.sop_instance_uid)
             keys.devices.add(event.station_ae_title)

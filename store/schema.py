@@ -231,6 +231,11 @@ class OrderRecord(Base):
     scheduled_start: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     scheduled_duration_minutes: Mapped[int | None] = mapped_column(Integer)
     scheduled_resource: Mapped[str] = mapped_column(String(64), default="")
+    # Scheduled Station AE Titles from the order (OMI IPC-9), "\\"-separated, and the
+    # Scheduled Station Name (IPC-7); the worklist falls back to the resource, then settings.
+    scheduled_stations: Mapped[str] = mapped_column(String(1024), default="")
+    scheduled_station_name: Mapped[str] = mapped_column(String(64), default="")
+    scheduled_step_id: Mapped[str] = mapped_column(String(64), default="")  # IPC-4
     schedule_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     no_show_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     status: Mapped[str] = mapped_column(String(32), index=True)
@@ -262,9 +267,11 @@ class OrderRecord(Base):
     total_turnaround_ms: Mapped[int | None] = _figure_column("ordered_at", "final_report_at")
 
 
-# The Modality Worklist (store/worklist.py) reads open orders by station or by modality in a
-# range of scheduled starts (the order time when nothing was booked), in that order. Only open
-# orders are indexed: closed ones, most of the table over time, are never on the worklist.
+# The Modality Worklist (store/worklist.py) reads open orders by modality, or by a range of
+# scheduled starts (the order time when nothing was booked), in start order. A station query
+# reads the start range: a step may be on several stations, or on those the settings give
+# its modality, which no one-column index can serve (0012). Only open orders are indexed:
+# closed ones, most of the table over time, are never on the worklist.
 _WORKLIST_START = func.coalesce(OrderRecord.scheduled_start, OrderRecord.ordered_at)
 _OPEN_ORDER = and_(
     OrderRecord.exam_completed_at.is_(None),
@@ -272,8 +279,10 @@ _OPEN_ORDER = and_(
     OrderRecord.discontinued_at.is_(None),
 )
 Index(
-    "ix_orders_worklist_station",
-    OrderRecord.scheduled_resource,
+    "ix_orders_worklist_start",
+    func.coalesce(
+        OrderRecord.exam_completed_at, OrderRecord.cancelled_at, OrderRecord.discontinued_at
+    ),
     _WORKLIST_START,
     sqlite_where=_OPEN_ORDER,
     postgresql_where=_OPEN_ORDER,

@@ -6,8 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pynetdicom.sop_class import InstanceAvailabilityNotification
+
+from listeners.dicom_answers import SUCCESS
 from listeners.dicom_server import application_entity
 from listeners.options import DicomOptions
+from mappers.dicom import errors as status
+from mappers.dicom.availability import AVAILABILITIES
 
 STATEMENT = Path(__file__).parents[1] / "docs" / "dicom-conformance.md"
 
@@ -47,3 +52,41 @@ def test_the_readme_links_the_statement() -> None:
     """An administrator finds the statement from the README."""
     readme = (STATEMENT.parents[1] / "README.md").read_text(encoding="utf-8")
     assert "docs/dicom-conformance.md" in readme
+
+
+def _statuses(text: str) -> set[int]:
+    return {int(code, 16) for code in re.findall(r"^\| `0x([0-9A-F]{4})` \|", text, re.MULTILINE)}
+
+
+def _subsection(title: str) -> str:
+    text = STATEMENT.read_text(encoding="utf-8")
+    start = text.index(title)
+    end = text.find("\n####", start + len(title))
+    return text[start:end]
+
+
+def test_the_ian_scp_is_offered_and_its_statuses_stated() -> None:
+    """The AE accepts Instance Availability Notification, and the statement's IAN section lists
+    exactly the statuses the handler answers (PS3.7 10.1.5)."""
+    offered, _ = _offered()
+    assert str(InstanceAvailabilityNotification) in offered
+    section = _subsection("##### Instance Availability Notification SCP")
+    answered = {
+        SUCCESS,
+        status.INVALID_ATTRIBUTE_VALUE,
+        status.PROCESSING_FAILURE,
+        status.MISSING_ATTRIBUTE,
+        status.MISSING_ATTRIBUTE_VALUE,
+        status.NOT_AUTHORIZED,
+    }
+    assert _statuses(section) == answered
+    for term in AVAILABILITIES:
+        assert f"`{term}`" in section
+
+
+def test_the_worklist_section_states_each_matching_rule() -> None:
+    """Every PS3.4 C.2.2.2 rule the matcher implements has its row in the worklist section."""
+    section = _subsection("##### Modality Worklist SCP")
+    for rule in ("C.2.2.2.1", "C.2.2.2.2", "C.2.2.2.3", "C.2.2.2.4", "C.2.2.2.5", "C.2.2.2.6"):
+        assert rule in section, rule
+    assert "[worklist.stations]" in section and "IPC-9" in section

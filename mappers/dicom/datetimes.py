@@ -165,12 +165,13 @@ def parse_date_range(
 
 
 def parse_time_range(
-    value: str, *, tag: str = "", status: int = INVALID_ATTRIBUTE_VALUE
+    value: str, *, tag: str = "", status: int = INVALID_ATTRIBUTE_VALUE, ordered: bool = True
 ) -> tuple[time | None, time | None]:
     """Read a TM matching key: a single time, "T1-T2", "-T2" or "T1-"; None is an open end.
 
     A time names the span its precision covers ("10" is 10:00:00-10:59:59.999999), so the
     upper bound is the last instant of the upper value: inclusive, as PS3.4 C.2.2.2.5.2 says.
+    With `ordered` false T1 may follow T2 (the times of a combined date-time range).
 
     Raises:
         DicomMappingError: a time is malformed, or T1 is after T2 (ranges crossing midnight
@@ -183,7 +184,7 @@ def parse_time_range(
     first, last = first.strip(), last.strip()
     start = _time_span(first, tag, status)[0] if first else None
     end = _time_span(last, tag, status)[1] if last else None
-    if start is not None and end is not None and start > end:
+    if ordered and start is not None and end is not None and start > end:
         raise DicomMappingError(f"time range {text!r} ends before it starts", status, tag=tag)
     return start, end
 

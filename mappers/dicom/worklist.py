@@ -1,27 +1,11 @@
 """Modality Worklist C-FIND (PS3.4 Annex K; IHE RAD TF-2 RAD-5): the query and each answer.
 
-Matching (PS3.4 C.2.2.2) as the store can do it:
+The query is read twice over: as the few keys the store narrows its candidates by with SQL
+(`WorklistQuery`: station, modality, patient and order identifiers, a Patient's Name prefix,
+the scheduled start range), each never narrower than the standard's rule; and as the pure
+matcher that decides each item by PS3.4 C.2.2.2 in full (`worklist_matching`, whose docstring
+states the rules).
 
-- Empty, "*" (or only "*"s) is universal matching (C.2.2.2.3).
-- Scheduled Station AE Title, Modality, Patient ID, Accession Number and Requested Procedure
-  ID are matched exactly (C.2.2.2.1). A value with wildcards is taken as universal: the SCU
-  receives more items than it asked for, never fewer.
-- Patient's Name is a LIKE pattern (`\\` escapes) over the stored form `FAMILY^GIVEN`, plus
-  `^MIDDLE` only when there is a middle name (the store builds exactly that). The query's
-  alphabetic group (before any "=") is brought to that form: components past the third
-  (prefix, suffix) are dropped, as the store keeps none, and so are trailing empty ones.
-  "DOE" is family DOE with no given name ("DOE^"); "DOE^JANE" is that name without a middle
-  name; "DOE*" and "DOE^J*" match as prefixes of the whole stored form. Wildcards "*" and
-  "?" become "%" and "_" (C.2.2.2.4); a literal "%", "_" or "\\" is escaped. This differs
-  from whole-value DICOM matching only for a wildcard that should reach into components the
-  query leaves out ("D*E" does not match DOE^JANE). Ideographic and phonetic groups are not
-  matched. Whether names match case-insensitively is a site setting (PS3.4 C.2.2.2.1 allows
-  it for PN).
-- Scheduled Procedure Step Start Date and Time are matched as one combined datetime range
-  (PS3.4 C.2.2.2.5.4, the "combined datetime matching" extended negotiation). With a single
-  date, as modalities ask ("today"), it is the same as matching date and time apart. A time
-  without a date is treated as universal: it cannot bound a datetime. The values are in the
-  query's Timezone Offset From UTC (0008,0201) when present (PS3.4 K.4), else facility time.
 - A malformed date, time or offset answers "Unable to process" (0xC000, PS3.4 K.4.1.1.4
   Table K.4-1): the identifier is a worklist identifier whose value cannot be read. "Identifier
   does not match SOP Class" (0xA900) is kept for an identifier of the wrong shape: a Scheduled
@@ -40,7 +24,7 @@ knows).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import tzinfo
 
 from pydicom.dataelem import DataElement, empty_value_for_VR
 from pydicom.dataset import Dataset
@@ -48,41 +32,43 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.valuerep import PersonName
 
-from mappers.dicom.datetimes import (
-    format_da,
-    format_offset,
-    format_tm,
-    parse_date_range,
-    parse_offset,
-    parse_time_range,
-)
-from mappers.dicom.errors import CANNOT_UNDERSTAND, IDENTIFIER_DOES_NOT_MATCH, DicomMappingError
+from mappers.dicom.errors import IDENTIFIER_DOES_NOT_MATCH, DicomMappingError
 from mappers.dicom.values import text
+from mappers.dicom.worklist_matching import read_matcher
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
+from mappers.dicom.worklist_values import (
+    START_DATE,
+    START_TIME,
+    item_values,
+    priority_term,
+    start_bounds,
+    step_values,
+)
 
 STEP_SEQUENCE = "(0040,0100) ScheduledProcedureStepSequence"
-START_DATE = "(0040,0002) ScheduledProcedureStepStartDate"
-START_TIME = "(0040,0003) ScheduledProcedureStepStartTime"
 
 UTF8 = "ISO_IR 192"
-_LIKE_SPECIAL = {"\\": "\\\\", "%": "\\%", "_": "\\_", "*": "%", "?": "_"}
+_LIKE_SPECIAL = {"\\": "\\\\", "%": "\\%", "_": "\\_"}
 
 
 def parse_worklist_query(
     identifier: Dataset, *, facility_tz: tzinfo, case_insensitive_names: bool
 ) -> WorklistQuery:
-    """Read a worklist C-FIND identifier's matching keys; absent keys are universal.
+    """Read a worklist C-FIND identifier: the store's narrowing keys and the pure matcher.
 
     Raises:
-        DicomMappingError: a malformed start date, time or offset (CANNOT_UNDERSTAND, 0xC000);
+        DicomMappingError: a malformed date, time or offset (CANNOT_UNDERSTAND, 0xC000);
             more than one Scheduled Procedure Step item (IDENTIFIER_DOES_NOT_MATCH, 0xA900).
     """
     step = _query_step(identifier)
-    start_from, start_to = _start_bounds(
+    start_from, start_to = start_bounds(
         text(step, "ScheduledProcedureStepStartDate"),
         text(step, "ScheduledProcedureStepStartTime"),
         text(identifier, "TimezoneOffsetFromUTC"),
         facility_tz,
+    )
+    matcher = read_matcher(
+        identifier, step, facility_tz=facility_tz, fold_names=case_insensitive_names
     )
     return WorklistQuery(
         station_ae_title=_exact(step, "ScheduledStationAETitle"),
@@ -94,27 +80,21 @@ def parse_worklist_query(
         requested_procedure_id=_exact(identifier, "RequestedProcedureID"),
         start_from=start_from,
         start_to=start_to,
+        matcher=matcher,
     )
 
 
-def translate_wildcards(value: str) -> str:
-    """Turn DICOM wildcards into a LIKE pattern (escape `\\`): `*` -> `%`, `?` -> `_`."""
-    return "".join(_LIKE_SPECIAL.get(char, char) for char in value)
-
-
 def translate_person_name(value: str) -> str:
-    """Turn a PN key into a LIKE pattern over the stored FAMILY^GIVEN[^MIDDLE]; "" if universal."""
-    alphabetic = value.split("=", maxsplit=1)[0]
-    if _universal(alphabetic):
+    """A PN key as a LIKE prefix over the stored FAMILY^GIVEN[^MIDDLE]; "" if it narrows
+    nothing. The literal text before the first wild card, so that the store's candidates are
+    never fewer than the matcher's answers (`worklist_matching` decides)."""
+    alphabetic = value.split("=", maxsplit=1)[0].rstrip(" ").rstrip("^")
+    literal = alphabetic
+    for wildcard in "*?":
+        literal = literal.split(wildcard, maxsplit=1)[0]
+    if not literal.strip("^"):
         return ""
-    components = alphabetic.split("^")[:3]
-    while components and not components[-1]:
-        components.pop()
-    if not components:
-        return ""  # "^": every component empty is an empty name, universal
-    if len(components) == 1 and not components[0].endswith("*"):
-        components.append("")  # the stored form always has its given name component
-    return translate_wildcards("^".join(components))
+    return "".join(_LIKE_SPECIAL.get(char, char) for char in literal) + "%"
 
 
 def worklist_response(item: WorklistItem, identifier: Dataset, *, facility_tz: tzinfo) -> Dataset:
@@ -132,16 +112,6 @@ def worklist_response(item: WorklistItem, identifier: Dataset, *, facility_tz: t
     return response
 
 
-def priority_term(priority: str) -> str:
-    """The Requested Procedure Priority (0040,1003) term for an HL7 priority code."""
-    code = priority.strip().upper()
-    if code in ("S", "STAT"):
-        return "HIGH"
-    if code in ("A", "ASAP"):
-        return "MEDIUM"
-    return "ROUTINE"
-
-
 def _query_step(identifier: Dataset) -> Dataset:
     """The Scheduled Procedure Step item of the query; an empty one when there is none."""
     items = identifier.get("ScheduledProcedureStepSequence") or []
@@ -152,78 +122,6 @@ def _query_step(identifier: Dataset) -> Dataset:
             tag=STEP_SEQUENCE,
         )
     return items[0] if items else Dataset()
-
-
-def _start_bounds(
-    date_text: str, time_text: str, offset: str, facility_tz: tzinfo
-) -> tuple[datetime | None, datetime | None]:
-    """The scheduled start range in UTC, inclusive at both ends; None where open."""
-    if _universal(date_text):
-        return None, None
-    zone = parse_offset(offset, status=CANNOT_UNDERSTAND) or facility_tz
-    first_day, last_day = parse_date_range(date_text, tag=START_DATE, status=CANNOT_UNDERSTAND)
-    first_time, last_time = (None, None)
-    if not _universal(time_text):
-        first_time, last_time = parse_time_range(
-            time_text, tag=START_TIME, status=CANNOT_UNDERSTAND
-        )
-    return (
-        _instant(first_day, first_time or time.min, zone),
-        _instant(last_day, last_time or time.max, zone),
-    )
-
-
-def _instant(day: date | None, moment: time, zone: tzinfo) -> datetime | None:
-    return None if day is None else datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
-
-
-def item_values(item: WorklistItem, local_start: datetime) -> dict[str, object]:
-    """The top-level attributes a worklist item answers (PS3.4 Table K.6-1, IHE RAD-5): text,
-    or for a sequence a list of items, each a dict of text."""
-    code = {
-        "CodeValue": item.procedure_code,
-        "CodingSchemeDesignator": item.procedure_system or "L",
-        "CodeMeaning": item.procedure_text,
-    }
-    return {
-        "PatientName": _person_name(item.patient_family, item.patient_given, item.patient_middle),
-        "PatientID": item.patient_id,
-        "IssuerOfPatientID": item.patient_authority,
-        "PatientBirthDate": format_da(item.birth_date) if item.birth_date else "",
-        "PatientSex": item.sex,
-        "AccessionNumber": item.accession,
-        "ReferringPhysicianName": _person_name(
-            item.referring_physician_family, item.referring_physician_given
-        ),
-        "StudyInstanceUID": item.study_instance_uid,
-        "RequestedProcedureID": item.requested_procedure_id,
-        "RequestedProcedureDescription": item.procedure_text,
-        "RequestedProcedureCodeSequence": [code] if item.procedure_code else [],
-        "RequestedProcedurePriority": priority_term(item.priority),
-        "ReasonForTheRequestedProcedure": item.reason,
-        "TimezoneOffsetFromUTC": format_offset(local_start),
-    }
-
-
-def step_values(item: WorklistItem, local_start: datetime) -> dict[str, str]:
-    """The Scheduled Procedure Step attributes a worklist item answers (PS3.4 Table K.6-1)."""
-    values = {
-        "ScheduledStationAETitle": item.scheduled_station,
-        "ScheduledProcedureStepStartDate": format_da(local_start),
-        "ScheduledProcedureStepStartTime": format_tm(local_start.time()),
-        "Modality": item.modality,
-        "ScheduledPerformingPhysicianName": "",
-        "ScheduledProcedureStepDescription": item.procedure_text,
-        "ScheduledProcedureStepID": item.requested_procedure_id,
-        "ScheduledProcedureStepStatus": "SCHEDULED",
-        "ScheduledProcedureStepEndDate": "",
-        "ScheduledProcedureStepEndTime": "",
-    }
-    if item.scheduled_duration_minutes is not None:
-        local_end = local_start + timedelta(minutes=item.scheduled_duration_minutes)
-        values["ScheduledProcedureStepEndDate"] = format_da(local_end)
-        values["ScheduledProcedureStepEndTime"] = format_tm(local_end.time())
-    return values
 
 
 def _answer(asked: Dataset, values: Mapping[str, object]) -> Dataset:
@@ -259,11 +157,6 @@ def _empty(element: DataElement) -> DataElement:
     return DataElement(element.tag, element.VR, empty_value_for_VR(element.VR))
 
 
-def _person_name(family: str, given: str, middle: str = "") -> str:
-    """A PN value FAMILY^GIVEN^MIDDLE, trailing empty components left out (PS3.5 6.2.1)."""
-    return "^".join((family, given, middle)).rstrip("^")
-
-
 def _is_ascii(ds: Dataset) -> bool:
     """True when every text value is in the default repertoire (no character set needed)."""
     return all(_ascii_value(element.value) for element in ds)
@@ -285,10 +178,28 @@ def _universal(value: str) -> bool:
 
 
 def _exact(ds: Dataset, keyword: str) -> str:
-    """A single-value matching key; empty (universal) when it is one or holds wildcards."""
+    """A key the store can narrow by equality; empty when it is universal, holds wild cards or
+    several values (the matcher takes those)."""
+    if isinstance(ds.get(keyword), MultiValue):
+        return ""
     value = text(ds, keyword)
-    return "" if _universal(value) or _has_wildcard(value) else value
+    return "" if _universal(value) or _has_wildcard(value) or "\\" in value else value
 
 
 def _has_wildcard(value: str) -> bool:
     return any(char in "*?" for char in value)
+
+
+# Re-exported: callers name the step's start keys and the priority terms through this module.
+__all__ = [
+    "START_DATE",
+    "START_TIME",
+    "STEP_SEQUENCE",
+    "UTF8",
+    "item_values",
+    "parse_worklist_query",
+    "priority_term",
+    "step_values",
+    "translate_person_name",
+    "worklist_response",
+]

@@ -27,8 +27,9 @@ from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 from pydicom.valuerep import CUSTOMIZABLE_CHARSET_VR, EXPLICIT_VR_LENGTH_32
 
-from mappers.dicom.worklist import UTF8, item_values, step_values, worklist_response
+from mappers.dicom.worklist import UTF8, worklist_response
 from mappers.dicom.worklist_model import WorklistItem
+from mappers.dicom.worklist_values import item_values, step_values
 
 _SKIPPED = ("SpecificCharacterSet", "ScheduledProcedureStepSequence")
 _STEP_SEQUENCE = 0x00400100
@@ -97,6 +98,28 @@ def encode_worklist_response(
     return worklist_response(item, plan.identifier, facility_tz=facility_tz)
 
 
+def encode_worklist_identifier(
+    item: WorklistItem,
+    plan: WorklistAnswerPlan,
+    *,
+    facility_tz: tzinfo,
+    implicit_vr: bool,
+    little_endian: bool,
+) -> bytes | None:
+    """The whole answer identifier as the bytes pydicom writes for `worklist_response` (so
+    that nothing is built or written per item but these bytes); None where it cannot be
+    encoded here exactly, and the caller answers with `encode_worklist_response`."""
+    if not plan.exact:
+        return None
+    try:
+        writer, parts = _parts(item, plan, facility_tz, implicit_vr, little_endian)
+        return b"".join(
+            writer.element(tag, vr, value) for tag, vr, value in sorted(parts, key=_first)
+        )
+    except _NotExact:
+        return None
+
+
 # --- the plan ----------------------------------------------------------------------------
 
 
@@ -140,6 +163,24 @@ def _encoded(
     implicit_vr: bool,
     little_endian: bool,
 ) -> Dataset:
+    writer, parts = _parts(item, plan, facility_tz, implicit_vr, little_endian)
+    elements = {BaseTag(tag): writer.raw_bytes(tag, vr, value) for tag, vr, value in parts}
+    answer = Dataset(elements)  # pydicom writes in tag order whatever the order here
+    utf8 = writer.encoding == "utf_8"
+    answer.set_original_encoding(
+        implicit_vr, little_endian, _UTF8_ENCODINGS if utf8 else default_encoding
+    )
+    return answer
+
+
+def _parts(
+    item: WorklistItem,
+    plan: WorklistAnswerPlan,
+    facility_tz: tzinfo,
+    implicit_vr: bool,
+    little_endian: bool,
+) -> tuple[_Writer, list[tuple[int, str, bytes]]]:
+    """Each answered element's tag, VR and encoded value, and the writer that encoded them."""
     local_start = item.scheduled_start.astimezone(facility_tz)
     values = item_values(item, local_start)
     steps = step_values(item, local_start) if plan.step is not None else {}
@@ -147,19 +188,18 @@ def _encoded(
     asked = _texts(values, plan.keys) + _texts(steps, plan.step or ())
     encoding = "latin_1" if "".join(asked).isascii() else "utf_8"
     writer = _Writer(implicit_vr, little_endian, encoding)
-    elements: dict[BaseTag, RawDataElement] = {}
-    for key in plan.keys:
-        elements[BaseTag(key.tag)] = writer.raw(key, values.get(key.keyword, ""))
+    parts = [
+        (key.tag, key.vr, writer.value(key.vr, values.get(key.keyword, ""))) for key in plan.keys
+    ]
     if plan.step is not None:
-        step = writer.item(writer.dataset(plan.step, steps))
-        elements[BaseTag(_STEP_SEQUENCE)] = writer.raw_bytes(_STEP_SEQUENCE, "SQ", step)
+        parts.append((_STEP_SEQUENCE, "SQ", writer.item(writer.dataset(plan.step, steps))))
     if encoding == "utf_8":
-        elements[BaseTag(_CHARACTER_SET)] = writer.raw(_Key(_CHARACTER_SET, "CS", ""), UTF8)
-    answer = Dataset(elements)  # pydicom writes in tag order whatever the order here
-    answer.set_original_encoding(
-        implicit_vr, little_endian, _UTF8_ENCODINGS if encoding == "utf_8" else default_encoding
-    )
-    return answer
+        parts.append((_CHARACTER_SET, "CS", writer.value("CS", UTF8)))
+    return writer, parts
+
+
+def _first(part: tuple[int, str, bytes]) -> int:
+    return part[0]
 
 
 def _texts(values: Mapping[str, object], keys: tuple[_Key, ...]) -> list[str]:
@@ -179,19 +219,16 @@ class _Writer:
     """Encodes values and elements in one transfer syntax and character set."""
 
     def __init__(self, implicit_vr: bool, little_endian: bool, encoding: str) -> None:
+        self.encoding = encoding
         self._implicit = implicit_vr
         self._little = little_endian
-        self._encoding = encoding
         order = "<" if little_endian else ">"
         self._tag = struct.Struct(f"{order}HH")
         self._long = struct.Struct(f"{order}L")
         self._short = struct.Struct(f"{order}H")
 
-    def raw(self, key: _Key, value: object) -> RawDataElement:
-        """A top-level element: pydicom writes its header, the value bytes as they are."""
-        return self.raw_bytes(key.tag, key.vr, self.value(key.vr, value))
-
     def raw_bytes(self, tag: int, vr: str, value: bytes) -> RawDataElement:
+        """A top-level element: pydicom writes its header, the value bytes as they are."""
         if not self._implicit and vr not in _LONG_VRS and len(value) > _MAX_SHORT_LENGTH:
             raise _NotExact(vr)
         return RawDataElement(BaseTag(tag), vr, len(value), value, 0, self._implicit, self._little)
@@ -205,7 +242,7 @@ class _Writer:
             raise _NotExact(vr)  # a sequence value where the query had another VR
         text = str(value)
         if vr in _TEXT_VRS:
-            encoded = text.encode(self._encoding)
+            encoded = text.encode(self.encoding)
             return encoded + b" " if len(encoded) % 2 else encoded
         if not text.isascii():
             raise _NotExact(vr)  # pydicom writes these in its default repertoire

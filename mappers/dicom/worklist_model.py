@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mappers.dicom.worklist_matching import WorklistMatcher
 
 
 @dataclass(frozen=True, slots=True)
 class WorklistQuery:
-    """The matching keys of a C-FIND worklist identifier, as IHE Scheduled Workflow uses them.
+    """What the store may narrow a worklist query's candidates by, and the matcher that decides.
 
-    Empty strings and None match everything (universal matching, PS3.4 C.2.2.2.3).
-    `patient_name` is a LIKE pattern already translated from DICOM wildcards (* and ?), with
-    `\\` as its escape character; `start_from`/`start_to` bound the scheduled start (UTC,
-    inclusive), either may be open.
+    Empty strings and None narrow nothing. Each field is never narrower than the standard's
+    rule: `patient_name` is a LIKE prefix (`\\` escapes) of the stored FAMILY^GIVEN[^MIDDLE];
+    `station_ae_title` is one of the item's stations; `start_from`/`start_to` bound the
+    scheduled start (UTC, inclusive), either may be open. `matcher` (PS3.4 C.2.2.2 in full,
+    `worklist_matching`) decides each candidate; None takes every candidate.
     """
 
     station_ae_title: str = ""
@@ -25,6 +30,7 @@ class WorklistQuery:
     requested_procedure_id: str = ""
     start_from: datetime | None = None
     start_to: datetime | None = None
+    matcher: WorklistMatcher | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +46,7 @@ class WorklistItem:
     modality: str
     priority: str
     scheduled_start: datetime
-    scheduled_station: str
+    scheduled_station: str  # Scheduled Station AE Titles, several separated by "\\" (VM 1-n)
     scheduled_duration_minutes: int | None
     referring_physician_family: str
     referring_physician_given: str
@@ -52,3 +58,5 @@ class WorklistItem:
     birth_date: date | None
     sex: str
     reason: str
+    scheduled_station_name: str = ""
+    scheduled_step_id: str = ""  # "" answers the Requested Procedure ID in its place

@@ -36,6 +36,8 @@ from mappers.hl7v2.timestamps import parse_dt, parse_dtm
 
 # DICOM modality codes (PS3.3 C.7.3.1.1.1) that an OBR-24 may carry directly; sites that put
 # a department code there ("RAD") leave the modality to IPC-5 or to what DICOM reports.
+MAX_AE_TITLE = 16  # DICOM AE (PS3.5 6.2)
+MAX_STATIONS = 32  # what orders.scheduled_stations holds, "\\"-separated
 DICOM_MODALITIES: frozenset[str] = frozenset(
     {"CR", "CT", "DX", "ES", "IO", "MG", "MR", "NM", "OT", "PT", "PX", "RF", "RG", "US", "XA", "XC"}
 )
@@ -184,6 +186,10 @@ class _GroupReader:
             patient_class=visit.patient_class,
             location=visit.location,
             study_instance_uid=study_uid,
+            stations=_stations(ipc, group.at("IPC", "-9")) if ipc else (),
+            # IPC-7 Scheduled Station Name (EI): its entity identifier.
+            station_name=ipc.value(7, 1).strip() if ipc else "",
+            scheduled_step_id=ipc.value(4, 1).strip() if ipc else "",
         )
 
     def _accession(self, group: OrderGroup) -> str:
@@ -254,6 +260,28 @@ def _first_time(events: list[Event]) -> datetime:
             if (value := getattr(event, name, None)) is not None:
                 return value
     raise AssertionError("order events always carry a time")
+
+
+def _stations(ipc: Segment, where: str) -> tuple[str, ...]:
+    """IPC-9 Scheduled Station AE Title, each repetition one station (IHE RAD TF-2 4.4.4.1.2;
+    an EI, its first component), in order, without repeats.
+
+    Raises:
+        InvalidValue: a title is not a DICOM AE title (PS3.5 6.2: at most 16 characters, no
+            backslash or control characters), or there are more than MAX_STATIONS.
+    """
+    stations: list[str] = []
+    for repetition in ipc.repetitions(9):
+        title = repetition.value(1).strip()
+        if not title:
+            continue
+        if len(title) > MAX_AE_TITLE or any(c == "\\" or ord(c) < 0x20 for c in title):
+            raise InvalidValue(f"not a DICOM AE title (1-16 characters): {title!r}", where)
+        if title not in stations:
+            stations.append(title)
+    if len(stations) > MAX_STATIONS:
+        raise InvalidValue(f"more than {MAX_STATIONS} stations, the most kept", where)
+    return tuple(stations)
 
 
 def _first(*values: str) -> str:

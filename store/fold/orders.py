@@ -34,6 +34,9 @@ DETAILS = (
     "patient_class",
     "location",
     "study_instance_uid",
+    "scheduled_stations",
+    "scheduled_station_name",
+    "scheduled_step_id",
 )
 _MILESTONE_COLUMNS = tuple(f"{m.value}_at" for m in Milestone)
 
@@ -180,6 +183,10 @@ def detail_columns(details: OrderDetails) -> Row:
         "patient_class": details.patient_class.value,
         "location": details.location,
         "study_instance_uid": details.study_instance_uid,
+        # DICOM's multi-value form, as the worklist answers it (AE titles hold no "\\").
+        "scheduled_stations": "\\".join(details.stations),
+        "scheduled_station_name": details.station_name,
+        "scheduled_step_id": details.scheduled_step_id,
     }
 
 

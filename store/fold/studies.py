@@ -41,9 +41,20 @@ def store_instance(state: State, event: InstanceStored, message_id: int | None) 
             "body_part": event.body_part,
             "instance_count": 0,
         }
-    series = {**series, "modality": event.modality}
+    # An availability notification names no modality: it keeps the one images gave.
+    series = {**series, "modality": event.modality or series.get("modality", "")}
     state.put("series", series_uid, series)
-    if state.get("instances", event.sop_instance_uid) is not None:
+    known = state.get("instances", event.sop_instance_uid)
+    if known is not None:
+        if not known["transfer_syntax"] and event.transfer_syntax:
+            # Announced by a PACS's notification first, now received itself: keep how it came
+            # and where its file is (it is still counted once).
+            state.change(
+                "instances",
+                event.sop_instance_uid,
+                transfer_syntax=event.transfer_syntax,
+                stored_path=event.stored_path,
+            )
         return  # the same instance again: already counted
     state.put(
         "instances",
@@ -73,8 +84,16 @@ def store_instance(state: State, event: InstanceStored, message_id: int | None) 
         return
     accession = study["order"]
     if accession is None:
-        accession = matching_order(state, event.accession, study_uid)
+        accession = matching_order(state, event.accession, study_uid) or _step_order(
+            state, event.performed_step_uid
+        )
         if accession is None:
             return  # unmatched: kept, and linked when its order arrives
         state.change("studies", study_uid, order=accession)
     set_milestone(state, accession, Milestone.IMAGES_AVAILABLE, event.received_at, message_id)
+
+
+def _step_order(state: State, step_uid: str) -> str | None:
+    """The order of the performed procedure step an availability notification references."""
+    step = state.get("steps", step_uid) if step_uid else None
+    return None if step is None else step["order"]

@@ -352,6 +352,39 @@ def test_new_order_details_from_pv1_tq1_and_ipc() -> None:
     assert order.details.study_instance_uid == "1.2.826.0.1.3680043.8.498.24031502170007"
     assert order.scheduled_start == datetime(2024, 3, 15, 2, 17, tzinfo=UTC)
     assert events[0].visit.patient_class is PatientClass.EMERGENCY
+    assert (order.details.stations, order.details.station_name) == (("CTED01",), "CT_ED_01")
+    assert order.details.scheduled_step_id == "SPS240315007"
+
+
+def _omi_with_ipc9(ipc9: str) -> str:
+    text, _ = decode_message(
+        (FIXTURES / "omi_o23_nw_v251_ipc_ct.hl7").read_bytes(), "UNICODE UTF-8"
+    )
+    return text.replace("|ED_CT^^^GENERAL_HOSP|CTED01", f"|ED_CT^^^GENERAL_HOSP|{ipc9}")
+
+
+@pytest.mark.parametrize(
+    ("ipc9", "stations"),
+    [
+        ("CT01~CT02", ("CT01", "CT02")),
+        ("CT01^^1.2.3^ISO~~CT02~CT01", ("CT01", "CT02")),
+        (" CT01 ", ("CT01",)),
+        ("", ()),
+    ],
+)
+def test_ipc_9_repetitions_are_the_steps_stations(ipc9: str, stations: tuple[str, ...]) -> None:
+    """Each IPC-9 repetition is one Scheduled Station AE Title (its first component), once."""
+    events = _map(_omi_with_ipc9(ipc9))
+    assert events is not None
+    assert events[1].details.stations == stations
+
+
+@pytest.mark.parametrize("ipc9", ["CT_ROOM_ONE_TOO_LONG", "CT\\X\\01"])
+def test_an_ipc_9_that_is_no_ae_title_is_refused_naming_it(ipc9: str) -> None:
+    """A station title longer than 16 characters (or with a backslash) is refused at IPC-9."""
+    with pytest.raises(InvalidValue) as caught:
+        _map(_omi_with_ipc9(ipc9))
+    assert str(caught.value.location) == "IPC-9"
 
 
 def test_a_study_uid_is_made_once_per_accession() -> None:

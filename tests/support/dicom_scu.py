@@ -9,6 +9,7 @@ from pydicom.dataset import Dataset
 from pynetdicom import AE, StoragePresentationContexts
 from pynetdicom.association import Association
 from pynetdicom.sop_class import (
+    InstanceAvailabilityNotification,
     ModalityPerformedProcedureStep,
     ModalityWorklistInformationFind,
     Verification,
@@ -66,6 +67,17 @@ class Scu:
         try:
             status, _ = assoc.send_n_create(
                 attributes, ModalityPerformedProcedureStep, sop_instance_uid
+            )
+            return int(status.Status), str(status.get("ErrorComment", ""))
+        finally:
+            assoc.release()
+
+    def ian(self, sop_instance_uid: str, attributes: Dataset) -> tuple[int, str]:
+        """Instance Availability Notification N-CREATE, as a PACS sends it; (status, comment)."""
+        assoc = self._associate(InstanceAvailabilityNotification)
+        try:
+            status, _ = assoc.send_n_create(
+                attributes, InstanceAvailabilityNotification, sop_instance_uid
             )
             return int(status.Status), str(status.get("ErrorComment", ""))
         finally:

@@ -23,7 +23,6 @@ from mappers.dicom.worklist import (
     parse_worklist_query,
     priority_term,
     translate_person_name,
-    translate_wildcards,
     worklist_response,
 )
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
@@ -113,7 +112,7 @@ QUERY_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"patient_id": "M1"},
     ),
     "step sequence without item": ({"ScheduledProcedureStepSequence": []}, {}),
-    "name": ({"PatientName": "DOE^JANE"}, {"patient_name": "DOE^JANE"}),
+    "name": ({"PatientName": "DOE^JANE"}, {"patient_name": "DOE^JANE%"}),
 }
 
 
@@ -134,22 +133,21 @@ def test_case_insensitive_names_is_the_sites_choice(flag: bool) -> None:
 @pytest.mark.parametrize(
     ("name", "pattern"),
     [
-        ("DOE", "DOE^"),
+        ("DOE", "DOE%"),
         ("DOE*", "DOE%"),
-        ("DOE^JANE", "DOE^JANE"),
-        ("DOE^JANE^Q", "DOE^JANE^Q"),
-        ("DOE^JANE^", "DOE^JANE"),
-        ("DOE^JANE^^DR^PHD", "DOE^JANE"),
-        ("DOE^^Q", "DOE^^Q"),
+        ("DOE^JANE", "DOE^JANE%"),
+        ("DOE^JANE^Q", "DOE^JANE^Q%"),
+        ("DOE^JANE^", "DOE^JANE%"),
+        ("DOE^^Q", "DOE^^Q%"),
         ("DOE^J*", "DOE^J%"),
         ("DOE^*", "DOE^%"),
-        ("*^JANE", "%^JANE"),
-        ("D?E^J*E", "D_E^J%E"),
-        ("D*E", "D%E^"),
-        ("O_BRIEN%", "O\\_BRIEN\\%^"),
+        ("*^JANE", ""),
+        ("D?E^J*E", "D%"),
+        ("D*E", "D%"),
+        ("O_BRIEN%", "O\\_BRIEN\\%%"),
         ("BACK\\SLASH*", "BACK\\\\SLASH%"),
-        ("DOE^JANE=ドウ^ジェーン", "DOE^JANE"),
-        ("MÜLLER^JÖRG", "MÜLLER^JÖRG"),
+        ("DOE^JANE=ドウ^ジェーン", "DOE^JANE%"),
+        ("MÜLLER^JÖRG", "MÜLLER^JÖRG%"),
         ("*", ""),
         ("***", ""),
         ("", ""),
@@ -159,7 +157,8 @@ def test_case_insensitive_names_is_the_sites_choice(flag: bool) -> None:
     ],
 )
 def test_translate_person_name(name: str, pattern: str) -> None:
-    """A PN key becomes a LIKE pattern over the stored FAMILY^GIVEN[^MIDDLE] form."""
+    """A PN key becomes a LIKE prefix of the stored FAMILY^GIVEN[^MIDDLE]: its literal text
+    before the first wild card."""
     assert translate_person_name(name) == pattern
 
 
@@ -240,9 +239,6 @@ def dicom_match(key: str, value: str) -> bool:
     return re.fullmatch(regex, value, re.DOTALL) is not None
 
 
-literal_text = st.text(
-    alphabet=st.characters(blacklist_characters="*?", blacklist_categories=("Cs",)), max_size=12
-)
 key_text = st.text(alphabet=st.sampled_from("ab%_\\*?^ "), max_size=10)
 value_text = st.text(alphabet=st.sampled_from("ab%_\\^ "), max_size=10)
 component = st.text(
@@ -252,38 +248,23 @@ component = st.text(
 )
 
 
-@given(literal_text, literal_text)
-def test_literal_pattern_matches_only_itself(text: str, other: str) -> None:
-    """Without wildcards a value's pattern matches it and nothing else: % _ \\ stay literal."""
-    pattern = translate_wildcards(text)
-    assert like(pattern, text)
-    assume(other != text)
-    assert not like(pattern, other)
-
-
-@given(key_text, value_text)
-def test_wildcards_match_as_dicom_says(key: str, value: str) -> None:
-    """`*` and `?` translated to LIKE match exactly the values DICOM wildcard matching does."""
-    assert like(translate_wildcards(key), value) == dicom_match(key, value)
+@given(key_text, st.text(alphabet=st.sampled_from("ab%_\\^"), max_size=10))
+def test_name_prefix_never_narrower_than_the_matcher(key: str, stored: str) -> None:
+    """Every stored name the DICOM rule matches is among the store's LIKE candidates."""
+    answered = stored.rstrip("^")
+    wanted = key.strip(" ").rstrip("^")
+    assume(wanted.strip("*"))
+    pattern = translate_person_name(key)
+    if dicom_match(wanted, answered) and pattern:
+        assert like(pattern, stored)
 
 
 @given(component, st.text(max_size=8).filter(lambda s: not set(s) & set("*?^=")), component)
 def test_stored_name_matches_its_own_pattern(family: str, given_name: str, middle: str) -> None:
-    """A stored FAMILY^GIVEN[^MIDDLE] name, asked for literally, matches itself and no other."""
+    """A stored FAMILY^GIVEN[^MIDDLE] name, asked for literally, is among the candidates."""
     for stored in (f"{family}^{given_name}", f"{family}^{given_name}^{middle}"):
         pattern = translate_person_name(stored)
-        assert like(pattern, stored)
-        assert not like(pattern, stored + "X")
-        assert not like(pattern, "X" + stored)
-
-
-@given(component)
-def test_family_prefix_matches_every_given_name(family: str) -> None:
-    """FAMILY* matches the family with any given and middle name, as the store writes them."""
-    pattern = translate_person_name(family + "*")
-    assert like(pattern, f"{family}^")
-    assert like(pattern, f"{family}^JANE")
-    assert like(pattern, f"{family}^JANE^Q")
+        assert not pattern or like(pattern, stored)
 
 
 # --- the answer ------------------------------------------------------------------------
@@ -380,6 +361,7 @@ def test_response_to_an_empty_step_sequence_holds_the_whole_step() -> None:
     (step,) = _answer(ScheduledProcedureStepSequence=[]).ScheduledProcedureStepSequence
     assert {e.keyword: e.value for e in step} == {
         "ScheduledStationAETitle": "CT01",
+        "ScheduledStationName": "",
         "ScheduledProcedureStepStartDate": "20260302",
         "ScheduledProcedureStepStartTime": "093000",
         "ScheduledProcedureStepEndDate": "20260302",

@@ -12,7 +12,11 @@ from pynetdicom.dsutils import decode, encode
 
 from fixtures.dicom import worklist_item, worklist_query
 from mappers.dicom.worklist import worklist_response
-from mappers.dicom.worklist_encoding import encode_worklist_response, plan_worklist_answer
+from mappers.dicom.worklist_encoding import (
+    encode_worklist_identifier,
+    encode_worklist_response,
+    plan_worklist_answer,
+)
 from mappers.dicom.worklist_model import WorklistItem
 
 # Some keys here hold values invalid for their VR on purpose; pydicom warns as they are set.
@@ -102,6 +106,10 @@ def test_encoded_answer_is_what_pydicom_writes(
     )
     assert reference is not None
     assert encode(answer, implicit_vr, little_endian) == reference
+    identifier = encode_worklist_identifier(
+        item, plan, facility_tz=BERLIN, implicit_vr=implicit_vr, little_endian=little_endian
+    )
+    assert identifier is None or identifier == reference
 
 
 @pytest.mark.parametrize(("implicit_vr", "little_endian"), SYNTAXES)
@@ -148,3 +156,19 @@ def test_an_ambiguous_vr_asked_is_answered_by_worklist_response() -> None:
     assert not plan.exact
     reference = worklist_response(worklist_item(), query, facility_tz=BERLIN)
     assert encode(answer, True, True) == encode(reference, True, True)
+
+
+@pytest.mark.parametrize(("implicit_vr", "little_endian"), SYNTAXES)
+def test_the_usual_answer_is_encoded_whole(implicit_vr: bool, little_endian: bool) -> None:
+    """The usual query and item are answered as bytes, decoding to worklist_response's answer."""
+    query = worklist_query()
+    identifier = encode_worklist_identifier(
+        worklist_item(),
+        plan_worklist_answer(query),
+        facility_tz=BERLIN,
+        implicit_vr=implicit_vr,
+        little_endian=little_endian,
+    )
+    assert identifier is not None
+    decoded = decode(BytesIO(identifier), implicit_vr, little_endian)
+    assert decoded == worklist_response(worklist_item(), query, facility_tz=BERLIN)

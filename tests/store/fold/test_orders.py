@@ -44,3 +44,20 @@ def test_an_arrival_before_the_order_marks_it_when_placed() -> None:
     )
     row = folded.state.get("orders", "A1")
     assert (row["arrived_at"], row["status"]) == (at(0), "arrived")
+
+
+def test_stations_from_ipc_9_stay_until_an_order_message_names_others() -> None:
+    """IPC-9's stations are kept; a change without IPC keeps them, one with IPC replaces them."""
+    placed = OrderDetails(stations=("CT01", "CT02"), station_name="CT A", scheduled_step_id="S1")
+    folded = fold(
+        (OrderPlaced("A1", P1, placed, at(1)),),
+        (OrderChanged("A1", P1, OrderDetails(priority="S"), at(2)),),
+    )
+    row = folded.state.get("orders", "A1")
+    stations = (row["scheduled_stations"], row["scheduled_station_name"], row["scheduled_step_id"])
+    assert stations == ("CT01\\CT02", "CT A", "S1")
+    folded = fold(
+        (OrderPlaced("A1", P1, placed, at(1)),),
+        (OrderChanged("A1", P1, OrderDetails(stations=("CT03",)), at(2)),),
+    )
+    assert folded.state.get("orders", "A1")["scheduled_stations"] == "CT03"
