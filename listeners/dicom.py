@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pydicom.dataset import Dataset
@@ -36,11 +35,10 @@ from listeners.dicom_answers import (
 )
 from listeners.dicom_availability import on_availability
 from listeners.dicom_files import (
-    StoragePathError,
-    make_durable,
+    flushed,
+    kept_at,
     place_file,
     read_instance,
-    storage_path,
 )
 from listeners.dicom_server import (
     application_entity,
@@ -211,18 +209,6 @@ class DicomListener:
             log.error("DICOM %s not stored: %s", control_id, exc)
             return None
 
-    @staticmethod
-    def _made_durable(target: Path | None, calling: str) -> bool:
-        """Flush a placed file to disk; True when that failed (the sender must resend)."""
-        if target is None:
-            return False
-        try:
-            make_durable(target)
-        except OSError as exc:
-            log.error("C-STORE from %s not written: %s", calling, exc.strerror or exc)
-            return True
-        return False
-
     # --- handlers --------------------------------------------------------------------
 
     def _on_echo(self, event: evt.Event) -> int:
@@ -247,7 +233,7 @@ class DicomListener:
         try:
             # The UIDs are checked before any of them names a file (PS3.5 9.1).
             uids = read_uids(dataset)
-            target = self._target(uids)
+            target = kept_at(self._options.storage_dir, uids)
             events = map_instance(
                 dataset,
                 calling_ae=calling,
@@ -275,29 +261,15 @@ class DicomListener:
         # The file goes to disk while the writer commits the index: the answer waits for
         # both. A crash in between leaves an instance indexed but never acknowledged; the
         # sender sends it again, and that receipt writes the file again before its answer.
-        unwritten = self._made_durable(target, calling)
+        written = target is None or flushed(target, calling)
         stored = self._indexed(indexing, control_id)
-        if stored is None or unwritten:
+        if stored is None or not written:
             return failure(status.OUT_OF_RESOURCES, "storage unavailable; resend")
         if stored.outcome is Outcome.FAILED:
             return failure(status.PROCESSING_FAILURE, "instance could not be indexed")
         if stored.outcome is Outcome.REJECTED:  # a value the database cannot hold
             return failure(status.CANNOT_UNDERSTAND, "a value cannot be stored")
         return SUCCESS
-
-    def _target(self, uids: dict[str, str]) -> Path | None:
-        """Where the instance is kept, or None when files are not kept."""
-        if self._options.storage_dir is None:
-            return None
-        try:
-            return storage_path(
-                self._options.storage_dir,
-                uids["StudyInstanceUID"],
-                uids["SeriesInstanceUID"],
-                uids["SOPInstanceUID"],
-            )
-        except StoragePathError as exc:
-            raise DicomMappingError(str(exc), status.IDENTIFIER_DOES_NOT_MATCH) from exc
 
     def _on_n_create(self, event: evt.Event) -> tuple[int | Dataset, Dataset | None]:
         if str(event.request.AffectedSOPClassUID) == InstanceAvailabilityNotification:

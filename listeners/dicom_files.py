@@ -9,9 +9,11 @@ on disk, and the message log keeps the data set less its bulk data.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,6 +24,11 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
+
+from mappers.dicom import errors as status
+from mappers.dicom.errors import DicomMappingError
+
+log = logging.getLogger("listeners.dicom")
 
 BULK_LIMIT = 64 * 1024  # bytes: an OB, OW or UN value longer than this stays out of the log
 # Values that are bulk data whatever their length: Pixel Data and its float forms (PS3.3
@@ -131,6 +138,22 @@ def storage_path(storage_dir: Path, study: str, series: str, instance: str) -> P
     return target
 
 
+def kept_at(storage_dir: Path | None, uids: Mapping[str, str]) -> Path | None:
+    """Where an instance is kept, or None when files are not kept.
+
+    Raises:
+        DicomMappingError: its UIDs would name a file outside the storage folder.
+    """
+    if storage_dir is None:
+        return None
+    try:
+        return storage_path(
+            storage_dir, uids["StudyInstanceUID"], uids["SeriesInstanceUID"], uids["SOPInstanceUID"]
+        )
+    except StoragePathError as exc:
+        raise DicomMappingError(str(exc), status.IDENTIFIER_DOES_NOT_MATCH) from exc
+
+
 def place_file(received: Path, target: Path) -> None:
     """Put the received file at `target` atomically: a hard link when the temporary file is
     on the same file system (no copy; pynetdicom then removes only its own name), else a copy
@@ -152,11 +175,17 @@ def place_file(received: Path, target: Path) -> None:
         raise
 
 
-def make_durable(target: Path) -> None:
-    """Flush a placed file and its name to disk (fsync of the file, then of its folder)."""
-    with target.open("rb") as placed:
-        os.fsync(placed.fileno())
-    _sync_folder(target.parent)
+def flushed(target: Path, peer: str) -> bool:
+    """Flush a placed file and its name to disk (fsync of the file, then of its folder);
+    False, logged, when that failed: the sender must send the instance again."""
+    try:
+        with target.open("rb") as placed:
+            os.fsync(placed.fileno())
+        _sync_folder(target.parent)
+    except OSError as exc:
+        log.error("C-STORE from %s not written: %s", peer, exc.strerror or exc)
+        return False
+    return True
 
 
 def _sync_folder(folder: Path) -> None:
