@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import statistics
+import subprocess
 from dataclasses import dataclass
 
 
@@ -68,3 +69,14 @@ def percentile(values: list[float], p: float) -> float:
 POSTGRES_ADMIN_URL = os.environ.get(
     "IMAGING_GW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process, and kill it if it lingers."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -31,7 +31,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from sqlalchemy.engine import make_url
 
-from bench.common import POSTGRES_ADMIN_URL, Figure, free_port, quick
+from bench.common import POSTGRES_ADMIN_URL, Figure, free_port, quick, stop_process
 from bench.dicom_peers import (
     orthanc,
     orthanc_available,
@@ -105,16 +105,6 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> N
     raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @contextlib.contextmanager
 def storescp(out_dir: Path) -> Iterator[int]:
     """DCMTK's storescp writing what it receives to `out_dir`; yields its port."""
@@ -129,7 +119,7 @@ def storescp(out_dir: Path) -> Iterator[int]:
         _wait_port(port, process, READY_TIMEOUT)
         yield port
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @contextlib.contextmanager
@@ -164,7 +154,7 @@ def gateway(
             raise RuntimeError(f"{exc}\n{tail}") from None
         yield {**ports, "pid": process.pid}
     finally:
-        _stop(process)
+        stop_process(process)
         log.close()
 
 

@@ -19,20 +19,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.common import free_port
+from bench.common import free_port, stop_process
 
 READY_TIMEOUT = 30.0
 ORTHANC_AE = "ORTHANC"
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def orthanc_available() -> bool:
@@ -85,7 +75,7 @@ def orthanc(work: Path, env: dict[str, str]) -> Iterator[int]:
             time.sleep(0.1)
         yield dicom
     finally:
-        _stop(process)
+        stop_process(process)
         log.close()
 
 
@@ -113,7 +103,7 @@ def pynetdicom_floor(out: Path, env: dict[str, str]) -> Iterator[int]:
             raise RuntimeError("the pynetdicom floor did not start")
         yield port
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def send_parallel(send: object, port: int, files: list, associations: int) -> float:

@@ -48,12 +48,12 @@ from gateway.pruning import Pruner, Retention
 from listeners.dicom import DicomListener
 from listeners.hl7 import Hl7Receiver, ReceiverOptions
 from listeners.mllp import MllpServer
-from listeners.prober import Prober, echo_device
 from listeners.tls import TlsEndpoint, TlsError, server_context
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
 from mappers.events import DeviceRegistration, Milestone, ReportStatus
 from mappers.hl7v2.ack import Responder
 from mappers.hl7v2.rules import MappingRules, OrderAction
+from outbound.prober import Prober, echo_device
 from store.engine import create_engine
 from store.equipment import (
     ProbeTarget,

@@ -18,8 +18,8 @@ from gateway.pruning import Pruner
 from listeners.dicom import DicomListener
 from listeners.hl7 import Hl7Receiver
 from listeners.mllp import MllpServer
-from listeners.prober import Prober
 from outbound.delivery import Deliverer
+from outbound.prober import Prober
 from store.ingest import Ingest
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -6,14 +6,13 @@ most one short step. Where several gateways share PostgreSQL only the leader pru
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
+from outbound.periodic import Periodic
 from store.ingest import Ingest
 from store.retention import Cutoffs, Pruned, prune_step
 
@@ -60,32 +59,18 @@ class Pruner:
     ) -> None:
         self._ingest = ingest
         self._retention = retention
-        self._is_leader = is_leader
-        self._interval = interval
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._job = Periodic(
+            "pruning", self._once, interval=interval, is_leader=is_leader, wait_first=True
+        )
 
     async def start(self) -> None:
         """Start the job."""
-        self._task = asyncio.create_task(self._run(), name="pruner")
+        await self._job.start()
 
     async def close(self) -> None:
         """Stop the job (a step under way is rolled back or committed whole)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                if await self._is_leader():
-                    await self._once()
-            except Exception as exc:  # the next run tries again; ingest is not affected
-                log.error("pruning failed: %s", type(exc).__name__)
-                log.debug("pruning failure detail", exc_info=exc)
+        await self._job.close()
 
     async def _once(self) -> None:
         retention = self._retention

@@ -7,13 +7,12 @@ is owed once; the rows are written by the writer (`Ingest.run`) like every other
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from outbound.periodic import Periodic
 from store.fold.outbox import Route
 from store.ingest import Ingest
 from store.outbox_watch import owe_unmatched_studies
@@ -37,22 +36,18 @@ class UnmatchedWatch:
         self._ingest = ingest
         self._routes = tuple(routes)
         self._older_than = older_than
-        self._interval = interval
-        self._is_leader = is_leader
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._job = Periodic(
+            "looking for unmatched studies", self._owe, interval=interval, is_leader=is_leader
+        )
 
     async def start(self) -> None:
         """Start looking."""
-        self._task = asyncio.create_task(self._run(), name="outbox-unmatched")
+        await self._job.start()
 
     async def close(self) -> None:
         """Stop looking."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._job.close()
 
     async def look(self) -> int:
         """One look: the number of rows owed."""
@@ -65,14 +60,7 @@ class UnmatchedWatch:
             )
         )
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                if await self._is_leader():
-                    owed = await self.look()
-                    if owed:
-                        log.info("outbox: %d unmatched studies owed to webhooks", owed)
-            except Exception as exc:  # the next look tries again
-                log.error("outbox: looking for unmatched studies failed: %s", type(exc).__name__)
-                log.debug("unmatched look failure detail", exc_info=exc)
-            await asyncio.sleep(self._interval)
+    async def _owe(self) -> None:
+        owed = await self.look()
+        if owed:
+            log.info("outbox: %d unmatched studies owed to webhooks", owed)

@@ -38,8 +38,8 @@ class BoardQuery(Paged):
     state: choices(BOARD_STATES, "Board states") = ()  # type: ignore[valid-type]
 
 
-class TurnaroundQuery(Paged):
-    """What the turnaround figures are computed over and grouped by."""
+class FigureWindow(Paged):
+    """A window of figures, chosen by each figure's END time."""
 
     from_: Instant | None = Field(
         None,
@@ -48,20 +48,18 @@ class TurnaroundQuery(Paged):
         + _WINDOW.format(days=f"{MAX_TURNAROUND_DAYS} days"),
     )
     to: Instant | None = Field(None, description="Window end, exclusive (default: now).")
+
+
+class TurnaroundQuery(FigureWindow):
+    """What the turnaround figures are computed over and grouped by."""
+
     group_by: one_of(GROUPS) | None = None  # type: ignore[valid-type]
     figure: choices(tuple(FIGURES), "Figures (default all); may be repeated") = ()  # type: ignore[valid-type]
 
 
-class FigureOrdersQuery(Paged):
+class FigureOrdersQuery(FigureWindow):
     """The orders behind one turnaround figure, narrowed to one group of it."""
 
-    from_: Instant | None = Field(
-        None,
-        alias="from",
-        description="Window start (END time of the figure). "
-        + _WINDOW.format(days=f"{MAX_TURNAROUND_DAYS} days"),
-    )
-    to: Instant | None = Field(None, description="Window end, exclusive (default: now).")
     figure: one_of(tuple(FIGURES))  # type: ignore[valid-type]
     modality: GroupValue | None = Field(None, description="Modality group (empty: none recorded).")
     priority: GroupValue | None = Field(None, description="Priority group (empty: none recorded).")

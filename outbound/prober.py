@@ -10,7 +10,6 @@ several gateways share PostgreSQL only the holder of the probe lock probes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification
 
+from outbound.periodic import LeaderLock, Periodic
 from store.equipment import DOWN, UP, ProbeTarget
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,6 @@ def echo_device(target: ProbeTarget, calling_ae: str, timeout: float) -> Echo:
 
 Targets = Callable[[], Awaitable[list[ProbeTarget]]]
 Record = Callable[[ProbeTarget, datetime, tuple[str, datetime, str] | None], Awaitable[None]]
-LeaderLock = Callable[[], Awaitable[bool]]
 Echoer = Callable[[ProbeTarget], Echo]
 
 
@@ -113,34 +112,19 @@ class Prober:
     ) -> None:
         self._targets = targets
         self._record = record
-        self._interval = interval
         self._failures_to_down = failures_to_down
-        self._is_leader = is_leader
         self._echo = echo
         self._clock = clock
         self._watches = {device: Watch(state=state) for device, state in (states or {}).items()}
-        self._task: asyncio.Task[None] | None = None
+        self._job = Periodic("probe round", self.probe_all, interval=interval, is_leader=is_leader)
 
     async def start(self) -> None:
         """Begin probing in the background."""
-        self._task = asyncio.create_task(self._run(), name="prober")
+        await self._job.start()
 
     async def close(self) -> None:
         """Stop probing (a probe in flight is abandoned; it is not recorded)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                if await self._is_leader():
-                    await self.probe_all()
-            except Exception:  # a store hiccup must not end probing for good
-                log.exception("probe round failed")
-            await asyncio.sleep(self._interval)
+        await self._job.close()
 
     async def probe_all(self) -> None:
         """One round: echo every monitored device at once, then record what changed."""
