@@ -12,10 +12,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-import orjson
 from sqlalchemy import Connection, insert, literal, select
 
-from store.fold.outbox import PENDING, UNMATCHED_STUDY, WEBHOOK, Route, study_key
+from store.fold.outbox import UNMATCHED_STUDY, WEBHOOK, Route, pending_row, study_key
 from store.schema import outbox, studies
 
 
@@ -57,14 +56,14 @@ def owe_unmatched_studies(
             .order_by(studies.c.first_instance_at)
             .limit(limit)
         ).all()
-        rows = [_row(route.name, study, now) for study in found]
+        rows = [_row(route, study, now) for study in found]
         if rows:
             conn.execute(insert(outbox), rows)
         added += len(rows)
     return added
 
 
-def _row(destination: str, study: Sequence, now: datetime) -> dict:
+def _row(route: Route, study: Sequence, now: datetime) -> dict:
     uid, accession, first_at, count = study
     data = {
         "study_instance_uid": uid,
@@ -72,23 +71,5 @@ def _row(destination: str, study: Sequence, now: datetime) -> dict:
         "first_instance_at": first_at,
         "instance_count": count,
     }
-    return {
-        "destination": destination,
-        "kind": WEBHOOK,
-        "event_type": UNMATCHED_STUDY,
-        "sequence_key": study_key(uid),
-        "event_id": str(uuid.uuid4()),
-        "occurred_at": now,
-        "data": orjson.dumps(data).decode(),
-        "body": None,
-        "state": PENDING,
-        "attempts": 0,
-        "created_at": now,
-        "next_attempt_at": now,
-        "claimed_at": None,
-        "claimed_until": None,
-        "claimed_by": "",
-        "sent_at": None,
-        "acknowledged_at": None,
-        "last_error": None,
-    }
+    row = pending_row(route, UNMATCHED_STUDY, study_key(uid), occurred_at=now, data=data, now=now)
+    return {**row, "event_id": str(uuid.uuid4())}

@@ -92,27 +92,47 @@ def route_notices(notices: Iterable[Row], routes: Sequence[Route], now: datetime
                 continue
             event_type = notice["data"]["milestone"] if route.kind == HL7 else notice["type"]
             rows.append(
-                {
-                    "destination": route.name,
-                    "kind": route.kind,
-                    "event_type": event_type,
-                    "sequence_key": notice["key"],
-                    "occurred_at": notice["at"],
-                    "data": orjson.dumps(notice["data"]).decode(),
-                    "body": None,
-                    "state": PENDING,
-                    "attempts": 0,
-                    "created_at": now,
-                    "next_attempt_at": now,
-                    "claimed_at": None,
-                    "claimed_until": None,
-                    "claimed_by": "",
-                    "sent_at": None,
-                    "acknowledged_at": None,
-                    "last_error": None,
-                }
+                pending_row(
+                    route,
+                    event_type,
+                    notice["key"],
+                    occurred_at=notice["at"],
+                    data=notice["data"],
+                    now=now,
+                )
             )
     return rows
 
 
 NO_DESTINATIONS = Destinations()
+
+
+def pending_row(
+    route: Route,
+    event_type: str,
+    sequence_key: str,
+    *,
+    occurred_at: datetime,
+    data: dict[str, Any],
+    now: datetime,
+) -> Row:
+    """A new outbox row, owed to `route` and not yet tried."""
+    return {
+        "destination": route.name,
+        "kind": route.kind,
+        "event_type": event_type,
+        "sequence_key": sequence_key,
+        "occurred_at": occurred_at,
+        "data": orjson.dumps(data).decode(),
+        "body": None,
+        "state": PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+        "claimed_at": None,
+        "claimed_until": None,
+        "claimed_by": "",
+        "sent_at": None,
+        "acknowledged_at": None,
+        "last_error": None,
+    }
