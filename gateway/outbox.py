@@ -19,7 +19,7 @@ from gateway.settings import Settings
 from mappers.hl7v2.status import StatusHeader
 from outbound.delivery import Channel, Deliverer, DeliveryOptions, Hl7Channel, WebhookChannel
 from outbound.mllp_client import MllpClient
-from outbound.unmatched import UnmatchedWatch
+from outbound.watch import Look, OutboxWatch
 from outbound.webhook_client import WebhookClient
 from store.fold.outbox import (
     DEAD,
@@ -32,6 +32,8 @@ from store.fold.outbox import (
 )
 from store.locks import UNMATCHED_LOCK_KEY, LeaderLock
 from store.outbox import list_outbox, retry_dead
+from store.outbox_overdue import owe_overdue_figures
+from store.outbox_watch import owe_unmatched_studies
 
 routes = Routes()
 
@@ -46,6 +48,19 @@ def outbox_destinations(settings: Settings) -> Destinations:
     )
     watched = any(TURNAROUND_OVER_GOAL in route.events for route in routes)
     return Destinations(routes, dict(settings.flow.goals) if watched else {})
+
+
+def clock_driven_looks(destinations: Destinations, unmatched_after: timedelta) -> list[Look]:
+    """The looks the outbox watch runs: for each event a webhook takes that no message
+    proves (an unmatched study, a figure still open past its goal)."""
+    routes = destinations.routes
+    taken = {event for r in routes if r.kind == WEBHOOK for event in r.events}
+    looks: list[Look] = []
+    if UNMATCHED_STUDY in taken:
+        looks.append(partial(owe_unmatched_studies, routes=routes, older_than=unmatched_after))
+    if TURNAROUND_OVER_GOAL in taken and destinations.goals:
+        looks.append(partial(owe_overdue_figures, routes=routes, goals=destinations.goals))
+    return looks
 
 
 def channels(settings: Settings) -> list[Channel]:
@@ -83,16 +98,15 @@ async def outbox_delivery(app: web.Application) -> AsyncIterator[None]:
     )
     await deliverer.start()
     app[OUTBOX] = deliverer
-    routes = outbox_destinations(settings).routes
-    watch: UnmatchedWatch | None = None
+    destinations = outbox_destinations(settings)
+    looks = clock_driven_looks(
+        destinations, timedelta(minutes=outbound.unmatched_study_after_minutes)
+    )
+    watch: OutboxWatch | None = None
     lock = LeaderLock(app[ENGINE], key=UNMATCHED_LOCK_KEY)
-    if any(r.kind == WEBHOOK and UNMATCHED_STUDY in r.events for r in routes):
-        watch = UnmatchedWatch(
-            app[INGEST],
-            routes,
-            older_than=timedelta(minutes=outbound.unmatched_study_after_minutes),
-            interval=outbound.unmatched_check_interval,
-            is_leader=lock.held,
+    if looks:
+        watch = OutboxWatch(
+            app[INGEST], looks, interval=outbound.unmatched_check_interval, is_leader=lock.held
         )
         await watch.start()
     yield

@@ -82,6 +82,7 @@ def _announce_late_figures(state: State, order: Row, set_now: str, at: datetime)
             "figure": figure,
             "minutes": round(minutes, 1),
             "goal_minutes": goal,
+            "open": False,  # complete, and late; a look may have announced it while open
             "at": at,
         }
         notify(state, TURNAROUND_OVER_GOAL, order_key(order["accession"]), at, fact)

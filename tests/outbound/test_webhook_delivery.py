@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import aiohttp
 import orjson
@@ -38,6 +39,7 @@ async def _gateway(
     database_url: str,
     receiver: HttpReceiver,
     events: tuple[str, ...] = ("milestone", "order_cancelled"),
+    goals: dict[str, float] | None = None,
 ) -> RunningGateway:
     hook = WebhookDestination(
         name="analytics", url=receiver.url, secret=SecretStr(SECRET), events=events, timeout=2.0
@@ -51,7 +53,8 @@ async def _gateway(
         "unmatched_study_after_minutes": 0.001,
         "unmatched_check_interval": 0.05,
     }
-    return await start_gateway(gateway_settings(database_url, outbound=outbound))
+    flow = {"goals": goals} if goals else {}
+    return await start_gateway(gateway_settings(database_url, outbound=outbound, flow=flow))
 
 
 async def _send(gateway: RunningGateway, *messages: bytes) -> None:
@@ -156,5 +159,26 @@ async def test_unmatched_study_is_announced(database_url: str, receiver: HttpRec
         assert event["type"] == "unmatched_study"
         assert event["data"]["study_instance_uid"] == image.StudyInstanceUID
         assert event["data"]["accession"] == "NOORDER1"
+    finally:
+        await gateway.runner.cleanup()
+
+
+async def test_an_exam_past_its_goal_is_announced_while_still_waiting(
+    database_url: str, receiver: HttpReceiver
+) -> None:
+    """An order not started within its access goal is announced as turnaround_over_goal
+    while still open, without any further message."""
+    goals = {"access/*/*/*": 0.01}  # 0.6 s from order to exam start
+    events = ("turnaround_over_goal",)
+    gateway = await _gateway(database_url, receiver, events=events, goals=goals)
+    try:
+        ordered = orm_new_order("LATE1", control_id="NW-LATE1", ordered_at=datetime.now(UTC))
+        await _send(gateway, ordered)
+        await receiver.wait_for_delivered(1)
+        (event,) = [orjson.loads(body) for _, body in receiver.received]
+        assert event["type"] == "turnaround_over_goal"
+        data = event["data"]
+        assert (data["accession"], data["figure"], data["open"]) == ("LATE1", "access", True)
+        assert data["goal_minutes"] == 0.01 and data["minutes"] >= 0.0
     finally:
         await gateway.runner.cleanup()

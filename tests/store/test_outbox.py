@@ -302,6 +302,7 @@ async def test_a_figure_over_its_goal_is_announced_once(database_url: str) -> No
                 "figure": "report_turnaround",
                 "minutes": 100.0,
                 "goal_minutes": 60.0,
+                "open": False,
                 "at": "2026-12-07T10:50:00+00:00",
             },
         )
