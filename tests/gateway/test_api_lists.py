@@ -21,6 +21,7 @@ _SUMMARY_KEYS = {
     "status",
     "modality",
     "priority",
+    "patient_class",
     "procedure_code",
     "procedure_text",
     "patient",
