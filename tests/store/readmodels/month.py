@@ -105,7 +105,17 @@ def month(ns: str, orders: int = 36, seed: int = 7) -> list[tuple[Event, ...]]:
             sent.append((ProcedureStepUpdated(step, status, ended, (), ended),))
         if rng.random() < 0.85:
             sent.append(
-                (_instance(ns, n, acc, patient, modality, device, t(rng.uniform(200, 260))),)
+                (
+                    _instance(
+                        ns,
+                        n,
+                        acc,
+                        patient,
+                        modality=modality,
+                        device=device,
+                        at=t(rng.uniform(200, 260)),
+                    ),
+                )
             )
         if rng.random() < 0.1:
             sent.append(
@@ -122,7 +132,7 @@ def month(ns: str, orders: int = 36, seed: int = 7) -> list[tuple[Event, ...]]:
 
 
 def _instance(
-    ns: str, n: int, acc: str, patient: PatientId, modality: str, device: str, at: datetime
+    ns: str, n: int, acc: str, patient: PatientId, *, modality: str, device: str, at: datetime
 ) -> InstanceStored:
     uid = f"1.9.{ns}.{n}"
     return InstanceStored(
