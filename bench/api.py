@@ -49,7 +49,8 @@ from mappers.fhir.search import parse_search
 from store import figures as flow_figures
 from store.engine import create_engine
 from store.fhir import search_resources
-from store.flow import BoardQuery, TurnaroundQuery, read_board, read_turnaround
+from store.reading.board import BoardQuery, read_board
+from store.reading.turnaround import TurnaroundQuery, read_turnaround
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

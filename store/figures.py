@@ -6,7 +6,8 @@
   equally specific ones, the first in sorted key order.
 - Percentiles interpolate linearly between the two nearest ranks, h = (n - 1) * p: the same
   rule as PostgreSQL's percentile_cont and NumPy's default ("linear"). The fraction of h is
-  taken exactly (p is a whole percent), so the SQL in `store.flow` gives the same floats.
+  taken exactly (p is a whole percent), so the SQL in `store.reading.turnaround` gives the
+  same floats.
 - Time buckets are facility-local wall-clock hours, days or ISO weeks (from Monday).
 - PostgreSQL's percentile_disc(f) returns the value at 0-based rank max(ceil(f * n), 1) - 1
   (f * n in float8). The ranks floor(h) and floor(h) + 1 depend on n, which an aggregate's

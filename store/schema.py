@@ -533,7 +533,10 @@ class OrderFigureRecord(Base):
 
     __tablename__ = "order_figures"
 
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    # Derived rows: they go with their order.
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
     figure: Mapped[str] = mapped_column(String(32), primary_key=True)
     end_at: Mapped[datetime] = mapped_column(UtcDateTime())
     value_ms: Mapped[int] = mapped_column(BigInteger)
@@ -559,7 +562,10 @@ class BoardOrderRecord(Base):
 
     __tablename__ = "board_orders"
 
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    # Derived rows: they go with their order.
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
     state: Mapped[str] = mapped_column(String(16))  # store.fold.readmodels.STORED_STATES
     since: Mapped[datetime] = mapped_column(UtcDateTime())
     scheduled_start: Mapped[datetime | None] = mapped_column(UtcDateTime())

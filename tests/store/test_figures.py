@@ -28,8 +28,9 @@ from store.figures import (
     offset_spans,
     percentile,
 )
-from store.flow import TurnaroundQuery, read_turnaround
 from store.migrate import migrate
+from store.reading.turnaround import TurnaroundQuery, read_turnaround
+from store.rebuild import rebuild_read_models
 from store.schema import orders
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -225,6 +226,7 @@ async def _sql_figures(
                     )
                 ],
             )
+            await conn.run_sync(rebuild_read_models, BERLIN)  # rows written behind the fold
             query = TurnaroundQuery(
                 figures=("access",),
                 start=T0 - timedelta(days=1),

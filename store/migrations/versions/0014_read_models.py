@@ -39,7 +39,10 @@ def upgrade() -> None:
         sa.Column("device", sa.String(length=64), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_order_figures_order_id_orders")
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_order_figures_order_id_orders"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("order_id", "figure", name=op.f("pk_order_figures")),
     )
@@ -58,7 +61,10 @@ def upgrade() -> None:
         sa.Column("modality", sa.String(length=16), nullable=False),
         sa.Column("device", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
-            ["order_id"], ["orders.id"], name=op.f("fk_board_orders_order_id_orders")
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_board_orders_order_id_orders"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_board_orders")),
     )
