@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store import figures
 from store.fold.readmodels import STORED_STATES
-from store.reading.paging import after_key
+from store.paging import after_key
 from store.reading.sql import at
 from store.schema import board_orders, orders, patients
 

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store import figures
-from store.reading.paging import KeyedPage, after_key, page_of
+from store.paging import Page, after_key, page_of
 from store.reading.sql import at
 from store.schema import order_figures
 
@@ -66,14 +66,14 @@ class FigureRow:
 
 async def read_turnaround(
     conn: AsyncConnection, query: TurnaroundQuery, *, after: tuple[str, str] | None, limit: int
-) -> KeyedPage[FigureRow]:
+) -> Page[FigureRow]:
     """Turnaround figures by figure and group, in (figure, group) order; one statement.
 
     `after` is the (figure, group) of the previous page's last row (keyset paging).
     """
     wanted = [name for name in figures.FIGURES if name in query.figures]
     if not wanted:
-        return KeyedPage(())
+        return Page(())
     grouped = _grouped(query, wanted)
     statement = select(grouped)
     if after is not None:

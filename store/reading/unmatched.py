@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, String, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from store.reading.paging import KeyedPage, after_key, page_of
+from store.paging import Page, after_key, page_of
 from store.reading.sql import at
 from store.schema import devices, orders, patients, procedure_steps, studies
 
@@ -39,7 +39,7 @@ async def list_unmatched(
     kinds: Sequence[str] = UNMATCHED_KINDS,
     after: tuple[datetime, str, int] | None,
     limit: int,
-) -> KeyedPage[UnmatchedItem]:
+) -> Page[UnmatchedItem]:
     """Unmatched items newest first by (first_seen, kind, id); one statement."""
     branches = [_BRANCHES[kind]() for kind in UNMATCHED_KINDS if kind in kinds]
     listed = (union_all(*branches) if len(branches) > 1 else branches[0]).subquery("unmatched")

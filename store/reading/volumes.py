@@ -30,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store import figures
 from store.fold.readmodels import VOLUME_MEASURES, facility_hour
+from store.paging import Page, after_key, page_of
 from store.reading.devices import order_device
-from store.reading.paging import KeyedPage, after_key, page_of
 from store.reading.sql import at, bucket
 from store.schema import orders, volume_hours
 
@@ -64,7 +64,7 @@ class VolumeRow:
 
 async def read_volumes(
     conn: AsyncConnection, query: VolumeQuery, *, after: tuple[datetime, str] | None, limit: int
-) -> KeyedPage[VolumeRow]:
+) -> Page[VolumeRow]:
     """Volumes per bucket and group, buckets oldest first; one statement.
 
     `after` is the (bucket start, group) of the previous page's last row (keyset paging).
