@@ -103,8 +103,8 @@ def milliseconds(begin: datetime, end: datetime) -> int:
 
 
 def facility_day(instant: datetime, tz: ZoneInfo) -> date:
-    """The facility-local date of an instant."""
-    return instant.astimezone(tz).date()
+    """The facility-local date of an instant (its UTC date at the calendar's very ends)."""
+    return _local(instant, tz).date()
 
 
 def figure_rows(order: Row, device: str, tz: ZoneInfo) -> dict[str, Row]:
@@ -192,13 +192,25 @@ def volume_events(order: Row) -> list[tuple[str, datetime]]:
 
 def facility_hour(instant: datetime, tz: ZoneInfo) -> datetime:
     """The UTC instant at which the facility-local hour holding `instant` began."""
-    local = instant.astimezone(tz)
-    return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    local = _local(instant, tz)
+    try:
+        return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    except OverflowError:
+        return instant.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def _local(instant: datetime, tz: ZoneInfo) -> datetime:
+    """The instant in the facility's zone; in UTC where that zone would leave the calendar
+    (a time in year 1 or 9999 that a sender wrote)."""
+    try:
+        return instant.astimezone(tz)
+    except OverflowError:
+        return instant.astimezone(UTC)
 
 
 def wall_hour(hour: datetime, tz: ZoneInfo) -> int:
     """Local wall-clock hours since 1970-01-01 00:00 of an hour's start."""
-    return wall_seconds(hour.astimezone(tz).replace(tzinfo=None)) // 3600
+    return wall_seconds(_local(hour, tz).replace(tzinfo=None)) // 3600
 
 
 def volume_counts(order: Row, device: str, tz: ZoneInfo) -> Counter[tuple[datetime, str, str, str]]:

@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.engine import create_engine
+from store.fold.readmodels import facility_day, facility_hour, wall_hour
 from store.inbound import Inbound, Outcome
 from store.rebuild import rebuild_read_models
 from store.schema import (
@@ -256,3 +257,15 @@ async def test_rebuild_gives_the_rows_the_fold_kept(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert rebuilt == kept == expected
+
+
+def test_times_at_the_calendars_ends_still_have_a_day_and_an_hour() -> None:
+    """A sender's year-9999 or year-1 time gets a day and an hour instead of refusing the batch."""
+    late = datetime(9999, 12, 31, 23, 30, tzinfo=UTC)
+    early = datetime(1, 1, 1, 0, 30, tzinfo=UTC)
+    east, west = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/New_York")
+    assert facility_day(late, east).isoformat() == "9999-12-31"
+    assert facility_hour(late, east) == datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    assert facility_day(early, west).isoformat() == "0001-01-01"
+    assert facility_hour(early, west) == datetime(1, 1, 1, 0, 0, tzinfo=UTC)
+    assert wall_hour(facility_hour(late, east), east) > 0
