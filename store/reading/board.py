@@ -136,25 +136,35 @@ async def read_board(
         counts_all[state] += row["n"]
         by_modality[row["modality"]][state] += row["n"]
         by_device[row["device"]][state] += row["n"]
-    listed = select(
-        b.order_id, b.state, b.since, b.device, orders.c.modality,
-        *(orders.c[name] for name in _ORDER_DETAILS),
-        *(patients.c[name] for name in _PATIENT_DETAILS),
-    ).select_from(
-        board_orders.join(orders, orders.c.id == b.order_id).outerjoin(
-            patients, orders.c.patient_id == patients.c.id
-        )
-    ).where(shown)  # fmt: skip
+    # The page is picked from the board rows alone (a few thousand small rows), and only its
+    # rows are joined to their order and patient.
+    picked = select(b.order_id, b.state, b.since, b.device, rank.label("rank")).where(shown)
     if query.states:
-        listed = listed.where(
-            b.state.in_([STORED_STATES[BOARD_STATES.index(s)] for s in query.states])
-        )
+        stored = [STORED_STATES[BOARD_STATES.index(s)] for s in query.states]
+        picked = picked.where(b.state.in_(stored))
     if after is not None:
         state, since, order_id = after
-        listed = listed.where(
+        picked = picked.where(
             after_key((rank, b.since, b.order_id), (BOARD_STATES.index(state), at(since), order_id))
         )
-    listed = listed.order_by(rank, b.since, b.order_id).limit(limit + 1)
+    page = picked.order_by(rank, b.since, b.order_id).limit(limit + 1).subquery("page")
+    listed = (
+        select(
+            page.c.order_id,
+            page.c.state,
+            page.c.since,
+            page.c.device,
+            orders.c.modality,
+            *(orders.c[name] for name in _ORDER_DETAILS),
+            *(patients.c[name] for name in _PATIENT_DETAILS),
+        )
+        .select_from(
+            page.join(orders, orders.c.id == page.c.order_id).outerjoin(
+                patients, orders.c.patient_id == patients.c.id
+            )
+        )
+        .order_by(page.c.rank, page.c.since, page.c.order_id)
+    )
     rows = list((await conn.execute(listed)).mappings())
     items = [_board_item(row, query.now) for row in rows[:limit]]
     next_key = None
