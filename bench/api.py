@@ -49,12 +49,16 @@ from mappers.fhir.search import parse_search
 from store import figures as flow_figures
 from store.engine import create_engine
 from store.fhir import search_resources
-from store.flow import BoardQuery, TurnaroundQuery, read_board, read_turnaround
+from store.reading.board import BoardQuery, read_board
+from store.reading.turnaround import TurnaroundQuery, read_turnaround
+from store.reading.volumes import VolumeQuery, read_volumes
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 CONCURRENCY = 4
 WINDOW = timedelta(days=30)
+YEAR = timedelta(days=366)
+MONTH = timedelta(days=31)
 READY_TIMEOUT = 60.0
 URLS_PER_CHECK = 5
 
@@ -84,7 +88,8 @@ def run(quick: bool) -> list[Figure]:
                 value=round(data.seconds, 2),
                 unit="s",
                 higher_is_better=False,
-                note="generation time: migrations, INSERT ... SELECT, index builds, VACUUM ANALYZE",
+                note="generation time: migrations, INSERT ... SELECT, index builds, "
+                f"rebuild-read-models ({data.rebuild_seconds:.1f} s), VACUUM ANALYZE",
             )
         )
         with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
@@ -111,6 +116,8 @@ def _cases(data: Dataset, base: str) -> list[Case]:
     end = data.now.replace(microsecond=0)
     start = end - WINDOW
     window = f"from={_iso(start)}&to={_iso(end)}"
+    year = f"from={_iso(end - YEAR)}&to={_iso(end)}"
+    month = f"from={_iso(end - MONTH)}&to={_iso(end)}"
     accession = quote("urn:imaging-gateway:accession|", safe="")
     return [
         Case(
@@ -118,6 +125,23 @@ def _cases(data: Dataset, base: str) -> list[Case]:
             "GET /api/v1/flow/turnaround (30 days, group_by=modality) p99",
             [f"{base}/api/v1/flow/turnaround?{window}&group_by=modality"],
             300.0,
+            lambda body: len(body.get("items", ())) > 0,
+        ),
+        Case(
+            "turnaround_year",
+            "GET /api/v1/flow/turnaround (366 days, group_by=modality / priority) p99",
+            [
+                f"{base}/api/v1/flow/turnaround?{year}&group_by=modality",
+                f"{base}/api/v1/flow/turnaround?{year}&group_by=priority",
+            ],
+            1000.0,
+            lambda body: len(body.get("items", ())) > 0,
+        ),
+        Case(
+            "volumes",
+            "GET /api/v1/flow/volumes (31 days, interval=day) p99",
+            [f"{base}/api/v1/flow/volumes?{month}&interval=day"],
+            200.0,
             lambda body: len(body.get("items", ())) > 0,
         ),
         Case(
@@ -308,6 +332,28 @@ async def _plans(data: Dataset, slow: set[str]) -> str:
                 ),
                 after=None,
                 limit=50,
+            ),
+        ),
+        (
+            "turnaround_year",
+            lambda conn: read_turnaround(
+                conn,
+                TurnaroundQuery(
+                    figures=tuple(flow_figures.FIGURES),
+                    start=end - YEAR,
+                    end=end,
+                    tz=utc,
+                    group_by="priority",
+                    goals=DEFAULT_GOALS,
+                ),
+                after=None,
+                limit=50,
+            ),
+        ),
+        (
+            "volumes",
+            lambda conn: read_volumes(
+                conn, VolumeQuery(start=end - MONTH, end=end, tz=utc), after=None, limit=50
             ),
         ),
         (

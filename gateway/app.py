@@ -170,7 +170,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(settings.url, busy_timeout=settings.busy_timeout)
     try:
         if settings.migrate_on_start:
-            await migrate(engine)
+            await migrate(engine, app[SETTINGS].timezone)
         elif await pending_revisions(engine):
             raise SchemaOutOfDate(
                 "the database schema is older than this gateway; run `imaging-gateway migrate`"
@@ -189,6 +189,7 @@ async def _ingest(app: web.Application) -> AsyncIterator[None]:
         timeout=settings.database.busy_timeout * 2,
         # Every batch writes what its changes owe these destinations, in its own commit.
         destinations=outbox.outbox_destinations(settings),
+        tz=settings.tz,  # the read models' facility days and hours
         on_batch=app[METRICS].batch_messages.observe,
     )
     await ingest.start()

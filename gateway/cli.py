@@ -1,4 +1,5 @@
-"""The `imaging-gateway` command: serve, migrate, replay FILE, simulate, backup PATH, token."""
+"""The `imaging-gateway` command: serve, migrate, rebuild-read-models, replay FILE, simulate,
+backup PATH, token."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from store.engine import create_engine
 from store.errors import SchemaOutOfDate
 from store.ingest import Ingest
 from store.migrate import migrate
+from store.rebuild import Rebuilt, rebuild_read_models
 from store.retention import Cutoffs, Pruned
 
 
@@ -60,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)
+
+    rebuild = commands.add_parser(
+        "rebuild-read-models",
+        help="recompute the flow figures, board state and volume counts from the orders",
+    )
+    rebuild.set_defaults(run=_rebuild_read_models)
 
     replay = commands.add_parser("replay", help="send the HL7 messages in FILE over MLLP")
     replay.add_argument("file", type=Path, help="a file of HL7 v2 messages (ER7 or MLLP frames)")
@@ -128,12 +136,29 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     async def run() -> None:
         engine = create_engine(settings.database.url, busy_timeout=settings.database.busy_timeout)
         try:
-            await migrate(engine)
+            await migrate(engine, settings.timezone)
         finally:
             await engine.dispose()
 
     asyncio.run(run())
     print("database is at the newest schema")
+    return 0
+
+
+def _rebuild_read_models(settings: Settings, _args: argparse.Namespace) -> int:
+    async def run() -> Rebuilt:
+        engine = create_engine(settings.database.url, busy_timeout=settings.database.busy_timeout)
+        try:
+            async with engine.begin() as conn:
+                return await conn.run_sync(rebuild_read_models, settings.tz)
+        finally:
+            await engine.dispose()
+
+    rebuilt = asyncio.run(run())
+    print(
+        f"read models rebuilt: {rebuilt.figures} figure rows, {rebuilt.board} board rows, "
+        f"{rebuilt.volume_hours} volume hours"
+    )
     return 0
 
 

@@ -35,17 +35,15 @@ from gateway.models.flow import (
 from gateway.models.lists import OrderPage
 from gateway.problems import BadRequest, Conflict, NotFound
 from store import figures
-from store import flow as store_flow
-from store.flow import (
-    BOARD_STATES,
-    UNMATCHED_KINDS,
-    list_unmatched,
-    read_board,
-    read_turnaround,
-    read_volumes,
-)
 from store.linking import LinkOutcome, LinkRequest, link_unmatched
 from store.queries import OrderFilter, list_orders
+from store.reading import board as store_board
+from store.reading import turnaround as store_turnaround
+from store.reading import volumes as store_volumes
+from store.reading.board import BOARD_STATES, read_board
+from store.reading.turnaround import read_turnaround
+from store.reading.unmatched import UNMATCHED_KINDS, list_unmatched
+from store.reading.volumes import read_volumes
 
 DEFAULT_RANGE = timedelta(days=7)
 
@@ -61,7 +59,7 @@ routes = Routes()
 )
 async def flow_board(request: web.Request, query: BoardQuery) -> web.Response:
     """The department now: open orders by state with counts by modality and device."""
-    board_query = store_flow.BoardQuery(
+    board_query = store_board.BoardQuery(
         now=datetime.now(UTC),
         tz=request.app[SETTINGS].tz,
         modality=query.modality,
@@ -90,7 +88,7 @@ async def flow_turnaround(request: web.Request, query: TurnaroundQuery) -> web.R
     """Turnaround figures (count, p50, p90, p95, share within goal) by group, END time in range."""
     start, end = _window(query.from_, query.to, MAX_TURNAROUND_DAYS)
     settings = request.app[SETTINGS]
-    turnaround_query = store_flow.TurnaroundQuery(
+    turnaround_query = store_turnaround.TurnaroundQuery(
         figures=query.figure or tuple(figures.FIGURES),
         start=start,
         end=end,
@@ -150,7 +148,7 @@ async def flow_turnaround_orders(request: web.Request, query: FigureOrdersQuery)
 async def flow_volumes(request: web.Request, query: VolumesQuery) -> web.Response:
     """Exams ordered, performed, reported, cancelled and not shown per local bucket and group."""
     start, end = _window(query.from_, query.to, MAX_VOLUME_DAYS[query.interval])
-    volume_query = store_flow.VolumeQuery(
+    volume_query = store_volumes.VolumeQuery(
         start=start,
         end=end,
         tz=request.app[SETTINGS].tz,

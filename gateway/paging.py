@@ -1,22 +1,17 @@
-"""Opaque keyset cursors, shared by the /api lists.
-
-A cursor is the last item's sort key as base64url JSON; it is opaque to clients and only ever
-compared, never trusted for more. Each part is checked by its reader; a cursor that does not
-read is answered 400 naming `cursor`.
+"""Opaque keyset cursors of the /api lists: the paging kit's codec (`mappers.cursor`, which
+`/fhir` uses too), each part checked by its reader; a cursor that does not read is answered 400
+naming `cursor`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-import orjson
-
 from gateway.contract.types import MAX_ROW_ID
 from gateway.problems import BadRequest
+from mappers.cursor import aware, decode_key, encode_key
 from store.queries import SortKey
 
 _NOT_OURS = "cursor: not a cursor this list issued"
@@ -24,10 +19,7 @@ _NOT_OURS = "cursor: not a cursor this list issued"
 
 def encode_cursor(key: Sequence[Any] | None) -> str | None:
     """The opaque cursor for a sort key; None for None (no further page)."""
-    if key is None:
-        return None
-    parts = [part.isoformat() if isinstance(part, datetime) else part for part in key]
-    return base64.urlsafe_b64encode(orjson.dumps(parts)).rstrip(b"=").decode("ascii")
+    return None if key is None else encode_key(key)
 
 
 def read_parts(text: str | None, readers: Sequence[Callable[[Any], Any]]) -> tuple[Any, ...] | None:
@@ -39,11 +31,9 @@ def read_parts(text: str | None, readers: Sequence[Callable[[Any], Any]]) -> tup
     if text is None:
         return None
     try:
-        parts = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        if not isinstance(parts, list) or len(parts) != len(readers):
-            raise ValueError("not a sort key")
+        parts = decode_key(text, len(readers))
         return tuple(read(part) for read, part in zip(readers, parts, strict=True))
-    except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError):
         raise BadRequest(_NOT_OURS) from None
 
 
@@ -59,10 +49,7 @@ def read_cursor(text: str | None, *, nullable_time: bool) -> SortKey | None:
 
 def instant(value: Any) -> datetime:
     """An aware time."""
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError("naive time")
-    return moment
+    return aware(value)
 
 
 def nullable_instant(value: Any) -> datetime | None:

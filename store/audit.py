@@ -10,7 +10,8 @@ from sqlalchemy import ColumnElement, Connection, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mappers.fhir.audit_event import AuditRow
-from store.queries import Page, SortKey, keyset_after, keyset_page
+from store.paging import Page, after_key, page_of
+from store.queries import SortKey
 from store.schema import audit_events
 
 QUERY_LIMIT = 4000  # characters of a search kept (a URL's query string, at most 32 KiB)
@@ -60,7 +61,7 @@ async def list_entries(
         conditions.append(audit_events.c.recorded_at < end)
     if after is not None:
         conditions.append(
-            keyset_after(audit_events.c.recorded_at, audit_events.c.id, after, nulls_last=False)
+            after_key((audit_events.c.recorded_at, audit_events.c.id), after, (True, True))
         )
     rows = (
         await conn.execute(
@@ -73,4 +74,4 @@ async def list_entries(
     items: list[tuple[SortKey, Any]] = [
         ((row["recorded_at"], row["id"]), AuditRow(**row)) for row in rows
     ]
-    return keyset_page(items, limit)
+    return page_of(items, limit)

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
 from store.errors import Rejection, StoreUnavailable
+from store.fold.batch import UTC_ZONE
 from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
 from store.write import write_batch
@@ -56,10 +58,12 @@ def commit_batch(
     inbounds: Sequence[Inbound],
     now: datetime,
     destinations: Destinations = NO_DESTINATIONS,
+    tz: ZoneInfo = UTC_ZONE,
 ) -> list[Answer]:
-    """Store and apply a batch in one transaction; on an error, each message on its own."""
+    """Store and apply a batch in one transaction; on an error, each message on its own
+    (`tz`, the facility time zone, places the read models' days and hours)."""
     try:
-        return list(_write(engine, inbounds, now, destinations))
+        return list(_write(engine, inbounds, now, destinations, tz))
     except Exception as error:
         if is_unavailable(error):
             return _unavailable(len(inbounds), error)
@@ -71,7 +75,7 @@ def commit_batch(
     answers: list[Answer] = []
     for inbound in inbounds:
         try:
-            answers += _write(engine, [inbound], now, destinations)
+            answers += _write(engine, [inbound], now, destinations, tz)
         except Exception as error:
             if is_unavailable(error):
                 answers += _unavailable(1, error)
@@ -85,11 +89,12 @@ def _write(
     inbounds: Sequence[Inbound],
     now: datetime,
     destinations: Destinations = NO_DESTINATIONS,
+    tz: ZoneInfo = UTC_ZONE,
 ) -> list[Stored]:
     for attempt in range(_RETRIES):
         try:
             with engine.begin() as conn:
-                return write_batch(conn, inbounds, now, destinations)
+                return write_batch(conn, inbounds, now, destinations, tz)
         except sa_exc.DBAPIError as error:
             if not _retryable(error) or attempt == _RETRIES - 1:
                 raise

@@ -60,6 +60,7 @@ from mappers.fhir.search import (
     Sort,
     SortKey,
 )
+from store.paging import after_key
 from store.schema import (
     audit_events,
     device_transitions,
@@ -334,14 +335,9 @@ def _after(
     time: ColumnElement[Any] | None, row_id: ColumnElement[int], key: SortKey, descending: bool
 ) -> ColumnElement[bool]:
     """Rows after `key` in (time [DESC] NULLS LAST, id [DESC]) order."""
-    last_time, last_id = key
-    beyond_id = row_id < last_id if descending else row_id > last_id
     if time is None:
-        return beyond_id
-    if last_time is None:
-        return and_(time.is_(None), beyond_id)
-    beyond = time < last_time if descending else time > last_time
-    return or_(beyond, and_(time == last_time, beyond_id), time.is_(None))
+        return after_key((row_id,), (key[1],), (descending,))
+    return after_key((time, row_id), key, (descending, descending), (True, False))
 
 
 def _condition(source: _Source, clause: Clause) -> ColumnElement[bool]:

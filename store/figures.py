@@ -6,18 +6,13 @@
   equally specific ones, the first in sorted key order.
 - Percentiles interpolate linearly between the two nearest ranks, h = (n - 1) * p: the same
   rule as PostgreSQL's percentile_cont and NumPy's default ("linear"). The fraction of h is
-  taken exactly (p is a whole percent), so the SQL in `store.flow` gives the same floats.
+  taken exactly (p is a whole percent), so the SQL in `store.reading.turnaround` gives the
+  same floats.
 - Time buckets are facility-local wall-clock hours, days or ISO weeks (from Monday).
-- PostgreSQL's percentile_disc(f) returns the value at 0-based rank max(ceil(f * n), 1) - 1
-  (f * n in float8). The ranks floor(h) and floor(h) + 1 depend on n, which an aggregate's
-  fractions cannot, so `DISC_FRACTIONS` asks for p and p +- 2^-m: for any n up to 2^40 some
-  of them land on each rank needed (each side's powers of two step through every rank near
-  p * n), and `disc_percentile` finds them by repeating the same float arithmetic.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -37,21 +32,6 @@ PERCENTILES = (50, 90, 95)
 INTERVAL_SECONDS: Mapping[str, int] = {"hour": 3600, "day": 86400, "week": 7 * 86400}
 _EPOCH = datetime(1970, 1, 1)  # naive: wall-clock arithmetic
 _GOAL_PARTS = ("modality", "priority", "patient_class")
-_DISC_STEPS = 40  # fractions p +- 2^-1 .. 2^-40: exact ranks for groups of up to 2^40 values
-
-
-def _disc_fractions() -> tuple[float, ...]:
-    wanted = set()
-    for percent in PERCENTILES:
-        wanted.add(percent / 100)
-        for step in range(1, _DISC_STEPS + 1):
-            for sign in (-1, 1):
-                wanted.add(min(1.0, max(0.0, percent / 100 + sign * 2.0**-step)))
-    return tuple(sorted(wanted))
-
-
-# The fractions to pass to percentile_disc so that `disc_percentile` can read every percentile.
-DISC_FRACTIONS = _disc_fractions()
 
 
 def percentile(values: Sequence[float], percent: int) -> float:
@@ -68,30 +48,6 @@ def percentile(values: Sequence[float], percent: int) -> float:
     low, rest = divmod((len(ordered) - 1) * percent, 100)
     a = ordered[low]
     b = ordered[low + 1] if rest else a
-    return a + (b - a) * (rest / 100)
-
-
-def disc_rank(fraction: float, n: int) -> int:
-    """The 0-based rank whose value PostgreSQL's percentile_disc(fraction) returns of n values."""
-    return max(math.ceil(fraction * n), 1) - 1
-
-
-def disc_percentile(n: int, values: Sequence[float], percent: int) -> float:
-    """`percentile` of n values, from percentile_disc(DISC_FRACTIONS) over them (`values`).
-
-    Raises:
-        ValueError: `values` does not hold the ranks needed (n beyond 2^40, or not the answer
-            to DISC_FRACTIONS).
-    """
-    if len(values) != len(DISC_FRACTIONS):
-        raise ValueError("not one value per fraction of DISC_FRACTIONS")
-    pairs = zip(DISC_FRACTIONS, values, strict=True)
-    at_rank = {disc_rank(fraction, n): value for fraction, value in pairs}
-    low, rest = divmod((n - 1) * percent, 100)
-    if low not in at_rank or (rest and low + 1 not in at_rank):
-        raise ValueError(f"the ranks of percentile {percent} of {n} values were not read")
-    a = at_rank[low]
-    b = at_rank[low + 1] if rest else a
     return a + (b - a) * (rest / 100)
 
 

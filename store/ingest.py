@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,6 +34,7 @@ from store.commit import Answer, commit_batch
 from store.commits import CommitFeed
 from store.engine import create_postgres_writer_engine, create_writer_engine
 from store.errors import StoreError, StoreUnavailable
+from store.fold.batch import UTC_ZONE
 from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
 from store.probe import touch
@@ -76,8 +78,10 @@ class Ingest:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_batch: Callable[[int], None] | None = None,
         destinations: Destinations = NO_DESTINATIONS,
+        tz: ZoneInfo = UTC_ZONE,
     ) -> None:
         self._engine = engine
+        self._tz = tz  # the facility time zone: the read models' days and hours
         # The outbound destinations: every batch writes what it owes them (store.fold.outbox).
         self._destinations = destinations
         self._timeout = timeout
@@ -218,7 +222,11 @@ class Ingest:
             batch, stopping = self._gather(first, self._thread_queue.get_nowait, stopping)
             self._saw([p.inbound for p in batch])
             answers = commit_batch(
-                self._sqlite, [p.inbound for p in batch], self._clock(), self._destinations
+                self._sqlite,
+                [p.inbound for p in batch],
+                self._clock(),
+                self._destinations,
+                self._tz,
             )
             self._answer(batch, answers)
         self._refuse_late(self._thread_queue.get_nowait)
@@ -247,7 +255,12 @@ class Ingest:
             try:
                 async with asyncio.timeout(self._timeout):
                     answers = await greenlet_spawn(
-                        commit_batch, sync_engine, inbounds, self._clock(), self._destinations
+                        commit_batch,
+                        sync_engine,
+                        inbounds,
+                        self._clock(),
+                        self._destinations,
+                        self._tz,
                     )
             except TimeoutError:
                 answers = [StoreUnavailable("store unavailable: TimeoutError")] * len(batch)

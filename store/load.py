@@ -131,6 +131,14 @@ def load(conn: Connection, keys: Keys) -> Loaded:
             reader.read("steps", id=found["steps"])
         probed_orders = found["orders"]
     _orders(reader, keys, probed_orders)
+    order_ids = sorted(
+        reader.loaded.ids.get("orders", {}).get(k) for k in reader.loaded.tables["orders"]
+    )
+    if order_ids:
+        # Every step and study of the orders read: the read models' device of an order is
+        # worked out from all of them (store.fold.readmodels).
+        reader.read("steps", order=order_ids)
+        reader.read("studies", order=order_ids)
     _arrivals(reader, keys)
     if keys.devices:
         reader.read("devices", key=keys.devices)
@@ -243,6 +251,8 @@ def _condition(dialect: str, name: str, condition: str) -> ColumnElement[bool]:
             return _is_in(dialect, table.c.requested_procedure_id, "procedure")
         case "patient":
             return _is_in(dialect, table.c.patient_id, "patient")
+        case "order":
+            return _is_in(dialect, table.c.order_id, "order")
         case "latest":
             # Each device's probe session with the latest cover: the one a probe extends.
             later = table.alias("later")

@@ -26,15 +26,16 @@ def alembic_config() -> Config:
     return config
 
 
-async def migrate(engine: AsyncEngine) -> None:
+async def migrate(engine: AsyncEngine, tz: str = "UTC") -> None:
     """Upgrade the database to head in one transaction; on SQLite, make freed pages
-    returnable (incremental auto-vacuum), once."""
+    returnable (incremental auto-vacuum), once. `tz` is the facility time zone, which the
+    read models' backfill needs (their days and hours are the facility's)."""
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
             )
-        await conn.run_sync(_upgrade)
+        await conn.run_sync(_upgrade, tz)
     if engine.dialect.name == "sqlite":
         await _incremental_vacuum_mode(engine)
 
@@ -65,7 +66,8 @@ async def pending_revisions(engine: AsyncEngine) -> bool:
     return current != ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, tz: str = "UTC") -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
+    config.attributes["facility_tz"] = tz
     command.upgrade(config, "head")

@@ -20,7 +20,8 @@ from sqlalchemy import ColumnElement, Connection, bindparam, func, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.fold.outbox import DEAD, DELIVERED, PENDING
-from store.queries import Page, SortKey, keyset_after, keyset_page
+from store.paging import Page, after_key, page_of
+from store.queries import SortKey
 from store.schema import orders, outbox, patients
 
 ERROR_LIMIT = 2000  # characters of an attempt's error kept
@@ -291,7 +292,7 @@ async def list_outbox(
     if destination is not None:
         conditions.append(outbox.c.destination == destination)
     if after is not None:
-        conditions.append(keyset_after(outbox.c.created_at, outbox.c.id, after, nulls_last=False))
+        conditions.append(after_key((outbox.c.created_at, outbox.c.id), after, (True, True)))
     rows = (
         await conn.execute(
             select(outbox)
@@ -303,7 +304,7 @@ async def list_outbox(
     items: list[tuple[SortKey, OutboxView]] = [
         ((row["created_at"], row["id"]), _view(row)) for row in rows
     ]
-    return keyset_page(items, limit)
+    return page_of(items, limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mappers.events import Milestone
 from store.figures import FIGURES
+from store.paging import Page, after_key, page_of
 from store.schema import messages, order_timeline, orders, patients, reports
-
-T = TypeVar("T")
 
 # A list's sort key, newest first: (time, row id). Orders without `ordered_at` have None.
 SortKey = tuple[datetime | None, int]
@@ -174,14 +173,6 @@ class MessageFilter:
     received_to: datetime | None = None  # exclusive
 
 
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """One page of a list, and the sort key of its last item when more follow."""
-
-    items: tuple[T, ...]
-    next_key: SortKey | None = None
-
-
 _MILESTONE_COLUMNS = [orders.c[f"{m.value}_at"] for m in Milestone]
 # OrderView fields read straight from same-named order columns.
 _ORDER_COLUMNS = [f.name for f in fields(OrderView) if f.name in orders.c]
@@ -284,7 +275,9 @@ async def list_orders(
     if where.figure is not None:
         conditions.extend(_figure_conditions(where))
     if after is not None:
-        conditions.append(keyset_after(orders.c.ordered_at, orders.c.id, after, nulls_last=True))
+        conditions.append(
+            after_key((orders.c.ordered_at, orders.c.id), after, (True, True), (True, False))
+        )
     rows = (
         await conn.execute(
             select(
@@ -317,7 +310,7 @@ async def list_orders(
         )
         for row in rows
     ]
-    return keyset_page(items, limit)
+    return page_of(items, limit)
 
 
 def _figure_conditions(where: OrderFilter) -> list[ColumnElement[bool]]:
@@ -357,9 +350,7 @@ async def list_messages(
     if where.received_to is not None:
         conditions.append(messages.c.received_at < where.received_to)
     if after is not None:
-        conditions.append(
-            keyset_after(messages.c.received_at, messages.c.id, after, nulls_last=False)
-        )
+        conditions.append(after_key((messages.c.received_at, messages.c.id), after, (True, True)))
     rows = (
         await conn.execute(
             select(*_MESSAGE_COLUMNS)
@@ -368,9 +359,7 @@ async def list_messages(
             .limit(limit + 1)
         )
     ).mappings()
-    return keyset_page(
-        [((row["received_at"], row["id"]), MessageView(**row)) for row in rows], limit
-    )
+    return page_of([((row["received_at"], row["id"]), MessageView(**row)) for row in rows], limit)
 
 
 async def get_message(conn: AsyncConnection, message_id: int) -> KeptMessage | None:
@@ -392,24 +381,6 @@ async def get_message(conn: AsyncConnection, message_id: int) -> KeptMessage | N
 async def get_message_outcome(conn: AsyncConnection, message_id: int) -> str | None:
     """The recorded outcome of the message with this id, or None when there is none."""
     return await conn.scalar(select(messages.c.outcome).where(messages.c.id == message_id))
-
-
-def keyset_after(
-    time: ColumnElement[Any], row_id: ColumnElement[int], key: SortKey, *, nulls_last: bool
-) -> ColumnElement[bool]:
-    """Rows after `key` in (time DESC [NULLS LAST], id DESC) order."""
-    last_time, last_id = key
-    if last_time is None:
-        return and_(time.is_(None), row_id < last_id)
-    later = or_(time < last_time, and_(time == last_time, row_id < last_id))
-    return or_(later, time.is_(None)) if nulls_last else later
-
-
-def keyset_page(items: Sequence[tuple[SortKey, T]], limit: int) -> Page[T]:
-    """A page from up to `limit + 1` keyed items (the extra one says that more follow)."""
-    shown = items[:limit]
-    next_key = shown[-1][0] if len(items) > limit else None
-    return Page(tuple(item for _, item in shown), next_key)
 
 
 async def ping(conn: AsyncConnection) -> None:

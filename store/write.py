@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Boolean,
@@ -32,7 +33,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from store.errors import EventRejected
 from store.flush import add_outbox_rows, flush, give_ids
-from store.fold.batch import Folding, fold_batch
+from store.flush_read_models import flush_read_models
+from store.fold.batch import UTC_ZONE, Folding, fold_batch
 from store.fold.messages import Arrival, Identity, Logged, Verdict, judge
 from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
@@ -61,6 +63,7 @@ def write_batch(
     inbounds: Sequence[Inbound],
     now: datetime,
     destinations: Destinations = NO_DESTINATIONS,
+    tz: ZoneInfo = UTC_ZONE,
 ) -> list[Stored]:
     """Store and apply a batch whose message identities are distinct; one answer each. The
     outbox rows the changes owe the `destinations` are written in the same
@@ -94,9 +97,11 @@ def write_batch(
             [Folding(message_ids[i], inbounds[i].events) for i in folding],
             now,
             destinations,
+            tz,
         )
         flush(conn, loaded, folded.state)
         add_outbox_rows(conn, folded.outbox)
+        flush_read_models(conn, loaded.ids.get("orders", {}), folded.read_models)
         for made in folded.state.appended["made"]:
             created.setdefault(made["message_id"], []).append(
                 loaded.ids[made["table"]][made["key"]]

@@ -10,16 +10,10 @@ from pydantic import BaseModel, Field
 from gateway.contract.types import GroupValue, Instant, RowId, Text, choices, one_of
 from gateway.models.common import Body, Paged, Query, page_of
 from store.figures import FIGURES, INTERVAL_SECONDS
-from store.flow import (
-    BOARD_STATES,
-    GROUPS,
-    UNMATCHED_KINDS,
-    VOLUME_GROUPS,
-    BoardItem,
-    FigureRow,
-    UnmatchedItem,
-    VolumeRow,
-)
+from store.reading.board import BOARD_STATES, BoardItem
+from store.reading.turnaround import GROUPS, FigureRow
+from store.reading.unmatched import UNMATCHED_KINDS, UnmatchedItem
+from store.reading.volumes import VOLUME_GROUPS, VolumeRow
 
 MAX_TURNAROUND_DAYS = 366
 # The longest range each volume interval may cover, to bound the number of buckets.

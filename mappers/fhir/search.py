@@ -22,16 +22,13 @@ Semantics (FHIR R4 search, strict handling):
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-import orjson
-
+from mappers.cursor import aware, decode_key, encode_key
 from mappers.fhir.resources import (
     DICOM_UID,
     DICOM_VOCABULARY,
@@ -359,8 +356,7 @@ def parse_search(resource_type: ResourceType, pairs: Iterable[tuple[str, str]]) 
 def encode_cursor(sort: Sort, key: SortKey) -> str:
     """The opaque `_cursor` of a page that follows the row with this sort key."""
     when, row_id = key
-    raw = orjson.dumps([sort.name, None if when is None else when.isoformat(), row_id])
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return encode_key([sort.name, when, row_id])
 
 
 def decode_cursor(text: str, sort: Sort) -> SortKey:
@@ -370,16 +366,13 @@ def decode_cursor(text: str, sort: Sort) -> SortKey:
         SearchError: it is not a cursor this server issued for a search in this order.
     """
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        name, when, row_id = orjson.loads(raw)
+        name, when, row_id = decode_key(text, 3)
         if name != sort.name or type(row_id) is not int:
             raise ValueError("another search's cursor")
-        key_time = None if when is None else datetime.fromisoformat(when)
-        if key_time is not None and key_time.tzinfo is None:
-            raise ValueError("naive time")
+        key_time = None if when is None else aware(when)
         if key_time is not None and sort.field is Field.ID:
             raise ValueError("a time in an id cursor")
-    except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError):
+    except (ValueError, TypeError):
         raise SearchError("_cursor: not a cursor this server issued for this search") from None
     return key_time, row_id
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mappers.events import (
     AppointmentCancelled,
@@ -43,8 +44,10 @@ from store.fold import (
     studies,
 )
 from store.fold.outbox import NO_DESTINATIONS, Destinations, route_notices
+from store.fold.readmodels import ReadModelChanges, read_model_changes
 from store.fold.state import Key, Row, State
 
+UTC_ZONE = ZoneInfo("UTC")
 Rule = Callable[[State, Any, int | None], None]
 
 RULES: Mapping[type, Rule] = {
@@ -82,11 +85,12 @@ class Folding:
 @dataclass(slots=True)
 class Folded:
     """The batch's rows after the fold, what became of each message (None: applied), and the
-    outbox rows the applied ones owe the destinations."""
+    outbox rows the applied ones owe the destinations, and the read models' changes."""
 
     state: State
     refusals: list[Exception | None]
     outbox: list[Row]
+    read_models: ReadModelChanges
 
 
 def fold_batch(
@@ -94,9 +98,11 @@ def fold_batch(
     messages: Sequence[Folding],
     now: datetime,
     destinations: Destinations = NO_DESTINATIONS,
+    tz: ZoneInfo = UTC_ZONE,
 ) -> Folded:
     """Apply each message's events in order; a message that raises is undone alone; what the
-    applied ones owe each of the `destinations` becomes its outbox rows."""
+    applied ones owe each of the `destinations` becomes its outbox rows, and what they change
+    in the read models is worked out in the facility time zone `tz`."""
     state = State.of(loaded, now)
     state.goals = destinations.goals
     refusals: list[Exception | None] = []
@@ -114,4 +120,5 @@ def fold_batch(
         else:
             refusals.append(None)
     owed = route_notices(state.appended["notices"], destinations.routes, now)
-    return Folded(state, refusals, owed)
+    changes = read_model_changes(loaded, state.tables, tz)
+    return Folded(state, refusals, owed, changes)

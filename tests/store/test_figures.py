@@ -16,20 +16,18 @@ from sqlalchemy import insert
 
 from store.engine import create_engine
 from store.figures import (
-    DISC_FRACTIONS,
     PERCENTILES,
     bucket_index,
     bucket_origin,
     bucket_start,
-    disc_percentile,
-    disc_rank,
     goal_for,
     goal_rules,
     offset_spans,
     percentile,
 )
-from store.flow import TurnaroundQuery, read_turnaround
 from store.migrate import migrate
+from store.reading.turnaround import TurnaroundQuery, read_turnaround
+from store.rebuild import rebuild_read_models
 from store.schema import orders
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -88,43 +86,6 @@ def test_the_percentile_helper_is_the_linear_interpolation_definition(values: li
         # statistics' "inclusive" method is the same definition (cut points 1..99 of 100).
         cuts = statistics.quantiles(values, n=100, method="inclusive")
         assert got == pytest.approx([cuts[p - 1] for p in PERCENTILES], rel=1e-12, abs=1e-9)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.integers(-10_000, 10_000_000), min_size=1, max_size=300))
-def test_percentiles_from_percentile_disc_equal_the_helper(values: list[int]) -> None:
-    """Read from percentile_disc's answers to DISC_FRACTIONS, percentiles are the helper's."""
-    ordered = sorted(v / 60_000 for v in values)
-    n = len(ordered)
-    answers = [ordered[disc_rank(fraction, n)] for fraction in DISC_FRACTIONS]
-    for p in PERCENTILES:
-        assert disc_percentile(n, answers, p) == percentile(ordered, p)  # float for float
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.integers(1, 2**40))
-def test_disc_fractions_reach_the_ranks_of_any_group(n: int) -> None:
-    """For groups of up to 2^40 values, DISC_FRACTIONS land on both ranks each percentile needs."""
-    reached = {disc_rank(fraction, n) for fraction in DISC_FRACTIONS}
-    assert all(0 <= rank < n for rank in reached)
-    for p in PERCENTILES:
-        low, rest = divmod((n - 1) * p, 100)
-        assert low in reached and (not rest or low + 1 in reached)
-
-
-def test_disc_ranks_follow_percentile_disc() -> None:
-    """percentile_disc(f) is the first value whose cumulative share reaches f."""
-    assert [disc_rank(f, 4) for f in (0.0, 0.25, 0.26, 0.5, 0.75, 0.76, 1.0)] == [
-        0,
-        0,
-        1,
-        1,
-        2,
-        3,
-        3,
-    ]
-    with pytest.raises(ValueError, match="one value per fraction"):
-        disc_percentile(3, [1.0, 2.0], 50)
 
 
 GOALS = {
@@ -225,6 +186,7 @@ async def _sql_figures(
                     )
                 ],
             )
+            await conn.run_sync(rebuild_read_models, BERLIN)  # rows written behind the fold
             query = TurnaroundQuery(
                 figures=("access",),
                 start=T0 - timedelta(days=1),

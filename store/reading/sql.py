@@ -1,0 +1,46 @@
+"""SQL pieces the read modules share: bound times, epoch seconds and facility-local buckets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ColumnElement, case, cast, extract, func, literal
+
+from store import figures
+from store.schema import UtcDateTime
+
+
+def at(instant: datetime) -> ColumnElement[datetime]:
+    """A bound time that compares with stored times on both databases."""
+    return literal(instant, UtcDateTime())
+
+
+def epoch_seconds(dialect: str, moment: ColumnElement[datetime]) -> ColumnElement[int]:
+    """Whole seconds since 1970 UTC (floored) of a stored time."""
+    if dialect == "sqlite":
+        return cast(func.strftime("%s", moment), BigInteger)
+    return cast(func.floor(extract("epoch", moment)), BigInteger)
+
+
+def bucket(
+    dialect: str,
+    moment: ColumnElement[datetime],
+    spans: Sequence[tuple[datetime | None, int]],
+    origin: datetime,
+    interval: str,
+) -> ColumnElement[int]:
+    """The index of the local bucket holding `moment`: (epoch + offset - origin) // width."""
+    *changes, (_, last) = spans
+    offset: ColumnElement[int] = (
+        case(
+            *((moment < at(until), literal(off, BigInteger)) for until, off in changes),
+            else_=literal(last, BigInteger),
+        )
+        if changes
+        else literal(last, BigInteger)
+    )
+    local = (
+        epoch_seconds(dialect, moment) + offset - literal(figures.wall_seconds(origin), BigInteger)
+    )
+    return local // literal(figures.INTERVAL_SECONDS[interval], BigInteger)

@@ -1,0 +1,274 @@
+"""The flow figures by their straightforward definitions, straight from the orders: the
+references the read models' answers are checked against (the statements store/flow.py ran
+before the read models)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mappers.events import Milestone, StepStatus
+from store import figures
+from store.reading.turnaround import TurnaroundQuery
+from store.schema import UtcDateTime, devices, orders, procedure_steps, studies
+
+OPEN_STATUSES = tuple(
+    m.value for m in Milestone if not m.ends_exam and m is not Milestone.FINAL_REPORT
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _FigureGroup:
+    """One figure of one group as a statement returns it, in (fig, grp_num, grp_text) order."""
+
+    fig: int
+    grp_num: int
+    grp_text: str
+    n: int
+    p50: float
+    p90: float
+    p95: float
+    with_goal: int
+    within_goal: int
+
+
+async def ranked_figure_rows(
+    conn: AsyncConnection,
+    query: TurnaroundQuery,
+    after: tuple[str, str] | None,
+    limit: int,
+    origin: datetime,
+) -> list[_FigureGroup]:
+    """Any database: the figures' values unioned, ranked by window functions, interpolated."""
+    dialect = conn.dialect.name
+    by_day = query.group_by == "day"
+    spans = figures.offset_spans(query.tz, query.start, query.end) if by_day else ()
+    branches = []
+    for rank, (name, (start_name, end_name)) in enumerate(figures.FIGURES.items()):
+        if name not in query.figures:
+            continue
+        begin, end = orders.c[start_name], orders.c[end_name]
+        if by_day:
+            group_number = _bucket(dialect, end, spans, origin, "day")
+            group_text: ColumnElement[Any] = literal("", String)
+        else:
+            group_number = literal(0, BigInteger)
+            group_text = _group_text(query.group_by)
+        branches.append(
+            select(
+                literal(rank, Integer).label("fig"),
+                group_number.label("grp_num"),
+                group_text.label("grp_text"),
+                (cast(_milliseconds(dialect, begin, end), Float) / 60000.0).label("v"),
+                _goal(query.goals, name).label("goal"),
+            ).where(
+                begin.is_not(None),
+                end >= _at(query.start),
+                end < _at(query.end),
+                orders.c.cancelled_at.is_(None),
+            )
+        )
+    values = (union_all(*branches) if len(branches) > 1 else branches[0]).cte("figure_values")
+    part = (values.c.fig, values.c.grp_num, values.c.grp_text)
+    ranked = select(
+        *part,
+        values.c.v,
+        values.c.goal,
+        (func.row_number().over(partition_by=part, order_by=values.c.v) - 1).label("rn"),
+        func.count().over(partition_by=part).label("n"),
+    ).cte("ranked")
+    bounds = []
+    for p in figures.PERCENTILES:
+        low = (ranked.c.n - 1) * p // 100
+        bounds.append(func.max(case((ranked.c.rn == low, ranked.c.v))).label(f"lo{p}"))
+        bounds.append(func.max(case((ranked.c.rn == low + 1, ranked.c.v))).label(f"hi{p}"))
+    has_goal = ranked.c.goal.is_not(None)
+    grouped = (
+        select(
+            ranked.c.fig,
+            ranked.c.grp_num,
+            ranked.c.grp_text,
+            func.max(ranked.c.n).label("n"),
+            *bounds,
+            func.sum(case((has_goal, 1), else_=0)).label("with_goal"),
+            func.sum(case((has_goal & (ranked.c.v <= ranked.c.goal), 1), else_=0)).label(
+                "within_goal"
+            ),
+        )
+        .group_by(ranked.c.fig, ranked.c.grp_num, ranked.c.grp_text)
+        .subquery("grouped")
+    )
+    percentiles = []
+    for p in figures.PERCENTILES:
+        low, high = grouped.c[f"lo{p}"], grouped.c[f"hi{p}"]
+        fraction = cast((grouped.c.n - 1) * p % 100, Float) / 100.0
+        percentiles.append((low + (func.coalesce(high, low) - low) * fraction).label(f"p{p}"))
+    statement = select(
+        grouped.c.fig,
+        grouped.c.grp_num,
+        grouped.c.grp_text,
+        grouped.c.n,
+        grouped.c.with_goal,
+        grouped.c.within_goal,
+        *percentiles,
+    )
+    assert after is None, "the reference reads whole lists"
+    statement = statement.order_by(grouped.c.fig, grouped.c.grp_num, grouped.c.grp_text)
+    return [
+        _FigureGroup(
+            row["fig"],
+            int(row["grp_num"]),
+            row["grp_text"],
+            int(row["n"]),
+            float(row["p50"]),
+            float(row["p90"]),
+            float(row["p95"]),
+            int(row["with_goal"]),
+            int(row["within_goal"]),
+        )
+        for row in (await conn.execute(statement.limit(limit + 1))).mappings()
+    ]
+
+
+def _group_text(group_by: str | None) -> ColumnElement[Any]:
+    if group_by is None:
+        return literal("", String)
+    if group_by == "device":
+        return order_device()
+    return orders.c[group_by]
+
+
+def _goal(goals: Mapping[str, float], figure: str) -> ColumnElement[Any]:
+    """Each order's goal: a CASE whose first match wins, its branches in `goal_rules` order."""
+    whens: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = []
+    fallback: float | None = None
+    for rule in figures.goal_rules(goals, figure):
+        conditions = [
+            orders.c[column] == wanted
+            for column, wanted in (
+                ("modality", rule.modality),
+                ("priority", rule.priority),
+                ("patient_class", rule.patient_class),
+            )
+            if wanted is not None
+        ]
+        if not conditions:
+            fallback = rule.minutes  # matches every order: later rules never apply
+            break
+        whens.append((and_(*conditions), literal(rule.minutes, Float)))
+    otherwise = cast(null(), Float) if fallback is None else literal(fallback, Float)
+    return case(*whens, else_=otherwise) if whens else otherwise
+
+
+def _at(instant: datetime) -> ColumnElement[datetime]:
+    """A bound time that compares with stored times on both databases."""
+    return literal(instant, UtcDateTime())
+
+
+def _milliseconds(
+    dialect: str, begin: ColumnElement[datetime], end: ColumnElement[datetime]
+) -> ColumnElement[int]:
+    """Whole milliseconds from `begin` to `end`, rounded half away from zero, exactly."""
+    if dialect == "sqlite":
+        # julianday() keeps whole milliseconds of each time, which can be 1 ms off the exact
+        # difference: count the microseconds of the stored text instead.
+        micro = (_epoch_seconds(dialect, end) - _epoch_seconds(dialect, begin)) * 1_000_000 + (
+            cast(func.substr(end, 21, 6), BigInteger) - cast(func.substr(begin, 21, 6), BigInteger)
+        )
+        half = case((micro >= 0, literal(500, BigInteger)), else_=literal(-500, BigInteger))
+        return (micro + half) // literal(1000, BigInteger)  # integers: divided toward zero
+    return cast(func.round((extract("epoch", end) - extract("epoch", begin)) * 1000), BigInteger)
+
+
+def _epoch_seconds(dialect: str, moment: ColumnElement[datetime]) -> ColumnElement[int]:
+    """Whole seconds since 1970 UTC (floored) of a stored time."""
+    if dialect == "sqlite":
+        return cast(func.strftime("%s", moment), BigInteger)
+    return cast(func.floor(extract("epoch", moment)), BigInteger)
+
+
+def _bucket(
+    dialect: str,
+    moment: ColumnElement[datetime],
+    spans: Sequence[tuple[datetime | None, int]],
+    origin: datetime,
+    interval: str,
+) -> ColumnElement[int]:
+    """The index of the local bucket holding `moment`: (epoch + offset - origin) // width."""
+    *changes, (_, last) = spans
+    offset: ColumnElement[int] = (
+        case(
+            *((moment < _at(until), literal(off, BigInteger)) for until, off in changes),
+            else_=literal(last, BigInteger),
+        )
+        if changes
+        else literal(last, BigInteger)
+    )
+    local = (
+        _epoch_seconds(dialect, moment) + offset - literal(figures.wall_seconds(origin), BigInteger)
+    )
+    return local // literal(figures.INTERVAL_SECONDS[interval], BigInteger)
+
+
+def order_device(order_id: ColumnElement[int] = orders.c.id) -> ColumnElement[str]:
+    """The order's device: its first-started step's known one, else its first study's, else ""."""
+    step = (
+        select(devices.c.ae_title)
+        .select_from(procedure_steps.join(devices, procedure_steps.c.device_id == devices.c.id))
+        .where(procedure_steps.c.order_id == order_id)
+        .order_by(procedure_steps.c.started_at.asc().nulls_last(), procedure_steps.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    study = (
+        select(devices.c.ae_title)
+        .select_from(studies.join(devices, studies.c.device_id == devices.c.id))
+        .where(studies.c.order_id == order_id)
+        .order_by(studies.c.first_instance_at, studies.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(step, study, "")
+
+
+def open_step_device() -> ColumnElement[str]:
+    """The device of the order's MPPS step in progress ("" if unnamed); NULL when none is."""
+    return (
+        select(func.coalesce(devices.c.ae_title, procedure_steps.c.station_ae_title))
+        .select_from(
+            procedure_steps.outerjoin(devices, procedure_steps.c.device_id == devices.c.id)
+        )
+        .where(
+            procedure_steps.c.order_id == orders.c.id,
+            procedure_steps.c.status == StepStatus.IN_PROGRESS.value,
+        )
+        .order_by(procedure_steps.c.started_at.asc().nulls_last(), procedure_steps.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def board_day(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The start and end of the board's day, local midnight to midnight."""
+    return datetime.combine(day, time(), tz), datetime.combine(day + timedelta(days=1), time(), tz)
