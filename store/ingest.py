@@ -200,7 +200,7 @@ class Ingest:
             Exception: whatever the database raises when it refuses the write.
         """
         if self._sqlite is not None:
-            await asyncio.to_thread(_touch_with, self._sqlite)
+            await asyncio.to_thread(_run_work, self._sqlite, touch)
             return
         async with asyncio.timeout(self._timeout), (self._postgres or self._engine).begin() as conn:
             await conn.run_sync(touch)
@@ -244,9 +244,9 @@ class Ingest:
                     async with asyncio.timeout(self._timeout):
                         result = await greenlet_spawn(_run_work, sync_engine, first.work)
                 except Exception as exc:
-                    _settle_future(first.future, exc)
+                    _settle(first.future, exc)
                 else:
-                    _settle_future(first.future, result)
+                    _settle(first.future, result)
                 continue
             await self._let_arrive()
             batch, stopping = self._gather(first, self._loop_queue.get_nowait, stopping)
@@ -374,7 +374,7 @@ class Ingest:
             outcome: Any = _run_work(engine, item.work)
         except Exception as exc:
             outcome = exc
-        self._loop.call_soon_threadsafe(_settle_future, item.future, outcome)
+        self._loop.call_soon_threadsafe(_settle, item.future, outcome)
 
 
 def _run_work(engine: Engine, work: Callable[[Connection], T]) -> T:
@@ -382,31 +382,15 @@ def _run_work(engine: Engine, work: Callable[[Connection], T]) -> T:
         return work(conn)
 
 
-def _settle_future(future: asyncio.Future[Any], outcome: Any) -> None:
+def _settle(future: concurrent.futures.Future[Any] | asyncio.Future[Any], outcome: Any) -> None:
+    # A submitter that went away (its connection closed) no longer needs an answer, but its
+    # message is stored all the same: the sender may have seen nothing and will resend.
     if future.done():
         return
     if isinstance(outcome, BaseException):
         future.set_exception(outcome)
     else:
         future.set_result(outcome)
-
-
-def _touch_with(engine: Engine) -> None:
-    with engine.begin() as conn:
-        touch(conn)
-
-
-def _settle(
-    future: concurrent.futures.Future[Stored] | asyncio.Future[Stored], answer: Answer
-) -> None:
-    # A submitter that went away (its connection closed) no longer needs an answer, but its
-    # message is stored all the same: the sender may have seen nothing and will resend.
-    if future.done():
-        return
-    if isinstance(answer, BaseException):
-        future.set_exception(answer)
-    else:
-        future.set_result(answer)
 
 
 def _settle_all(answers: list) -> None:
