@@ -4,7 +4,7 @@ before the read models)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -30,8 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mappers.events import Milestone, StepStatus
 from store import figures
+from store.reading.devices import order_device
+from store.reading.sql import at, bucket, epoch_seconds
 from store.reading.turnaround import TurnaroundQuery
-from store.schema import UtcDateTime, devices, orders, procedure_steps, studies
+from store.schema import devices, orders, procedure_steps
 
 OPEN_STATUSES = tuple(
     m.value for m in Milestone if not m.ends_exam and m is not Milestone.FINAL_REPORT
@@ -70,7 +72,7 @@ async def ranked_figure_rows(
             continue
         begin, end = orders.c[start_name], orders.c[end_name]
         if by_day:
-            group_number = _bucket(dialect, end, spans, origin, "day")
+            group_number = bucket(dialect, end, spans, origin, "day")
             group_text: ColumnElement[Any] = literal("", String)
         else:
             group_number = literal(0, BigInteger)
@@ -84,8 +86,8 @@ async def ranked_figure_rows(
                 _goal(query.goals, name).label("goal"),
             ).where(
                 begin.is_not(None),
-                end >= _at(query.start),
-                end < _at(query.end),
+                end >= at(query.start),
+                end < at(query.end),
                 orders.c.cancelled_at.is_(None),
             )
         )
@@ -181,11 +183,6 @@ def _goal(goals: Mapping[str, float], figure: str) -> ColumnElement[Any]:
     return case(*whens, else_=otherwise) if whens else otherwise
 
 
-def _at(instant: datetime) -> ColumnElement[datetime]:
-    """A bound time that compares with stored times on both databases."""
-    return literal(instant, UtcDateTime())
-
-
 def _milliseconds(
     dialect: str, begin: ColumnElement[datetime], end: ColumnElement[datetime]
 ) -> ColumnElement[int]:
@@ -193,63 +190,12 @@ def _milliseconds(
     if dialect == "sqlite":
         # julianday() keeps whole milliseconds of each time, which can be 1 ms off the exact
         # difference: count the microseconds of the stored text instead.
-        micro = (_epoch_seconds(dialect, end) - _epoch_seconds(dialect, begin)) * 1_000_000 + (
+        micro = (epoch_seconds(dialect, end) - epoch_seconds(dialect, begin)) * 1_000_000 + (
             cast(func.substr(end, 21, 6), BigInteger) - cast(func.substr(begin, 21, 6), BigInteger)
         )
         half = case((micro >= 0, literal(500, BigInteger)), else_=literal(-500, BigInteger))
         return (micro + half) // literal(1000, BigInteger)  # integers: divided toward zero
     return cast(func.round((extract("epoch", end) - extract("epoch", begin)) * 1000), BigInteger)
-
-
-def _epoch_seconds(dialect: str, moment: ColumnElement[datetime]) -> ColumnElement[int]:
-    """Whole seconds since 1970 UTC (floored) of a stored time."""
-    if dialect == "sqlite":
-        return cast(func.strftime("%s", moment), BigInteger)
-    return cast(func.floor(extract("epoch", moment)), BigInteger)
-
-
-def _bucket(
-    dialect: str,
-    moment: ColumnElement[datetime],
-    spans: Sequence[tuple[datetime | None, int]],
-    origin: datetime,
-    interval: str,
-) -> ColumnElement[int]:
-    """The index of the local bucket holding `moment`: (epoch + offset - origin) // width."""
-    *changes, (_, last) = spans
-    offset: ColumnElement[int] = (
-        case(
-            *((moment < _at(until), literal(off, BigInteger)) for until, off in changes),
-            else_=literal(last, BigInteger),
-        )
-        if changes
-        else literal(last, BigInteger)
-    )
-    local = (
-        _epoch_seconds(dialect, moment) + offset - literal(figures.wall_seconds(origin), BigInteger)
-    )
-    return local // literal(figures.INTERVAL_SECONDS[interval], BigInteger)
-
-
-def order_device(order_id: ColumnElement[int] = orders.c.id) -> ColumnElement[str]:
-    """The order's device: its first-started step's known one, else its first study's, else ""."""
-    step = (
-        select(devices.c.ae_title)
-        .select_from(procedure_steps.join(devices, procedure_steps.c.device_id == devices.c.id))
-        .where(procedure_steps.c.order_id == order_id)
-        .order_by(procedure_steps.c.started_at.asc().nulls_last(), procedure_steps.c.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    study = (
-        select(devices.c.ae_title)
-        .select_from(studies.join(devices, studies.c.device_id == devices.c.id))
-        .where(studies.c.order_id == order_id)
-        .order_by(studies.c.first_instance_at, studies.c.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    return func.coalesce(step, study, "")
 
 
 def open_step_device() -> ColumnElement[str]:
