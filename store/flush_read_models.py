@@ -1,6 +1,7 @@
 """Write a batch's read-model changes in the caller's transaction, after the rows they name.
 
-Figure and board rows are replaced (delete then insert, one executemany each); volume counts
+Figure and board rows that changed are replaced (delete then insert, one executemany each;
+a new order's rows are only inserted); volume counts
 are added to the stored ones with an upsert, so batches of several processes add up.
 """
 
@@ -20,17 +21,16 @@ from store.schema import board_orders, order_figures, volume_hours
 def flush_read_models(
     conn: Connection, order_ids: dict[Key, int], changes: ReadModelChanges
 ) -> None:
-    """Replace the figure and board rows that changed and add the volume counts."""
-    replaced = [(order_ids[row["order"]], row["figure"]) for row in changes.figures_put]
+    """Delete the figure and board rows that changed or went, insert the new ones, and add
+    the volume counts."""
     gone = [(order_ids[key], figure) for key, figure in changes.figures_gone]
-    if replaced or gone:
-        conn.execute(_delete_figure(), [{"b_order": o, "b_figure": f} for o, f in replaced + gone])
+    if gone:
+        conn.execute(_delete_figure(), [{"b_order": o, "b_figure": f} for o, f in gone])
     if changes.figures_put:
         conn.execute(
             insert(order_figures), [_with_id(row, order_ids) for row in changes.figures_put]
         )
-    cleared = [order_ids[row["order"]] for row in changes.board_put]
-    cleared += [order_ids[key] for key in changes.board_gone]
+    cleared = [order_ids[key] for key in changes.board_gone]
     if cleared:
         conn.execute(_delete_board(), [{"b_order": o} for o in cleared])
     if changes.board_put:

@@ -47,7 +47,9 @@ class Related:
 class ReadModelChanges:
     """What a batch changes in the read models, by accession (the shell turns it into ids)."""
 
-    figures_put: list[Row] = field(default_factory=list)  # new or changed rows
+    # Rows to insert, and stored rows to delete first: a changed row is both, a new one
+    # only inserted (so a new order costs no DELETE), a vanished one only deleted.
+    figures_put: list[Row] = field(default_factory=list)
     figures_gone: list[tuple[Key, str]] = field(default_factory=list)  # (accession, figure)
     board_put: list[Row] = field(default_factory=list)
     board_gone: list[Key] = field(default_factory=list)
@@ -279,13 +281,15 @@ def read_model_changes(
     for key in sorted(touched):
         old = order_models(before.get("orders", {}).get(key), was, tz)
         new = order_models(after["orders"].get(key), now, tz)
+        for figure, row in old.figures.items():
+            if new.figures.get(figure) != row:
+                changes.figures_gone.append((key, figure))
         for figure, row in new.figures.items():
             if old.figures.get(figure) != row:
                 changes.figures_put.append(row)
-        changes.figures_gone += [(key, f) for f in old.figures if f not in new.figures]
-        if new.board is None and old.board is not None:
+        if old.board is not None and new.board != old.board:
             changes.board_gone.append(key)
-        elif new.board is not None and new.board != old.board:
+        if new.board is not None and new.board != old.board:
             changes.board_put.append(new.board)
         deltas.update(new.volumes)
         deltas.subtract(old.volumes)
