@@ -55,7 +55,7 @@ def application_entity(options: DicomOptions) -> AE:
     pynetdicom_service_class.encode = encode_identifier
     # ...and its pending response reuses the command set made for the query's first one.
     dicom_pending.install()
-    ae = AE(ae_title=options.ae_title)
+    ae = AdmittingAE(ae_title=options.ae_title)
     ae.maximum_associations = options.max_associations
     ae.acse_timeout = options.acse_timeout
     ae.dimse_timeout = options.dimse_timeout
@@ -72,6 +72,39 @@ def application_entity(options: DicomOptions) -> AE:
     # A PACS tells which instances it holds (IHE RAD-49): the images are available.
     ae.add_supported_context(InstanceAvailabilityNotification, ALL_TRANSFER_SYNTAXES)
     return ae
+
+
+class AdmittingAE(AE):
+    """An AE whose association limit admits associations in the order they ask.
+
+    pynetdicom counts every live acceptor thread, the ones still negotiating included, when
+    it decides whether one more may be accepted; fifty modalities connecting at once were
+    therefore all refused with a limit of twenty. Here each association is decided once, under
+    a lock, against the associations admitted before it that are still alive.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._admission = threading.Lock()
+        self._admitted: dict[threading.Thread, bool] = {}
+
+    @property
+    def active_associations(self) -> list[Any]:
+        """As pynetdicom's, except for the acceptor asking about itself: the associations
+        admitted before it, plus itself when the limit leaves it no room (so it is refused)."""
+        active = super().active_associations
+        current = threading.current_thread()
+        if current not in active or not getattr(current, "is_acceptor", False):
+            return active
+        with self._admission:
+            for gone in [t for t in self._admitted if not t.is_alive()]:
+                del self._admitted[gone]
+            admitted = [t for t, yes in self._admitted.items() if yes and t is not current]
+            if current not in self._admitted:
+                self._admitted[current] = len(admitted) < self.maximum_associations
+            if self._admitted[current]:
+                return [*admitted, current]
+            return [current] * (self.maximum_associations + 1)  # past the limit: refused
 
 
 class EncodedIdentifier(Dataset):
