@@ -44,8 +44,8 @@ from bench import dataset
 from bench.common import Figure, free_port, quick
 from bench.dataset import Dataset
 from gateway.config import DEFAULT_GOALS
-from mappers.fhir.resources import ResourceType
 from mappers.fhir.search import parse_search
+from mappers.fhir.vocabulary import ResourceType
 from store import figures as flow_figures
 from store.engine import create_engine
 from store.fhir import search_resources

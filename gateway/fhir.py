@@ -24,14 +24,16 @@ from gateway.contract.fhir_parameters import (
 from gateway.contract.registry import Handler, Routes
 from gateway.keys import ENGINE, SECURED
 from gateway.problems import FHIR_JSON, BadRequest, NotFound
-from mappers.fhir.resources import ResourceType, to_fhir_resource, to_fhir_searchset
+from mappers.fhir.bundle import to_fhir_searchset
+from mappers.fhir.capability import to_fhir_capability_statement
+from mappers.fhir.resources import to_fhir_resource
 from mappers.fhir.search import (
     SearchError,
     encode_cursor,
     page_parameters,
     parse_search,
-    to_fhir_capability_statement,
 )
+from mappers.fhir.vocabulary import ResourceType
 from store.fhir import read_resource, search_resources
 
 _OUTCOME: dict[str, Any] = {

@@ -1,5 +1,5 @@
 """The FHIR search parameters of each resource type as OpenAPI parameters, from the same table
-(`mappers.fhir.search.SEARCHES`) the parser and the CapabilityStatement read."""
+(`mappers.fhir.search_table.SEARCHES`) the parser and the CapabilityStatement read."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from mappers.fhir.resources import ResourceType
-from mappers.fhir.search import DEFAULT_COUNT, MAX_COUNT, SEARCHES, Field, SearchParameter
+from mappers.fhir.search_table import DEFAULT_COUNT, MAX_COUNT, SEARCHES, Field, SearchParameter
+from mappers.fhir.vocabulary import ResourceType
 
 # The longest search value taken; the search route refuses longer ones (a 400 naming it).
 MAX_VALUE_LENGTH = 256

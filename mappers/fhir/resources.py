@@ -34,255 +34,48 @@ MPPS dose values are not shown.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from enum import StrEnum
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, unquote
 
 from mappers.fhir.audit_event import AuditRow, to_fhir_audit_event
+from mappers.fhir.codes import (
+    IMAGING_CATEGORY,
+    RADIOLOGY_CATEGORY,
+    modality_coding,
+    procedure_code,
+    report_code,
+)
+from mappers.fhir.rows import (
+    DeviceRow,
+    OrderRow,
+    PatientRow,
+    ReportRow,
+    ResourceRow,
+    SeriesRow,
+    StepRow,
+    StudyRow,
+)
+from mappers.fhir.vocabulary import (
+    ACCESSION,
+    AE_TITLE,
+    DICOM_UID,
+    FILLER,
+    IDENTIFIER_TYPES,
+    OID_PREFIX,
+    ORDER_STATUSES,
+    PATIENT_ID,
+    PLACER,
+    REPORT_STATUSES,
+    STEP_STATUSES,
+    UNKNOWN_PATIENT,
+    IdentifierKind,
+    Resource,
+    patient_system,
+    study_status,
+)
 
-Resource = dict[str, Any]
-
-DICOM_VOCABULARY = "http://dicom.nema.org/resources/ontology/DCM"
-IDENTIFIER_TYPES = "http://terminology.hl7.org/CodeSystem/v2-0203"
-PATIENT_AUTHORITY_PREFIX = "urn:imaging-gateway:authority:"
-DICOM_UID_SYSTEM = "urn:dicom:uid"
-OID_PREFIX = "urn:oid:"
-UNKNOWN_PATIENT = "patient not known to the gateway"
-
-
-class ResourceType(StrEnum):
-    """The resource types the FHIR facade serves."""
-
-    PATIENT = "Patient"
-    SERVICE_REQUEST = "ServiceRequest"
-    IMAGING_STUDY = "ImagingStudy"
-    DIAGNOSTIC_REPORT = "DiagnosticReport"
-    DEVICE = "Device"
-    PROCEDURE = "Procedure"
-    AUDIT_EVENT = "AuditEvent"
-
-
-@dataclass(frozen=True, slots=True)
-class IdentifierKind:
-    """One kind of identifier a resource carries: its system and v2-0203 type code."""
-
-    name: str
-    system: str  # "" for patients: the system is derived from the assigning authority
-    type_code: str = ""
-
-
-PATIENT_ID = IdentifierKind("patient", "", "MR")
-ACCESSION = IdentifierKind("accession", "urn:imaging-gateway:accession", "ACSN")
-PLACER = IdentifierKind("placer", "urn:imaging-gateway:placer-order-number", "PLAC")
-FILLER = IdentifierKind("filler", "urn:imaging-gateway:filler-order-number", "FILL")
-DICOM_UID = IdentifierKind("dicom-uid", DICOM_UID_SYSTEM)
-AE_TITLE = IdentifierKind("ae-title", "urn:imaging-gateway:ae-title")
-
-# The identifier kinds each resource type carries (and an identifier search looks in).
-IDENTIFIER_KINDS: dict[ResourceType, tuple[IdentifierKind, ...]] = {
-    ResourceType.PATIENT: (PATIENT_ID,),
-    ResourceType.SERVICE_REQUEST: (ACCESSION, PLACER, FILLER),
-    ResourceType.IMAGING_STUDY: (DICOM_UID, ACCESSION),
-    ResourceType.DIAGNOSTIC_REPORT: (ACCESSION,),
-    ResourceType.PROCEDURE: (DICOM_UID, ACCESSION),
-    ResourceType.DEVICE: (AE_TITLE,),
-}
-
-# Stored status -> FHIR status, per resource type (studies: see `study_status`).
-ORDER_STATUSES = {
-    "ordered": "active",
-    "scheduled": "active",
-    "arrived": "active",
-    "exam_started": "active",
-    "exam_completed": "active",
-    "images_available": "active",
-    "preliminary_report": "active",
-    "final_report": "completed",
-    "cancelled": "revoked",
-    "discontinued": "revoked",
-}
-REPORT_STATUSES = {"preliminary": "preliminary", "final": "final", "corrected": "corrected"}
-STEP_STATUSES = {"IN PROGRESS": "in-progress", "COMPLETED": "completed", "DISCONTINUED": "stopped"}
-STUDY_STATUSES = {"available": "available", "registered": "registered"}
 _PRIORITIES = {"S": "stat", "STAT": "stat", "A": "asap", "ASAP": "asap"}
 _GENDERS = {"M": "male", "F": "female", "O": "other", "A": "other", "N": "other", "U": "unknown"}
-
-# HL7 coding system names (table 0396) -> FHIR code system URIs; others become local URNs.
-_CPT, _LOINC, _SNOMED = (
-    "http://www.ama-assn.org/go/cpt",
-    "http://loinc.org",
-    "http://snomed.info/sct",
-)
-_CODE_SYSTEMS = {
-    "C4": _CPT,
-    "CPT": _CPT,
-    "CPT4": _CPT,
-    "LN": _LOINC,
-    "LOINC": _LOINC,
-    "SCT": _SNOMED,
-    "SNM": _SNOMED,
-    "SNOMED": _SNOMED,
-    "RADLEX": "http://radlex.org",
-}
-_IMAGING_CATEGORY = {"coding": [{"system": _SNOMED, "code": "363679005", "display": "Imaging"}]}
-_RADIOLOGY_CATEGORY = {
-    "coding": [
-        {
-            "system": "http://terminology.hl7.org/CodeSystem/v2-0074",
-            "code": "RAD",
-            "display": "Radiology",
-        }
-    ]
-}
-_IMAGING_REPORT_CODE = {"system": _LOINC, "code": "18748-4", "display": "Diagnostic imaging study"}
-
-
-@dataclass(frozen=True, slots=True)
-class PatientRow:
-    """A patient as the FHIR facade reads it."""
-
-    id: int
-    identifier: str
-    authority: str
-    family_name: str
-    given_name: str
-    middle_name: str
-    name_prefix: str
-    name_suffix: str
-    birth_date: date | None
-    sex: str
-    merged_into_id: int | None
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRow:
-    """An order as the FHIR facade reads it (a ServiceRequest)."""
-
-    id: int
-    accession: str
-    patient_id: int | None
-    placer_number: str
-    filler_number: str
-    procedure_code: str
-    procedure_text: str
-    procedure_system: str
-    modality: str
-    priority: str
-    ordering_provider_id: str
-    ordering_provider_name: str
-    reason: str
-    status: str
-    ordered_at: datetime | None
-    scheduled_start: datetime | None
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRow:
-    """A report with what it needs of its order (a DiagnosticReport)."""
-
-    id: int
-    order_id: int
-    accession: str
-    patient_id: int | None
-    status: str
-    text: str
-    radiologist_id: str
-    radiologist_name: str
-    result_at: datetime
-    procedure_code: str
-    procedure_text: str
-    procedure_system: str
-    recorded_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesRow:
-    """A series of a study."""
-
-    series_instance_uid: str
-    modality: str
-    body_part: str
-    instance_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class StudyRow:
-    """A study with its series and resolved patient (an ImagingStudy)."""
-
-    id: int
-    study_instance_uid: str
-    accession: str
-    order_id: int | None
-    patient_id: int | None
-    patient_identifier: str
-    patient_authority: str
-    study_started_at: datetime | None
-    description: str
-    device_id: int | None
-    instance_count: int
-    updated_at: datetime
-    series: tuple[SeriesRow, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class StepRow:
-    """A performed procedure step (MPPS) with what it needs of its order (a Procedure)."""
-
-    id: int
-    sop_instance_uid: str
-    order_id: int | None
-    accession: str
-    patient_id: int | None
-    status: str
-    device_id: int | None
-    started_at: datetime | None
-    ended_at: datetime | None
-    procedure_code: str
-    procedure_text: str
-    procedure_system: str
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceRow:
-    """A modality or other DICOM peer (a Device)."""
-
-    id: int
-    ae_title: str
-    station_name: str
-    modality: str
-    manufacturer: str
-    model: str
-    serial_number: str
-    name: str
-    location: str
-    updated_at: datetime
-    state: str = ""  # the prober's last word: up, down, or "" when never probed
-
-
-ResourceRow = PatientRow | OrderRow | ReportRow | StudyRow | StepRow | DeviceRow | AuditRow
-
-
-def patient_system(authority: str) -> str | None:
-    """The identifier system of a patient's assigning authority; None for no authority."""
-    return PATIENT_AUTHORITY_PREFIX + quote(authority, safe="") if authority else None
-
-
-def authority_of(system: str) -> str | None:
-    """The assigning authority a patient identifier system names; None if it names none."""
-    if not system.startswith(PATIENT_AUTHORITY_PREFIX) or system == PATIENT_AUTHORITY_PREFIX:
-        return None
-    return unquote(system.removeprefix(PATIENT_AUTHORITY_PREFIX))
-
-
-def study_status(instance_count: int) -> str:
-    """ImagingStudy.status: `available` once it has instances, else `registered`."""
-    return "available" if instance_count > 0 else "registered"
 
 
 def to_fhir_patient(row: PatientRow) -> Resource:
@@ -323,15 +116,15 @@ def to_fhir_service_request(row: OrderRow) -> Resource:
         "identifier": identifiers,
         "status": ORDER_STATUSES.get(row.status, "unknown"),
         "intent": "order",
-        "category": [_IMAGING_CATEGORY],
+        "category": [IMAGING_CATEGORY],
     }
     if row.priority:
         resource["priority"] = _PRIORITIES.get(row.priority.upper(), "routine")
-    code = _procedure_code(row.procedure_code, row.procedure_text, row.procedure_system)
+    code = procedure_code(row.procedure_code, row.procedure_text, row.procedure_system)
     if code:
         resource["code"] = code
     if row.modality:
-        resource["orderDetail"] = [{"coding": [_modality(row.modality)]}]
+        resource["orderDetail"] = [{"coding": [modality_coding(row.modality)]}]
     resource["subject"] = _subject(row.patient_id)
     if row.scheduled_start is not None:
         resource["occurrenceDateTime"] = _instant(row.scheduled_start)
@@ -359,7 +152,7 @@ def to_fhir_imaging_study(row: StudyRow) -> Resource:
     }
     modalities = list(dict.fromkeys(s.modality for s in row.series if s.modality))
     if modalities:
-        resource["modality"] = [_modality(m) for m in modalities]
+        resource["modality"] = [modality_coding(m) for m in modalities]
     resource["subject"] = _study_subject(row)
     if row.order_id is not None:
         resource["basedOn"] = [_reference("ServiceRequest", row.order_id)]
@@ -383,8 +176,8 @@ def to_fhir_diagnostic_report(row: ReportRow) -> Resource:
         "identifier": [_identifier(ACCESSION, row.accession)],
         "basedOn": [_reference("ServiceRequest", row.order_id)],
         "status": REPORT_STATUSES.get(row.status, "unknown"),
-        "category": [_RADIOLOGY_CATEGORY],
-        "code": _report_code(row),
+        "category": [RADIOLOGY_CATEGORY],
+        "code": report_code(row),
     }
     if row.patient_id is not None:
         resource["subject"] = _reference("Patient", row.patient_id)
@@ -430,7 +223,7 @@ def to_fhir_device(row: DeviceRow) -> Resource:
     if row.model:
         resource["modelNumber"] = row.model
     if row.modality:
-        resource["type"] = {"coding": [_modality(row.modality)]}
+        resource["type"] = {"coding": [modality_coding(row.modality)]}
     if row.location:
         resource["location"] = {"display": row.location}
     if row.state in _DEVICE_STATE_REASONS:
@@ -463,7 +256,7 @@ def to_fhir_procedure(row: StepRow) -> Resource:
     if row.order_id is not None:
         resource["basedOn"] = [_reference("ServiceRequest", row.order_id)]
     resource["status"] = STEP_STATUSES.get(row.status, "unknown")
-    code = _procedure_code(row.procedure_code, row.procedure_text, row.procedure_system)
+    code = procedure_code(row.procedure_code, row.procedure_text, row.procedure_system)
     if code:
         resource["code"] = code
     resource["subject"] = _subject(row.patient_id)
@@ -493,35 +286,6 @@ _BUILDERS: dict[type, Any] = {
 def to_fhir_resource(row: ResourceRow) -> Resource:
     """The resource for any row the FHIR store queries return."""
     return _BUILDERS[type(row)](row)
-
-
-def to_fhir_searchset(
-    base_url: str,
-    links: Sequence[tuple[str, str]],
-    total: int,
-    matches: Sequence[Resource],
-    included: Sequence[Resource] = (),
-) -> Resource:
-    """A searchset Bundle: `links` as (relation, url), then matches and included resources."""
-    bundle: Resource = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
-        "link": [{"relation": relation, "url": url} for relation, url in links],
-    }
-    entries = [_entry(base_url, resource, "match") for resource in matches]
-    entries += [_entry(base_url, resource, "include") for resource in included]
-    if entries:
-        bundle["entry"] = entries
-    return bundle
-
-
-def _entry(base_url: str, resource: Resource, mode: str) -> Resource:
-    return {
-        "fullUrl": f"{base_url}/{resource['resourceType']}/{resource['id']}",
-        "resource": resource,
-        "search": {"mode": mode},
-    }
 
 
 def _instant(moment: datetime) -> str:
@@ -597,44 +361,11 @@ def _person(identifier: str, name: str) -> Resource:
     return reference
 
 
-def _code_system(name: str) -> str:
-    local = "urn:imaging-gateway:code-system:" + quote(name, safe="")
-    return _CODE_SYSTEMS.get(name.upper(), local)
-
-
-def _procedure_code(code: str, text: str, system: str) -> Resource:
-    concept: Resource = {}
-    if code:
-        coding: Resource = {}
-        if system:
-            coding["system"] = _code_system(system)
-        coding["code"] = code
-        if text:
-            coding["display"] = text
-        concept["coding"] = [coding]
-    if text:
-        concept["text"] = text
-    return concept
-
-
-def _report_code(row: ReportRow) -> Resource:
-    """LOINC 18748-4 (diagnostic imaging study), and the order's procedure code."""
-    procedure = _procedure_code(row.procedure_code, row.procedure_text, row.procedure_system)
-    return {
-        **procedure,
-        "coding": [dict(_IMAGING_REPORT_CODE), *procedure.get("coding", ())],
-    }
-
-
-def _modality(code: str) -> Resource:
-    return {"system": DICOM_VOCABULARY, "code": code}
-
-
 def _series(row: SeriesRow, device_id: int | None) -> Resource:
     series: Resource = {
         "uid": row.series_instance_uid,
         # A series' modality is required; OT (other) when the images named none.
-        "modality": _modality(row.modality or "OT"),
+        "modality": modality_coding(row.modality or "OT"),
         "numberOfInstances": row.instance_count,
     }
     if row.body_part:

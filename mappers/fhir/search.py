@@ -1,7 +1,4 @@
-"""FHIR search parameters to a typed query, and the CapabilityStatement, from one table.
-
-`SEARCHES` says what each resource type can be searched, sorted and included by; the parser
-refuses anything else and the CapabilityStatement lists exactly it, so the two cannot drift.
+"""FHIR search parameters to a typed query, by the table in `mappers.fhir.search_table`.
 
 Semantics (FHIR R4 search, strict handling):
 
@@ -24,33 +21,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
 from mappers.cursor import aware, decode_key, encode_key
-from mappers.fhir.resources import (
+from mappers.fhir.search_table import (
+    DEFAULT_COUNT,
+    MAX_COUNT,
+    SEARCHES,
+    Field,
+    ResourceSearch,
+    SearchParameter,
+)
+from mappers.fhir.vocabulary import (
     DICOM_UID,
     DICOM_VOCABULARY,
     IDENTIFIER_KINDS,
     IDENTIFIER_TYPES,
     OID_PREFIX,
-    ORDER_STATUSES,
     PATIENT_ID,
-    REPORT_STATUSES,
-    STEP_STATUSES,
-    STUDY_STATUSES,
     IdentifierKind,
-    Resource,
     ResourceType,
     authority_of,
 )
-
-DEFAULT_COUNT = 20
-MAX_COUNT = 200
-FHIR_VERSION = "4.0.1"
-# When this statement last changed: move it with the table below.
-PUBLISHED = "2026-11-22"
 
 # A time and a row id: the sort key of the last row of a page (keyset paging).
 SortKey = tuple[datetime | None, int]
@@ -59,190 +52,6 @@ SortKey = tuple[datetime | None, int]
 class SearchError(ValueError):
     """A search the server cannot run; the message starts with the parameter's name."""
 
-
-class Field(StrEnum):
-    """What a search parameter narrows on; the store maps each to its columns."""
-
-    ID = "id"
-    IDENTIFIER = "identifier"
-    PATIENT = "patient"
-    STATUS = "status"
-    DATE = "date"
-    MODALITY = "modality"
-    LAST_UPDATED = "last-updated"
-
-
-@dataclass(frozen=True, slots=True)
-class SearchParameter:
-    """One search parameter of a resource type."""
-
-    name: str
-    type: str  # FHIR search parameter type: token, reference or date
-    field: Field
-    documentation: str
-    definition: str = ""  # the canonical SearchParameter when it is a standard one
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceSearch:
-    """What a resource type can be searched, sorted and included by."""
-
-    parameters: tuple[SearchParameter, ...]
-    include: str = ""  # the _include value for the patient; "" when there is none
-    # FHIR status code -> the stored status values it matches (none: matches nothing)
-    statuses: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    @property
-    def sorts(self) -> tuple[str, ...]:
-        """The `_sort` values this type takes."""
-        dated = any(p.field is Field.DATE for p in self.parameters)
-        return (("date", "-date") if dated else ()) + ("_lastUpdated", "-_lastUpdated")
-
-
-def _statuses(value_set: Iterable[str], stored: dict[str, str]) -> dict[str, tuple[str, ...]]:
-    """Every code of a FHIR value set -> the stored values that map to it."""
-    return {
-        code: tuple(value for value, mapped in stored.items() if mapped == code)
-        for code in value_set
-    }
-
-
-_SP = "http://hl7.org/fhir/SearchParameter/"
-_ID = SearchParameter("_id", "token", Field.ID, "The logical id (the row id)", _SP + "Resource-id")
-_LAST_UPDATED = SearchParameter(
-    "_lastUpdated",
-    "date",
-    Field.LAST_UPDATED,
-    "When the resource last changed (meta.lastUpdated)",
-    _SP + "Resource-lastUpdated",
-)
-
-
-def _identifier(type_name: str) -> SearchParameter:
-    standard = "clinical" if type_name not in ("Patient", "Device") else type_name
-    return SearchParameter(
-        "identifier",
-        "token",
-        Field.IDENTIFIER,
-        "An identifier: system|value, |value or value; :of-type as IHE uses it",
-        _SP + f"{standard}-identifier",
-    )
-
-
-def _patient(type_name: str) -> tuple[SearchParameter, ...]:
-    about = "The patient: Patient/id or id (a merged patient's id finds its survivor's)"
-    return (
-        SearchParameter("patient", "reference", Field.PATIENT, about, _SP + "clinical-patient"),
-        SearchParameter("subject", "reference", Field.PATIENT, about, _SP + f"{type_name}-subject"),
-    )
-
-
-def _status(type_name: str) -> SearchParameter:
-    return SearchParameter(
-        "status", "token", Field.STATUS, f"{type_name}.status", _SP + f"{type_name}-status"
-    )
-
-
-def _date(name: str, documentation: str, definition: str = "") -> SearchParameter:
-    return SearchParameter(name, "date", Field.DATE, documentation, definition)
-
-
-SEARCHES: dict[ResourceType, ResourceSearch] = {
-    ResourceType.PATIENT: ResourceSearch((_ID, _identifier("Patient"), _LAST_UPDATED)),
-    ResourceType.SERVICE_REQUEST: ResourceSearch(
-        (
-            _ID,
-            _identifier("ServiceRequest"),
-            *_patient("ServiceRequest"),
-            _status("ServiceRequest"),
-            _date("authored", "When the order was placed", _SP + "ServiceRequest-authored"),
-            _date("date", "When the order was placed (as authored)"),
-            _LAST_UPDATED,
-        ),
-        include="ServiceRequest:patient",
-        statuses=_statuses(
-            ("draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"),
-            ORDER_STATUSES,
-        ),
-    ),
-    ResourceType.IMAGING_STUDY: ResourceSearch(
-        (
-            _ID,
-            _identifier("ImagingStudy"),
-            *_patient("ImagingStudy"),
-            _status("ImagingStudy"),
-            _date("started", "When the study started", _SP + "ImagingStudy-started"),
-            _date("date", "When the study started (as started)"),
-            SearchParameter(
-                "modality",
-                "token",
-                Field.MODALITY,
-                "A series' modality (DICOM code, system DCM)",
-                _SP + "ImagingStudy-modality",
-            ),
-            _LAST_UPDATED,
-        ),
-        include="ImagingStudy:patient",
-        statuses=_statuses(
-            ("registered", "available", "cancelled", "entered-in-error", "unknown"),
-            STUDY_STATUSES,
-        ),
-    ),
-    ResourceType.DIAGNOSTIC_REPORT: ResourceSearch(
-        (
-            _ID,
-            _identifier("DiagnosticReport"),
-            *_patient("DiagnosticReport"),
-            _status("DiagnosticReport"),
-            _date("date", "When the report was issued (effective)", _SP + "clinical-date"),
-            _LAST_UPDATED,
-        ),
-        include="DiagnosticReport:patient",
-        statuses=_statuses(
-            (
-                "registered",
-                "partial",
-                "preliminary",
-                "final",
-                "amended",
-                "corrected",
-                "appended",
-                "cancelled",
-                "entered-in-error",
-                "unknown",
-            ),
-            REPORT_STATUSES,
-        ),
-    ),
-    ResourceType.DEVICE: ResourceSearch((_ID, _identifier("Device"), _LAST_UPDATED)),
-    ResourceType.PROCEDURE: ResourceSearch(
-        (
-            _ID,
-            _identifier("Procedure"),
-            *_patient("Procedure"),
-            _status("Procedure"),
-            _date("date", "When the step started (performed)", _SP + "clinical-date"),
-            _LAST_UPDATED,
-        ),
-        include="Procedure:patient",
-        statuses=_statuses(
-            (
-                "preparation",
-                "in-progress",
-                "not-done",
-                "on-hold",
-                "stopped",
-                "completed",
-                "entered-in-error",
-                "unknown",
-            ),
-            STEP_STATUSES,
-        ),
-    ),
-    ResourceType.AUDIT_EVENT: ResourceSearch(
-        (_ID, _date("date", "When the call was recorded", _SP + "AuditEvent-date"), _LAST_UPDATED)
-    ),
-}
 
 # Result parameters every type takes, each at most once but `_include`.
 _RESULT_PARAMETERS = ("_count", "_sort", "_include", "_cursor", "_format")
@@ -386,57 +195,6 @@ def page_parameters(
     if cursor is not None:
         kept.append(("_cursor", cursor))
     return kept
-
-
-def to_fhir_capability_statement(base_url: str, software_version: str) -> Resource:
-    """The CapabilityStatement: FHIR 4.0.1, JSON, read and search-type on every type in
-    `SEARCHES`, with exactly its parameters, includes and sorts."""
-    return {
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": PUBLISHED,
-        "publisher": "imaging-gateway",
-        "kind": "instance",
-        "software": {"name": "imaging-gateway", "version": software_version},
-        "implementation": {
-            "description": "imaging-gateway FHIR R4 facade (read-only)",
-            "url": base_url,
-        },
-        "fhirVersion": FHIR_VERSION,
-        "format": ["json"],
-        "rest": [
-            {
-                "mode": "server",
-                "resource": [
-                    _capability(resource_type, search) for resource_type, search in SEARCHES.items()
-                ],
-            }
-        ],
-    }
-
-
-def _capability(resource_type: ResourceType, search: ResourceSearch) -> Resource:
-    resource: Resource = {
-        "type": str(resource_type),
-        "documentation": (
-            f"_sort: {', '.join(search.sorts)} (by id without it); _count: default "
-            f"{DEFAULT_COUNT}, at most {MAX_COUNT}; paging by the next link."
-        ),
-        "interaction": [{"code": "read"}, {"code": "search-type"}],
-    }
-    if search.include:
-        resource["searchInclude"] = [search.include]
-    resource["searchParam"] = [_capability_parameter(p) for p in search.parameters]
-    return resource
-
-
-def _capability_parameter(parameter: SearchParameter) -> Resource:
-    entry: Resource = {"name": parameter.name}
-    if parameter.definition:
-        entry["definition"] = parameter.definition
-    entry["type"] = parameter.type
-    entry["documentation"] = parameter.documentation
-    return entry
 
 
 # --- values ---------------------------------------------------------------------------

@@ -25,8 +25,8 @@ from sqlalchemy import event, select
 from fixtures import dicom as fx
 from fixtures.messages import orm_new_order
 from gateway.keys import DICOM_LISTENER
-from mappers.fhir.resources import FILLER, ResourceType
-from mappers.fhir.search import SEARCHES, Field, SearchParameter
+from mappers.fhir.search_table import SEARCHES, Field, SearchParameter
+from mappers.fhir.vocabulary import FILLER, ResourceType
 from store.schema import patients
 from tests.conftest import RunningGateway, gateway_settings, start_gateway
 from tests.mappers.test_fhir_resources import assert_r4b_round_trip

@@ -16,34 +16,21 @@ from typing import Any
 
 import pytest
 
-from mappers.fhir.resources import (
-    ACCESSION,
-    DICOM_UID,
-    FILLER,
-    IDENTIFIER_TYPES,
-    ORDER_STATUSES,
-    PATIENT_ID,
-    PLACER,
+from mappers.fhir.bundle import to_fhir_searchset
+from mappers.fhir.capability import to_fhir_capability_statement
+from mappers.fhir.resources import to_fhir_resource
+from mappers.fhir.rows import (
     DeviceRow,
     OrderRow,
     PatientRow,
     ReportRow,
     ResourceRow,
-    ResourceType,
     SeriesRow,
     StepRow,
     StudyRow,
-    authority_of,
-    patient_system,
-    to_fhir_resource,
-    to_fhir_searchset,
 )
 from mappers.fhir.search import (
-    DEFAULT_COUNT,
-    MAX_COUNT,
-    SEARCHES,
     Clause,
-    Field,
     IdentifierMatch,
     Interval,
     SearchError,
@@ -53,7 +40,19 @@ from mappers.fhir.search import (
     encode_cursor,
     page_parameters,
     parse_search,
-    to_fhir_capability_statement,
+)
+from mappers.fhir.search_table import DEFAULT_COUNT, MAX_COUNT, SEARCHES, Field
+from mappers.fhir.vocabulary import (
+    ACCESSION,
+    DICOM_UID,
+    FILLER,
+    IDENTIFIER_TYPES,
+    ORDER_STATUSES,
+    PATIENT_ID,
+    PLACER,
+    ResourceType,
+    authority_of,
+    patient_system,
 )
 
 T = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
