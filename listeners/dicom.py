@@ -47,7 +47,7 @@ from listeners.dicom_server import (
     serve,
     set_nodelay,
 )
-from listeners.dicom_worklist import PENDING, worklist_answers
+from listeners.dicom_worklist import PENDING, EncodedAnswers, worklist_answers
 from listeners.options import DicomOptions
 from listeners.tls import TlsEndpoint
 from mappers.dicom import errors as status
@@ -91,6 +91,7 @@ class DicomListener:
         self._find_worklist = find_worklist
         self._options = options
         self._facility_tz = facility_tz
+        self._worklist_answers = EncodedAnswers()
         self._store_timeout = store_timeout
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -352,7 +353,9 @@ class DicomListener:
             log.error("worklist query from %s failed: %s", calling_ae(event), exc)
             yield failure(status.OUT_OF_RESOURCES, "worklist unavailable"), None
             return
-        yield from worklist_answers(event, items, plan, facility_tz=self._facility_tz)
+        yield from worklist_answers(
+            event, items, plan, self._worklist_answers, facility_tz=self._facility_tz
+        )
 
     def _news(self, events: list[Event]) -> list[Event]:
         """The events without a DeviceSeen that says nothing new (every image repeats it)."""

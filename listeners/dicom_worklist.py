@@ -1,10 +1,17 @@
 """The Modality Worklist SCP's pending answers: each item encoded in the presentation context's
 transfer syntax, so that pynetdicom sends bytes instead of writing a Dataset per item
-(`mappers/dicom/worklist_encoding.py`); C-CANCEL honoured between answers."""
+(`mappers/dicom/worklist_encoding.py`); C-CANCEL honoured between answers.
+
+A modality asks the same question every few minutes, and most of its items have not changed
+since: each item's answer is encoded once per query shape and kept (`EncodedAnswers`), keyed
+by the item's every value, so a changed order is encoded anew and an unchanged one is not.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator
 from datetime import tzinfo
 
 from pydicom.dataset import Dataset
@@ -13,7 +20,7 @@ from pynetdicom import evt
 from listeners.dicom_server import EncodedIdentifier
 from mappers.dicom.worklist_encoding import (
     WorklistAnswerPlan,
-    encode_worklist_identifier,
+    WorklistEncoder,
     encode_worklist_response,
 )
 from mappers.dicom.worklist_model import WorklistItem
@@ -22,19 +29,58 @@ PENDING = 0xFF00
 CANCELLED = 0xFE00
 
 
+class EncodedAnswers:
+    """Worklist answers already encoded, per query shape (the keys asked, the transfer syntax)
+    and item; the least recently used go first past `capacity` items or `shapes` shapes.
+
+    Shared by the SCP's association threads, hence the lock (held for lookups only)."""
+
+    def __init__(self, capacity: int = 20_000, shapes: int = 16) -> None:
+        self._capacity = capacity
+        self._shapes = shapes
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[Hashable, OrderedDict[WorklistItem, bytes | None]] = OrderedDict()
+
+    def answer(self, shape: Hashable, item: WorklistItem, encoder: WorklistEncoder) -> bytes | None:
+        """The item's answer for this shape: kept, or encoded now and kept."""
+        with self._lock:
+            answers = self._kept.get(shape)
+            if answers is not None and item in answers:
+                self._kept.move_to_end(shape)
+                answers.move_to_end(item)
+                return answers[item]
+        encoded = encoder.identifier(item)
+        with self._lock:
+            answers = self._kept.setdefault(shape, OrderedDict())
+            self._kept.move_to_end(shape)
+            answers[item] = encoded
+            if len(answers) > self._capacity:
+                answers.popitem(last=False)
+            if len(self._kept) > self._shapes:
+                self._kept.popitem(last=False)
+        return encoded
+
+
 def worklist_answers(
-    event: evt.Event, items: list[WorklistItem], plan: WorklistAnswerPlan, *, facility_tz: tzinfo
+    event: evt.Event,
+    items: list[WorklistItem],
+    plan: WorklistAnswerPlan,
+    kept: EncodedAnswers,
+    *,
+    facility_tz: tzinfo,
 ) -> Iterator[tuple[int, Dataset | None]]:
     """A pending answer per item, or Cancel once the SCU sent C-CANCEL (PS3.4 C.4.1.3.2)."""
     syntax = event.context.transfer_syntax
     layout = {"implicit_vr": syntax.is_implicit_VR, "little_endian": syntax.is_little_endian}
     whole = not syntax.is_deflated  # a deflated context has pynetdicom deflate a Dataset
+    encoder = WorklistEncoder(plan, facility_tz=facility_tz, **layout)
+    shape = (plan.keys, plan.step, facility_tz, syntax.is_implicit_VR, syntax.is_little_endian)
     for item in items:
         if event.is_cancelled:
             yield CANCELLED, None
             return
-        encoded = encode_worklist_identifier(item, plan, facility_tz=facility_tz, **layout)
-        if whole and encoded is not None:
+        encoded = kept.answer(shape, item, encoder) if whole else None
+        if encoded is not None:
             yield PENDING, EncodedIdentifier(encoded)
         else:
             yield PENDING, encode_worklist_response(item, plan, facility_tz=facility_tz, **layout)

@@ -16,6 +16,7 @@ in a VR that takes no character set, or a value too long for a 16-bit explicit V
 from __future__ import annotations
 
 import struct
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -36,6 +37,7 @@ _STEP_SEQUENCE = 0x00400100
 _CHARACTER_SET = 0x00080005
 _ITEM = 0xFFFEE000
 _UTF8_ENCODINGS = convert_encodings(UTF8)
+_UTF8_VALUE = UTF8.encode("ascii")  # "ISO_IR 192": even, no padding
 _TEXT_VRS = frozenset(str(vr) for vr in CUSTOMIZABLE_CHARSET_VR)
 _LONG_VRS = frozenset(str(vr) for vr in EXPLICIT_VR_LENGTH_32)
 _PLAIN_VR_LENGTH = 2  # "US or SS" and the like are ambiguous; pydicom resolves them itself
@@ -106,18 +108,71 @@ def encode_worklist_identifier(
     implicit_vr: bool,
     little_endian: bool,
 ) -> bytes | None:
-    """The whole answer identifier as the bytes pydicom writes for `worklist_response` (so
-    that nothing is built or written per item but these bytes); None where it cannot be
-    encoded here exactly, and the caller answers with `encode_worklist_response`."""
-    if not plan.exact:
-        return None
-    try:
-        writer, parts = _parts(item, plan, facility_tz, implicit_vr, little_endian)
-        return b"".join(
-            writer.element(tag, vr, value) for tag, vr, value in sorted(parts, key=_first)
-        )
-    except _NotExact:
-        return None
+    """The whole answer identifier as the bytes pydicom writes for `worklist_response`; None
+    where it cannot be encoded here exactly (see `WorklistEncoder`)."""
+    encoder = WorklistEncoder(
+        plan, facility_tz=facility_tz, implicit_vr=implicit_vr, little_endian=little_endian
+    )
+    return encoder.identifier(item)
+
+
+class WorklistEncoder:
+    """One query's answers in one transfer syntax, as whole identifiers: the element headers
+    are made once for the query, so each item costs only its values."""
+
+    def __init__(
+        self,
+        plan: WorklistAnswerPlan,
+        *,
+        facility_tz: tzinfo,
+        implicit_vr: bool,
+        little_endian: bool,
+    ) -> None:
+        self._plan = plan
+        self._tz = facility_tz
+        # ASCII first: almost every answer is, and then it is written as Latin-1 would be;
+        # a text that is not ASCII has the answer written again in UTF-8 (worklist_response's
+        # rule: UTF-8 only when some value answered is not ASCII).
+        self._ascii = _Writer(implicit_vr, little_endian, "ascii")
+        self._utf8 = _Writer(implicit_vr, little_endian, "utf_8")
+        tags = [key.tag for key in plan.keys]
+        self._step_at = bisect_left(tags, _STEP_SEQUENCE)
+        self._charset_at = bisect_left(tags, _CHARACTER_SET)
+
+    def identifier(self, item: WorklistItem) -> bytes | None:
+        """The answer for `item` as the bytes pydicom writes for `worklist_response`, so that
+        nothing is built or written per item but these bytes; None where it cannot be
+        encoded here exactly, and the caller answers with `encode_worklist_response`."""
+        if not self._plan.exact:
+            return None
+        local_start = item.scheduled_start.astimezone(self._tz)
+        values = item_values(item, local_start)
+        steps = step_values(item, local_start) if self._plan.step is not None else {}
+        try:
+            try:
+                return self._whole(self._ascii, values, steps)
+            except UnicodeEncodeError:
+                return self._whole(self._utf8, values, steps)
+        except _NotExact:
+            return None
+
+    def _whole(
+        self, writer: _Writer, values: Mapping[str, object], steps: Mapping[str, object]
+    ) -> bytes:
+        plan = self._plan
+        parts = [
+            writer.element(key.tag, key.vr, writer.value(key.vr, values.get(key.keyword, "")))
+            for key in plan.keys
+        ]
+        extra = []
+        if writer.encoding == "utf_8":
+            extra.append((self._charset_at, writer.element(_CHARACTER_SET, "CS", _UTF8_VALUE)))
+        if plan.step is not None:
+            step = writer.item(writer.dataset(plan.step, steps))
+            extra.append((self._step_at, writer.element(_STEP_SEQUENCE, "SQ", step)))
+        for at, element in reversed(extra):  # the later position first keeps the earlier valid
+            parts.insert(at, element)
+        return b"".join(parts)
 
 
 # --- the plan ----------------------------------------------------------------------------
@@ -184,35 +239,27 @@ def _parts(
     local_start = item.scheduled_start.astimezone(facility_tz)
     values = item_values(item, local_start)
     steps = step_values(item, local_start) if plan.step is not None else {}
-    # Like worklist_response: UTF-8 only when some value answered is not ASCII.
-    asked = _texts(values, plan.keys) + _texts(steps, plan.step or ())
-    encoding = "latin_1" if "".join(asked).isascii() else "utf_8"
-    writer = _Writer(implicit_vr, little_endian, encoding)
+    try:
+        writer = _Writer(implicit_vr, little_endian, "ascii")
+        return writer, _values(writer, plan, values, steps)
+    except UnicodeEncodeError:
+        writer = _Writer(implicit_vr, little_endian, "utf_8")
+        parts = _values(writer, plan, values, steps)
+        return writer, [*parts, (_CHARACTER_SET, "CS", _UTF8_VALUE)]
+
+
+def _values(
+    writer: _Writer,
+    plan: WorklistAnswerPlan,
+    values: Mapping[str, object],
+    steps: Mapping[str, object],
+) -> list[tuple[int, str, bytes]]:
     parts = [
         (key.tag, key.vr, writer.value(key.vr, values.get(key.keyword, ""))) for key in plan.keys
     ]
     if plan.step is not None:
         parts.append((_STEP_SEQUENCE, "SQ", writer.item(writer.dataset(plan.step, steps))))
-    if encoding == "utf_8":
-        parts.append((_CHARACTER_SET, "CS", writer.value("CS", UTF8)))
-    return writer, parts
-
-
-def _first(part: tuple[int, str, bytes]) -> int:
-    return part[0]
-
-
-def _texts(values: Mapping[str, object], keys: tuple[_Key, ...]) -> list[str]:
-    """The texts answered for `keys`, sequence items included (to choose the character set)."""
-    texts: list[str] = []
-    for key in keys:
-        value = values.get(key.keyword, "")
-        if isinstance(value, list):
-            for part in value:
-                texts += [str(text) for text in part.values()]
-        else:
-            texts.append(str(value))
-    return texts
+    return parts
 
 
 class _Writer:
@@ -226,6 +273,7 @@ class _Writer:
         self._tag = struct.Struct(f"{order}HH")
         self._long = struct.Struct(f"{order}L")
         self._short = struct.Struct(f"{order}H")
+        self._heads: dict[tuple[int, str], tuple[bytes, bool]] = {}
 
     def raw_bytes(self, tag: int, vr: str, value: bytes) -> RawDataElement:
         """A top-level element: pydicom writes its header, the value bytes as they are."""
@@ -258,14 +306,24 @@ class _Writer:
         )
 
     def element(self, tag: int, vr: str, value: bytes) -> bytes:
-        header = self._tag.pack(tag >> 16, tag & 0xFFFF)
-        if self._implicit:
+        head = self._heads.get((tag, vr))
+        if head is None:
+            head = self._heads[(tag, vr)] = self._head(tag, vr)
+        header, long_length = head
+        if long_length:
             return header + self._long.pack(len(value)) + value
-        if vr in _LONG_VRS:
-            return header + vr.encode("ascii") + b"\0\0" + self._long.pack(len(value)) + value
         if len(value) > _MAX_SHORT_LENGTH:
             raise _NotExact(vr)
-        return header + vr.encode("ascii") + self._short.pack(len(value)) + value
+        return header + self._short.pack(len(value)) + value
+
+    def _head(self, tag: int, vr: str) -> tuple[bytes, bool]:
+        """An element's header before its length, and whether the length takes 32 bits."""
+        header = self._tag.pack(tag >> 16, tag & 0xFFFF)
+        if self._implicit:
+            return header, True
+        if vr in _LONG_VRS:
+            return header + vr.encode("ascii") + b"\0\0", True
+        return header + vr.encode("ascii"), False
 
     def item(self, dataset: bytes) -> bytes:
         """A sequence item of defined length (PS3.5 7.5.1), as pydicom writes one."""
