@@ -35,7 +35,7 @@ from listeners.dicom_answers import (
 )
 from listeners.dicom_availability import on_availability
 from listeners.dicom_files import (
-    flushed,
+    DurableFolders,
     kept_at,
     place_file,
     read_instance,
@@ -92,6 +92,8 @@ class DicomListener:
         self._options = options
         self._facility_tz = facility_tz
         self._worklist_answers = EncodedAnswers()
+        storage = options.storage_dir
+        self._folders = None if storage is None else DurableFolders(storage)
         self._store_timeout = store_timeout
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -262,7 +264,9 @@ class DicomListener:
         # The file goes to disk while the writer commits the index: the answer waits for
         # both. A crash in between leaves an instance indexed but never acknowledged; the
         # sender sends it again, and that receipt writes the file again before its answer.
-        written = target is None or flushed(target, calling)
+        written = target is None or (
+            self._folders is not None and self._folders.flushed(target, calling)
+        )
         stored = self._indexed(indexing, control_id)
         if stored is None or not written:
             return failure(status.OUT_OF_RESOURCES, "storage unavailable; resend")

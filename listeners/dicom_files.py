@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
@@ -175,17 +176,51 @@ def place_file(received: Path, target: Path) -> None:
         raise
 
 
-def flushed(target: Path, peer: str) -> bool:
-    """Flush a placed file and its name to disk (fsync of the file, then of its folder);
-    False, logged, when that failed: the sender must send the instance again."""
-    try:
-        with target.open("rb") as placed:
-            os.fsync(placed.fileno())
-        _sync_folder(target.parent)
-    except OSError as exc:
-        log.error("C-STORE from %s not written: %s", peer, exc.strerror or exc)
-        return False
-    return True
+class DurableFolders:
+    """Which storage folders have their own name on disk, so that a file placed in one is
+    durable once the file and the folder holding it are flushed (POSIX: a new name is durable
+    after an fsync of the directory holding it, and that directory's own name likewise).
+
+    The first file of a study flushes the series folder, the study folder and the storage
+    folder; every later file of the series only the series folder. Shared by the SCP's
+    association threads; a folder is marked only after its parent's flush succeeded, so a
+    second thread that sees it unmarked flushes the parent itself.
+    """
+
+    # Past this many folders the set starts again: it costs a few flushes, never durability.
+    CAPACITY = 100_000
+
+    def __init__(self, storage_dir: Path) -> None:
+        self._root = storage_dir.resolve()
+        self._named: set[Path] = set()
+        self._lock = threading.Lock()
+
+    def flushed(self, target: Path, peer: str) -> bool:
+        """Flush a placed file, its name, and the name of each folder above it not yet
+        flushed; False, logged, when that failed: the sender must send the instance again."""
+        try:
+            with target.open("rb") as placed:
+                os.fsync(placed.fileno())
+            folder = target.parent
+            _sync_folder(folder)
+            while folder != self._root and not self._is_named(folder):
+                _sync_folder(folder.parent)
+                self._mark(folder)
+                folder = folder.parent
+        except OSError as exc:
+            log.error("C-STORE from %s not written: %s", peer, exc.strerror or exc)
+            return False
+        return True
+
+    def _is_named(self, folder: Path) -> bool:
+        with self._lock:
+            return folder in self._named
+
+    def _mark(self, folder: Path) -> None:
+        with self._lock:
+            if len(self._named) >= self.CAPACITY:
+                self._named.clear()
+            self._named.add(folder)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -1,8 +1,10 @@
 """Received instances read for the index and the log: the log keeps the data set as received
-less its bulk data, whichever way it is read."""
+less its bulk data, whichever way it is read; a kept file is durable with every folder name
+above it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,14 @@ from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_dataset
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from listeners.dicom_files import BULK_LIMIT, read_instance, without_bulk
+from listeners.dicom_files import (
+    BULK_LIMIT,
+    DurableFolders,
+    place_file,
+    read_instance,
+    storage_path,
+    without_bulk,
+)
 
 
 def _reencoded(path: Path) -> bytes:
@@ -89,3 +98,71 @@ def test_an_instance_without_pixel_data_is_logged_whole(tmp_path: Path) -> None:
     path = _saved(dataset, tmp_path / "no-pixels.dcm")
     _, logged = read_instance(path)
     assert path.read_bytes().endswith(logged) and logged == _reencoded(path)
+
+
+def _flushes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Record the path behind every fsync, then let it happen."""
+    synced: list[Path] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+def _placed(storage: Path, study: str, series: str, instance: str) -> Path:
+    target = storage_path(storage, study, series, instance)
+    received = storage.parent / f"{instance}.received"
+    received.write_bytes(b"DICM")
+    place_file(received, target)
+    return target
+
+
+def test_a_new_study_flushes_every_new_folder_name_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first file of a study makes its series, study and the storage folder durable;
+    later files of the series flush only their own name; a new series flushes its study."""
+    storage = (tmp_path / "storage").resolve()
+    storage.mkdir()
+    folders = DurableFolders(storage)
+    synced = _flushes(monkeypatch)
+    first = _placed(storage, "1.2", "1.2.3", "1.2.3.4")
+    assert folders.flushed(first, "CT01")
+    series, study = first.parent, first.parent.parent
+    assert synced == [first, series, study, storage]
+    synced.clear()
+    second = _placed(storage, "1.2", "1.2.3", "1.2.3.5")
+    assert folders.flushed(second, "CT01")
+    assert synced == [second, series]
+    synced.clear()
+    other = _placed(storage, "1.2", "1.2.9", "1.2.9.1")
+    assert folders.flushed(other, "CT01")
+    assert synced == [other, other.parent, study]
+
+
+def test_a_failed_flush_is_answered_and_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose parent could not be flushed is not taken as durable."""
+    storage = (tmp_path / "storage").resolve()
+    storage.mkdir()
+    folders = DurableFolders(storage)
+    target = _placed(storage, "1.2", "1.2.3", "1.2.3.4")
+    calls: list[int] = []
+    real = os.fsync
+
+    def failing(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 3:  # the study folder, holding the series folder's name
+            raise OSError(5, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", failing)
+    assert not folders.flushed(target, "CT01")
+    synced = _flushes(monkeypatch)
+    assert folders.flushed(target, "CT01")
+    assert synced == [target, target.parent, target.parent.parent, storage]
