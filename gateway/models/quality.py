@@ -1,0 +1,59 @@
+"""Request and response models of the quality desk: the sender scorecard and dose."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from gateway.contract.types import Instant
+from gateway.models.common import Query
+from store.reading.dose import DoseGroup, ExamDose
+from store.reading.senders import SenderQuality
+
+_RANGE_RULE = "`since` must be before `until` (a 400 names `since` otherwise)."
+
+
+class Window(Query):
+    """A window [since, until); either bound may be left open."""
+
+    since: Instant | None = Field(
+        None, description=f"Start, inclusive: an RFC 3339 date-time with offset. {_RANGE_RULE}"
+    )
+    until: Instant | None = Field(None, description="End, exclusive: an RFC 3339 date-time.")
+
+    @model_validator(mode="after")
+    def _since_before_until(self) -> Window:
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise ValueError("since: must be before until")
+        return self
+
+
+class SendersQuery(Window):
+    """The window of first arrivals the scorecard covers."""
+
+
+class SenderScorecard(BaseModel):
+    """Data quality per sender (application and facility), by first arrival in the window."""
+
+    fields: list[str] = Field(description="The recommended fields counted when left empty.")
+    items: list[SenderQuality]
+
+
+class DoseQuery(Window):
+    """How dose is grouped, over which window of exam times."""
+
+    group_by: Literal["protocol", "device"] = Field(
+        "protocol",
+        description="protocol (`modality/procedure code` of the order, else the study "
+        "description) or device (AE title).",
+    )
+
+
+class DoseReport(BaseModel):
+    """p50 and p75 of CTDIvol (mGy) and DLP (mGy.cm) per group, beside the reference levels,
+    and the exams above their level."""
+
+    group_by: Literal["protocol", "device"]
+    groups: list[DoseGroup]
+    above_reference: list[ExamDose]
