@@ -1,12 +1,10 @@
 """CT dose from vendors' Radiation Dose SRs (TID 10011), checked against values read from the
 objects by hand (dcmdump). The objects are OpenREM's test files: GPL-3, so they are fetched
-from the package index at test time, never kept in this repository."""
+from the package index at test time (the `vendor_files` fixture, tests/conftest.py), never
+kept in this repository."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -14,10 +12,6 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from mappers.dicom.dose_report import is_ct_dose_report, read_ct_dose_report
-from tests.conftest import IN_CI
-
-OPENREM = "openrem==0.10.0"
-FILES = "OpenREM-0.10.0/openrem/remapp/tests/test_files/"
 
 # file -> (accession, total DLP mGy.cm, [(Mean CTDIvol mGy, DLP mGy.cm) of the first events])
 BY_HAND = {
@@ -27,41 +21,6 @@ BY_HAND = {
     "CT-RDSR-Philips_BigBore4DCT.dcm": ("", 541.1, [(23.7, 541.1)]),
     "CT-ESR-GE_VCT.dcm": ("001234512345678", 2002.39, []),  # an Enhanced SR, GE's older form
 }
-
-
-@pytest.fixture(scope="session")
-def vendor_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """OpenREM's CT test objects, downloaded once per run with pip."""
-    folder = tmp_path_factory.mktemp("openrem")
-    fetched = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "--dest",
-            str(folder),
-            OPENREM,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    archives = list(folder.glob("*.tar.gz"))
-    if fetched.returncode != 0 or not archives:
-        message = f"cannot download {OPENREM}: {fetched.stderr.strip()[-300:]}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with tarfile.open(archives[0]) as archive:
-        members = [m for m in archive.getmembers() if m.name.startswith(f"{FILES}CT-")]
-        archive.extractall(folder, members=members, filter="data")
-    return folder / FILES
 
 
 @pytest.mark.parametrize("name", sorted(BY_HAND))
