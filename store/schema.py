@@ -143,7 +143,7 @@ class MessageRecord(Base):
     # The message's own time (HL7 MSH-7, in UTC): how late a sender's messages arrive.
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # The recommended fields the message left empty ("OBR-4 PV1-2"), space-separated.
-    missing_fields: Mapped[str] = mapped_column(String(255), default="")
+    missing_fields: Mapped[str] = mapped_column(String(255), server_default="")
 
     __table_args__ = (
         # The same message sent again (same sender, control id and bytes) is one row.
