@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.contract.types import Instant
 from gateway.models.common import Query
@@ -16,6 +16,8 @@ _RANGE_RULE = "`since` must be before `until` (a 400 names `since` otherwise)."
 
 class Window(Query):
     """A window [since, until); either bound may be left open."""
+
+    model_config = ConfigDict(json_schema_extra={"description": _RANGE_RULE})
 
     since: Instant | None = Field(
         None, description=f"Start, inclusive: an RFC 3339 date-time with offset. {_RANGE_RULE}"
