@@ -168,3 +168,16 @@ async def test_each_irradiation_event_is_kept(gateway: RunningGateway, vendor_fi
     assert total == ("", GE_VCT[2], GE_VCT[3])
     assert len(events) == 27  # by hand, as the reader's test counts them
     assert max(e[1] for e in events if e[1] is not None) == GE_VCT[2]
+
+
+async def test_reading_the_dose_list_is_audited(gateway: RunningGateway) -> None:
+    """The dose list names exams: its read is in the audit trail; the scorecard's is not."""
+    await _dose(gateway, "device")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{gateway.http_url}/api/v1/quality/senders") as response:
+            assert response.status == 200
+        async with http.get(f"{gateway.http_url}/api/v1/audit") as response:
+            trail = (await response.json())["items"]
+    assert [(e["entity"], e["path"], e["query"]) for e in trail] == [
+        ("dose", "/api/v1/dose", "group_by=device")
+    ]
