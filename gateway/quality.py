@@ -4,6 +4,7 @@ levels. Both read; the dose list names exams, so the audit trail records it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -16,6 +17,15 @@ from store.reading.dose import ReferenceLevel, read_dose
 from store.reading.senders import FIELDS, read_sender_quality
 
 routes = Routes()
+
+# The window when `since` is not given: a week of messages, a quarter of exams.
+SENDERS_DAYS = 7
+DOSE_DAYS = 90
+
+
+def _window(since: datetime | None, until: datetime | None, days: int) -> tuple[datetime, datetime]:
+    end = until or datetime.now(UTC)
+    return since or end - timedelta(days=days), end
 
 
 def reference_levels(settings: Settings) -> Mapping[str, ReferenceLevel]:
@@ -35,8 +45,9 @@ def reference_levels(settings: Settings) -> Mapping[str, ReferenceLevel]:
 )
 async def sender_scorecard(request: web.Request, query: SendersQuery) -> web.Response:
     """Each sender's scorecard over the window of first arrivals."""
+    since, until = _window(query.since, query.until, SENDERS_DAYS)
     async with request.app[ENGINE].connect() as conn:
-        items = await read_sender_quality(conn, since=query.since, until=query.until)
+        items = await read_sender_quality(conn, since=since, until=until)
     return json_response({"fields": list(FIELDS), "items": items})
 
 
@@ -50,12 +61,13 @@ async def sender_scorecard(request: web.Request, query: SendersQuery) -> web.Res
 )
 async def dose(request: web.Request, query: DoseQuery) -> web.Response:
     """Dose per protocol or device, from CT dose reports and MPPS."""
+    since, until = _window(query.since, query.until, DOSE_DAYS)
     async with request.app[ENGINE].connect() as conn:
         summary = await read_dose(
             conn,
             group_by=query.group_by,
-            since=query.since,
-            until=query.until,
+            since=since,
+            until=until,
             references=reference_levels(request.app[SETTINGS]),
         )
     return json_response(summary)

@@ -20,9 +20,13 @@ class Window(Query):
     model_config = ConfigDict(json_schema_extra={"description": _RANGE_RULE})
 
     since: Instant | None = Field(
-        None, description=f"Start, inclusive: an RFC 3339 date-time with offset. {_RANGE_RULE}"
+        None,
+        description="Start, inclusive: an RFC 3339 date-time with offset (default: 7 days "
+        f"before `until` for the scorecard, 90 days for dose). {_RANGE_RULE}",
     )
-    until: Instant | None = Field(None, description="End, exclusive: an RFC 3339 date-time.")
+    until: Instant | None = Field(
+        None, description="End, exclusive: an RFC 3339 date-time (default: now)."
+    )
 
     @model_validator(mode="after")
     def _since_before_until(self) -> Window:
@@ -32,7 +36,8 @@ class Window(Query):
 
 
 class SendersQuery(Window):
-    """The window of first arrivals the scorecard covers."""
+    """The window of first arrivals the scorecard covers: by default the 7 days before
+    `until` (default now)."""
 
 
 class SenderScorecard(BaseModel):
@@ -43,7 +48,8 @@ class SenderScorecard(BaseModel):
 
 
 class DoseQuery(Window):
-    """How dose is grouped, over which window of exam times."""
+    """How dose is grouped, over which window of exam times (a dose report's arrival, an MPPS
+    step's end): by default the 90 days before `until` (default now)."""
 
     group_by: Literal["protocol", "device"] = Field(
         "protocol",

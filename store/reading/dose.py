@@ -106,8 +106,8 @@ async def read_dose(
     until: datetime | None,
     references: Mapping[str, ReferenceLevel],
 ) -> DoseSummary:
-    """Dose per protocol or device in [since, until) (by the exam's time), and the exams
-    above their level."""
+    """Dose per protocol or device in [since, until) (by the exam's time: a dose report's
+    arrival, an MPPS step's end or start), and the exams above their level."""
     exams = _exams(conn.dialect.name, since, until).cte("exams")
     key = exams.c.protocol if group_by == "protocol" else exams.c.device
     keyed = select(key.label("grp"), exams.c.ctdivol, exams.c.dlp).subquery("keyed")

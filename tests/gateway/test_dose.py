@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,11 @@ GE_VCT = ("CT-ESR-GE_VCT.dcm", "001234512345678", 176.12, 2002.39)
 GE_UNORDERED = ("CT-RDSR-GEPixelMed.dcm", "", 222.59, 586.34)  # no accession, no description
 # MPPS of a fourth CT head: one acquisition, CTDIvol 12.5 mGy, DLP 400 mGy.cm.
 MPPS_ONLY = ("MPPS0001", 12.5, 400.0)
+
+
+def _recent(minutes: int) -> datetime:
+    """A time that many minutes ago, as a modality writes it (facility time, UTC here)."""
+    return (datetime.now(UTC) - timedelta(minutes=minutes)).replace(tzinfo=None)
 
 
 @pytest.fixture
@@ -65,9 +71,9 @@ async def _store(gateway: RunningGateway, folder: Path, name: str, ae_title: str
 
 async def _mpps(gateway: RunningGateway, accession: str, uid: str, ctdi: float, dlp: float) -> None:
     scu = Scu(gateway.app[DICOM_LISTENER].port, ae_title="CT_MPPS")
-    started = fx.mpps_n_create(accession=accession, station_ae="CT_MPPS")
+    started = fx.mpps_n_create(accession=accession, station_ae="CT_MPPS", start=_recent(60))
     assert (await asyncio.to_thread(scu.n_create, uid, started))[0] == 0
-    done = fx.mpps_n_set(ct_acquisitions=[(ctdi, dlp)], total_dlp=dlp)
+    done = fx.mpps_n_set(ct_acquisitions=[(ctdi, dlp)], total_dlp=dlp, end=_recent(45))
     assert (await asyncio.to_thread(scu.n_set, uid, done))[0] == 0
 
 
@@ -181,3 +187,25 @@ async def test_reading_the_dose_list_is_audited(gateway: RunningGateway) -> None
     assert [(e["entity"], e["path"], e["query"]) for e in trail] == [
         ("dose", "/api/v1/dose", "group_by=device")
     ]
+
+
+async def test_the_window_defaults_to_the_last_90_days(gateway: RunningGateway) -> None:
+    """An exam performed long ago counts only in a window that reaches back to it."""
+    await _order(gateway, "OLD0001")
+    scu = Scu(gateway.app[DICOM_LISTENER].port, ae_title="CT_OLD")
+    started = fx.mpps_n_create(
+        accession="OLD0001", station_ae="CT_OLD", start=datetime(2026, 3, 2, 9)
+    )
+    assert (await asyncio.to_thread(scu.n_create, "1.2.826.0.9.70450.9", started))[0] == 0
+    done = fx.mpps_n_set(ct_acquisitions=[(30.0, 600.0)], end=datetime(2026, 3, 2, 9, 20))
+    assert (await asyncio.to_thread(scu.n_set, "1.2.826.0.9.70450.9", done))[0] == 0
+    assert (await _dose(gateway, "device"))["groups"] == []
+    url = f"{gateway.http_url}/api/v1/dose"
+    params = {
+        "group_by": "device",
+        "since": "2026-03-02T00:00:00Z",
+        "until": "2026-03-03T00:00:00Z",
+    }
+    async with aiohttp.ClientSession() as http, http.get(url, params=params) as response:
+        (group,) = (await response.json())["groups"]
+    assert (group["group"], group["exams"], group["ctdivol"]["p50"]) == ("CT_OLD", 1, 30.0)
