@@ -15,7 +15,7 @@ from functools import partial
 
 from aiohttp import web
 
-from gateway import api, audit, equipment, fhir, flow, health, openapi, outbox
+from gateway import api, audit, equipment, fhir, flow, health, openapi, outbox, quality
 from gateway.audit import audit_middleware
 from gateway.audit_trail import AuditTrail
 from gateway.auth import Token, auth_middleware
@@ -118,6 +118,7 @@ def create_app(
         fhir,
         audit,
         outbox,
+        quality,
         openapi,
         dashboard_page,
         dashboard_events,

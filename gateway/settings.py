@@ -227,6 +227,28 @@ def _is_ae_title(title: str) -> bool:
     return 1 <= len(title) <= 16 and re.fullmatch(AE_TITLE_PATTERN, title) is not None
 
 
+class ReferenceLevelSettings(Section):
+    """A diagnostic reference level: CTDIvol in mGy, DLP in mGy.cm; either may be left out."""
+
+    ctdivol: Annotated[float | None, Field(gt=0, description="a number of mGy > 0")] = None
+    dlp: Annotated[float | None, Field(gt=0, description="a number of mGy.cm > 0")] = None
+
+
+def _is_drl_key(key: str) -> bool:
+    modality, slash, code = key.partition("/")
+    return bool(modality and slash and code)
+
+
+class DoseSettings(Section):
+    """Dose against diagnostic reference levels (`[dose.drl."CT/70450"] ctdivol, dlp`)."""
+
+    drl: Annotated[
+        dict[str, ReferenceLevelSettings],
+        _check(lambda table: all(_is_drl_key(k) for k in table)),
+        Field(description="a table of MODALITY/PROCEDURE_CODE to { ctdivol, dlp }"),
+    ] = Field(default_factory=dict)
+
+
 class WorklistSettings(Section):
     """The Modality Worklist's site tables."""
 
@@ -282,6 +304,7 @@ class Settings(BaseSettings):
     dicom: DicomOptions = DicomOptions()
     worklist: WorklistSettings = WorklistSettings()
     flow: FlowSettings = FlowSettings()
+    dose: DoseSettings = DoseSettings()
     probe: ProbeSettings = ProbeSettings()
     tls: TlsSettings = TlsSettings()
     retention: RetentionSettings = RetentionSettings()

@@ -20,6 +20,7 @@ from mappers.hl7v2.charset import decode_message, encode_message, without_nul
 from mappers.hl7v2.dispatch import map_message
 from mappers.hl7v2.er7 import parse_message
 from mappers.hl7v2.header import Header, check_header, read_header
+from mappers.hl7v2.quality import message_time, missing_recommended
 from mappers.hl7v2.rules import MappingRules
 from store.errors import StoreError
 from store.ingest import Inbound, Ingest, Outcome, Stored
@@ -49,6 +50,7 @@ class _Reading:
     outcome: Outcome
     events: tuple = ()
     error: AckError | None = None
+    missing_fields: tuple[str, ...] = ()
 
 
 def _new_control_id() -> str:
@@ -123,19 +125,22 @@ class Hl7Receiver:
         """Decode, check and map: pure work, no I/O."""
         header: Header | None = None
         charset: str | None = None
+        missing: tuple[str, ...] = ()
         try:
             text, charset = decode_message(payload, self._options.default_charset)
             header = read_header(text)
             check_header(header, self._options.accepted_processing_ids)
-            events = map_message(parse_message(text), header, self._options.rules)
+            message = parse_message(text)
+            missing = missing_recommended(message, header)
+            events = map_message(message, header, self._options.rules)
         except CharsetError as exc:
             header = _header_of_undecodable(payload)
             return _Reading(header, charset, Outcome.REJECTED, (), _ack_error(exc))
         except MappingError as exc:
-            return _Reading(header, charset, Outcome.REJECTED, (), _ack_error(exc))
+            return _Reading(header, charset, Outcome.REJECTED, (), _ack_error(exc), missing)
         if events is None:
-            return _Reading(header, charset, Outcome.NOT_MAPPED)
-        return _Reading(header, charset, Outcome.APPLIED, tuple(events))
+            return _Reading(header, charset, Outcome.NOT_MAPPED, (), None, missing)
+        return _Reading(header, charset, Outcome.APPLIED, tuple(events), None, missing)
 
     def _inbound(
         self,
@@ -170,6 +175,8 @@ class Hl7Receiver:
             if reading.error and reading.error.location
             else None,
             replay=replay,
+            sent_at=message_time(header, self._options.rules.facility_tz) if header else None,
+            missing_fields=reading.missing_fields,
         )
 
     def _answer_stored(self, reading: _Reading, stored: Stored, peer: str) -> bytes | None:

@@ -314,6 +314,32 @@ class ProcedureStepUpdated:
 
 
 @dataclass(frozen=True, slots=True)
+class IrradiationDose:
+    """One CT irradiation event of a dose report: Mean CTDIvol (mGy) and DLP (mGy.cm)."""
+
+    event_uid: str
+    protocol: str
+    ctdivol: float | None
+    dlp: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DoseReported:
+    """C-STORE of a CT Radiation Dose SR (TID 10011): each irradiation event and the study's
+    total (the largest CTDIvol, as reference levels compare, and the total DLP)."""
+
+    sop_instance_uid: str
+    study_instance_uid: str
+    accession: str
+    device_ae_title: str
+    study_description: str
+    max_ctdivol: float | None
+    total_dlp: float | None
+    events: tuple[IrradiationDose, ...]
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StudyLinked:
     """An operator linked an unmatched study (by Study Instance UID) to an order."""
 
@@ -397,6 +423,7 @@ Event = (
     | InstanceStored
     | ProcedureStepCreated
     | ProcedureStepUpdated
+    | DoseReported
     | StudyLinked
     | StepLinked
     | DeviceRegistered

@@ -11,11 +11,13 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from store.fold.outbox import HL7
 from store.fold.state import Key, Row, State
 from store.load import KEY_COLUMNS, REFERENCES, TABLES, Loaded
 from store.schema import device_transitions, order_timeline, outbox, reports
+from store.schema_quality import dose_events
 
 # Reference order: a table comes after every table it refers to.
 _ORDER = (
@@ -59,6 +61,16 @@ def flush(conn: Connection, loaded: Loaded, state: State) -> None:
         rows = state.appended[name]
         if rows:
             conn.execute(insert(table), [_to_columns(loaded, name, row) for row in rows])
+    if state.appended["dose_events"]:
+        # A dose report sent again with other content (same SOP Instance UID) keeps its
+        # first rows, as an instance keeps its first receipt.
+        conn.execute(_dose_insert(conn.dialect.name), state.appended["dose_events"])
+
+
+@functools.cache
+def _dose_insert(dialect: str) -> Executable:
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(dose_events)
+    return statement.on_conflict_do_nothing(index_elements=["sop_instance_uid", "event_uid"])
 
 
 def add_outbox_rows(conn: Connection, rows: list[Row]) -> None:

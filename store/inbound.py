@@ -45,6 +45,10 @@ class Inbound:
     ack_code: str | None = None
     error: str | None = None
     error_location: str | None = None
+    # The message's own time (HL7 MSH-7) and the recommended fields it left empty: the
+    # sender's scorecard (store/reading/senders.py).
+    sent_at: datetime | None = None
+    missing_fields: tuple[str, ...] = ()
     # An operator's replay: a message kept earlier without being applied is processed afresh.
     replay: bool = False
     # False for what is not a message (a probe's observation): applied, not kept in the log.

@@ -140,6 +140,10 @@ class MessageRecord(Base):
     error: Mapped[str | None] = mapped_column(Text)
     error_location: Mapped[str | None] = mapped_column(String(64))
     control_id_reused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The message's own time (HL7 MSH-7, in UTC): how late a sender's messages arrive.
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The recommended fields the message left empty ("OBR-4 PV1-2"), space-separated.
+    missing_fields: Mapped[str] = mapped_column(String(255), server_default="")
 
     __table_args__ = (
         # The same message sent again (same sender, control id and bytes) is one row.
@@ -620,3 +624,6 @@ outbox = OutboxRecord.__table__
 order_figures = OrderFigureRecord.__table__
 board_orders = BoardOrderRecord.__table__
 volume_hours = VolumeHourRecord.__table__
+
+# The quality desk's tables live in their own module, on this one metadata.
+import store.schema_quality  # noqa: E402, F401

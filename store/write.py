@@ -290,6 +290,8 @@ def _log_row(inbound: Inbound, reused: bool) -> dict[str, Any]:
         "error": inbound.error,
         "error_location": inbound.error_location,
         "control_id_reused": reused,
+        "sent_at": inbound.sent_at,
+        "missing_fields": " ".join(inbound.missing_fields),
     }
 
 

@@ -23,6 +23,7 @@ from gateway.serve import http_site, make_runner
 from mappers.events import DeviceRegistration
 from store.engine import create_engine
 from store.migrate import migrate
+from tests.support.openrem import fetch_openrem_ct_files
 
 # The server every PostgreSQL test creates its own database on (trust auth on this machine
 # and in CI). In CI a PostgreSQL test that cannot connect fails; elsewhere it is skipped.
@@ -219,3 +220,9 @@ async def gateway(database_url: str) -> AsyncIterator[RunningGateway]:
         yield running
     finally:
         await running.runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def vendor_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """OpenREM's CT dose objects (vendor RDSRs), downloaded once per run with pip."""
+    return fetch_openrem_ct_files(tmp_path_factory.mktemp("openrem"), in_ci=IN_CI)

@@ -11,6 +11,7 @@ from datetime import datetime, tzinfo
 from pydicom.dataset import Dataset
 
 from mappers.dicom.datetimes import parse_da_tm
+from mappers.dicom.dose_events import map_dose_report
 from mappers.dicom.errors import IDENTIFIER_DOES_NOT_MATCH, DicomMappingError
 from mappers.dicom.lengths import check_lengths
 from mappers.dicom.uids import check_uid
@@ -36,7 +37,8 @@ def map_instance(
     facility_tz: tzinfo,
     stored_path: str = "",
 ) -> list[Event]:
-    """Map a stored instance's header to the device that sent it and the instance itself.
+    """Map a stored instance's header to the device that sent it and the instance itself,
+    and a CT dose report to the dose it reports.
 
     A StudyDate/StudyTime (or Timezone Offset From UTC) that cannot be read leaves the study
     start unknown rather than refusing the image: the instance matters more than that time.
@@ -75,6 +77,8 @@ def map_instance(
     )
     events: list[Event] = [device, instance]
     check_lengths(events, IDENTIFIER_DOES_NOT_MATCH)
+    # A CT dose report is an instance of its study like any other, and also the study's dose.
+    events += map_dose_report(ds, calling_ae=calling_ae, received_at=received_at)
     return events
 
 

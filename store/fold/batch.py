@@ -13,6 +13,7 @@ from mappers.events import (
     DeviceProbed,
     DeviceRegistered,
     DeviceSeen,
+    DoseReported,
     DowntimeDeclared,
     DowntimeEnded,
     Event,
@@ -34,6 +35,7 @@ from mappers.events import (
 from store.fold import (
     arrivals,
     devices,
+    dose,
     equipment,
     links,
     orders,
@@ -65,6 +67,7 @@ RULES: Mapping[type, Rule] = {
     InstanceStored: studies.store_instance,
     ProcedureStepCreated: steps.create_step,
     ProcedureStepUpdated: steps.update_step,
+    DoseReported: dose.record_dose,
     StudyLinked: links.link_study,
     StepLinked: links.link_step,
     DeviceRegistered: equipment.register_device,

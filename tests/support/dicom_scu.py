@@ -61,6 +61,22 @@ class Scu:
         finally:
             assoc.release()
 
+    def store_as_read(self, *datasets: Dataset) -> list[int]:
+        """C-STORE datasets read from files, each offered in its own SOP class and transfer
+        syntax (a dose SR class may lie beyond the common storage contexts)."""
+        ae = AE(ae_title=self.ae_title)
+        for context in {
+            (str(ds.SOPClassUID), str(ds.file_meta.TransferSyntaxUID)) for ds in datasets
+        }:
+            ae.add_requested_context(*context)
+        assoc = ae.associate("127.0.0.1", self.port, ae_title=self.called)
+        if not assoc.is_established:
+            raise ConnectionRefusedError("association not established")
+        try:
+            return [int(assoc.send_c_store(ds).Status) for ds in datasets]
+        finally:
+            assoc.release()
+
     def n_create(self, sop_instance_uid: str, attributes: Dataset) -> tuple[int, str]:
         """MPPS N-CREATE; (status, error comment)."""
         assoc = self._associate(ModalityPerformedProcedureStep)

@@ -5,6 +5,8 @@ import { ApiError, get, getAll, send } from "./api.js";
 import { field, h, section, showDetail, table } from "./dom.js";
 import { facilityZone, time } from "./format.js";
 import { bars } from "./chart.js";
+import { renderSenders } from "./senders.js";
+import { renderDose } from "./dose.js";
 
 const sender = (m) => [m.sending_application, m.sending_facility].filter(Boolean).join("^") || m.peer || "(unknown)";
 const CLASSES = ["s1", "s2", "s3", "s4", "s5", "s6"];
@@ -90,4 +92,6 @@ export async function render(main) {
     );
   }
   await draw();
+  await renderSenders(main);
+  await renderDose(main);
 }

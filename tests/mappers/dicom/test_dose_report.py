@@ -1,23 +1,21 @@
 """CT dose from vendors' Radiation Dose SRs (TID 10011), checked against values read from the
 objects by hand (dcmdump). The objects are OpenREM's test files: GPL-3, so they are fetched
-from the package index at test time, never kept in this repository."""
+from the package index at test time (the `vendor_files` fixture, tests/conftest.py), never
+kept in this repository."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tarfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
+from fixtures import dicom as fx
 from mappers.dicom.dose_report import is_ct_dose_report, read_ct_dose_report
-from tests.conftest import IN_CI
-
-OPENREM = "openrem==0.10.0"
-FILES = "OpenREM-0.10.0/openrem/remapp/tests/test_files/"
+from mappers.dicom.instances import map_instance
+from mappers.events import DoseReported, InstanceStored
 
 # file -> (accession, total DLP mGy.cm, [(Mean CTDIvol mGy, DLP mGy.cm) of the first events])
 BY_HAND = {
@@ -27,41 +25,6 @@ BY_HAND = {
     "CT-RDSR-Philips_BigBore4DCT.dcm": ("", 541.1, [(23.7, 541.1)]),
     "CT-ESR-GE_VCT.dcm": ("001234512345678", 2002.39, []),  # an Enhanced SR, GE's older form
 }
-
-
-@pytest.fixture(scope="session")
-def vendor_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """OpenREM's CT test objects, downloaded once per run with pip."""
-    folder = tmp_path_factory.mktemp("openrem")
-    fetched = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "--dest",
-            str(folder),
-            OPENREM,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    archives = list(folder.glob("*.tar.gz"))
-    if fetched.returncode != 0 or not archives:
-        message = f"cannot download {OPENREM}: {fetched.stderr.strip()[-300:]}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    with tarfile.open(archives[0]) as archive:
-        members = [m for m in archive.getmembers() if m.name.startswith(f"{FILES}CT-")]
-        archive.extractall(folder, members=members, filter="data")
-    return folder / FILES
 
 
 @pytest.mark.parametrize("name", sorted(BY_HAND))
@@ -117,3 +80,28 @@ def test_a_report_without_a_total_sums_its_events() -> None:
     assert is_ct_dose_report(report)
     parsed = read_ct_dose_report(report)
     assert (parsed.total_dlp, parsed.max_ctdivol) == (350.0, 12.5)
+
+
+def test_a_stored_dose_report_also_gives_its_dose(vendor_files: Path) -> None:
+    """C-STORE of a dose SR: the instance, and the study's dose with each event's values."""
+    when = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    ds = dcmread(vendor_files / "CT-RDSR-Siemens_Flash-TAP-SS.dcm")
+    events = map_instance(
+        ds, calling_ae="CT01", transfer_syntax="1.2.840.10008.1.2.1", received_at=when,
+        facility_tz=UTC,
+    )  # fmt: skip
+    (dose,) = [e for e in events if isinstance(e, DoseReported)]
+    assert any(isinstance(e, InstanceStored) for e in events)
+    assert (dose.accession, dose.total_dlp, dose.max_ctdivol) == ("ACC12345601", 724.52, 9.91)
+    assert (dose.device_ae_title, dose.study_instance_uid) == ("CT01", ds.StudyInstanceUID)
+    assert [(e.ctdivol, e.dlp) for e in dose.events[:2]] == [(0.14, 11.51), (1.2, 1.2)]
+
+
+def test_an_image_gives_no_dose() -> None:
+    """A CT image is an instance and nothing more."""
+    when = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    events = map_instance(
+        fx.ct_instance(), calling_ae="CT01", transfer_syntax="1.2.840.10008.1.2",
+        received_at=when, facility_tz=UTC,
+    )  # fmt: skip
+    assert not [e for e in events if isinstance(e, DoseReported)]
