@@ -20,6 +20,7 @@ from mappers.events import (
     MilestoneReached,
     OrderChanged,
     OrderPlaced,
+    PacsReconciled,
     PatientArrived,
     PatientNoShow,
     PatientsMerged,
@@ -37,6 +38,7 @@ from store.fold import (
     equipment,
     links,
     orders,
+    pacs,
     patients,
     reports,
     schedule,
@@ -71,6 +73,7 @@ RULES: Mapping[type, Rule] = {
     DowntimeDeclared: equipment.declare_downtime,
     DowntimeEnded: equipment.end_downtime,
     DeviceProbed: equipment.record_probe,
+    PacsReconciled: pacs.record_reconciliation,
 }
 
 

@@ -35,7 +35,14 @@ KEYED = (
 # "made" is not a table: it notes the rows a message made that only an id names (a declared
 # downtime), so that the sender learns the id once the flush has given it one.
 # "notices" is not a table either: the facts the outbox owes destinations (store.fold.outbox).
-APPENDED = ("order_timeline", "reports", "device_transitions", "made", "notices")
+APPENDED = (
+    "order_timeline",
+    "reports",
+    "device_transitions",
+    "pacs_checks",
+    "made",
+    "notices",
+)
 
 _MISSING = object()
 
