@@ -52,7 +52,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_pacs_checks_checked_at"), table_name="pacs_checks")
     op.drop_table("pacs_checks")
-    with op.batch_alter_table("studies", schema=None) as batch_op:
-        batch_op.drop_column("patient_sex")
-        batch_op.drop_column("patient_birth_date")
-        batch_op.drop_column("patient_name")
+    # A plain DROP COLUMN (SQLite 3.35+): a batch copy of `studies` would have to drop the
+    # table that series refer to, which SQLite's foreign keys refuse once it holds rows.
+    for name in ("patient_sex", "patient_birth_date", "patient_name"):
+        op.execute(f"ALTER TABLE studies DROP COLUMN {name}")
