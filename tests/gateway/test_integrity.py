@@ -5,6 +5,7 @@ down."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +16,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from gateway.keys import INGEST, PACS_RECONCILER
+from fixtures.dicom import ct_instance
+from fixtures.messages import orm_new_order
+from gateway.keys import DICOM_LISTENER, INGEST, PACS_RECONCILER
 from mappers.events import (
     CodedValue,
     Event,
@@ -40,6 +43,8 @@ from outbound.pacs import PacsStudy
 from store.ingest import Inbound, Outcome
 from store.schema import audit_events
 from tests.conftest import RunningGateway, gateway_settings, start_gateway
+from tests.support.dicom_scu import Scu
+from tests.support.mllp_client import MllpClient, segments
 from tests.support.stand_in_pacs import StandInPacs
 
 # The day is crafted around the moment each test starts (the API reads the real clock).
@@ -327,6 +332,29 @@ def test_every_kind_is_named_in_the_readme() -> None:
     text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     for kind in KINDS:
         assert f"| `{kind}` |" in text, kind
+
+
+async def test_over_the_wire_a_header_for_another_patient_is_found(
+    gateway: RunningGateway,
+) -> None:
+    """An ORM^O01 over MLLP, then images by C-STORE from a real SCU: one under the order's
+    accession naming JOHN where the order says JANE, one for another patient ID."""
+    client = await MllpClient.connect("127.0.0.1", gateway.mllp_port)
+    ack = await client.send(orm_new_order("W-1", control_id="W1", patient_id="MRN-W"))
+    await client.close()
+    assert segments(ack)["MSA"][1] == "AA"
+    modality = Scu(gateway.app[DICOM_LISTENER].port, ae_title="CT01")
+    john = ct_instance("W-1", study_uid="1.7.1", patient_id="MRN-W", patient_name="DOE^JOHN")
+    other = ct_instance("W-1", study_uid="1.7.2", patient_id="MRN-X")
+    assert await asyncio.to_thread(modality.store, john, other) == [0, 0]
+    found = by_kind(await findings(gateway, kind="patient_mismatch,accession_reused"))
+    (mismatch,) = found["patient_mismatch"]
+    assert mismatch["study_instance_uid"] == "1.7.1"
+    assert mismatch["evidence"]["disagreements"] == {
+        "name": {"order": "DOE^JANE", "study": "DOE^JOHN"}
+    }
+    (reused,) = found["accession_reused"]
+    assert (reused["accession"], reused["study_instance_uid"]) == ("W-1", "1.7.2")
 
 
 # PACS reconciliation -------------------------------------------------------------------------
