@@ -32,7 +32,8 @@ from store.reading.pacs import last_pacs_findings
 from store.reading.sql import at
 from store.schema import orders, procedure_steps, reports
 
-# Each check lists at most this many candidates: a store with more is broken beyond a list.
+# Each check reads at most this many candidates, the newest: a store with more is broken
+# beyond what a list helps with.
 MOST = 2000
 
 _REPORTED = ("preliminary_report_at", "final_report_at")
@@ -80,7 +81,7 @@ async def no_images(
             o.images_available_at.is_(None),
             or_(*(proof < cutoff for proof in proofs)),
         )
-        .order_by(o.id)
+        .order_by(o.id.desc())
         .limit(MOST)
     )
     if since is not None:
@@ -130,7 +131,7 @@ async def open_steps(
             s.status == StepStatus.IN_PROGRESS.value,
             began < at(now - thresholds.open_step_after),
         )
-        .order_by(s.id)
+        .order_by(s.id.desc())
         .limit(MOST)
     )
     if since is not None:
@@ -171,7 +172,7 @@ async def reports_without_order(conn: AsyncConnection, since: datetime | None) -
         .select_from(orders.join(reports, r.order_id == orders.c.id))
         .where(orders.c.ordered_at.is_(None))
         .group_by(orders.c.id, orders.c.accession, orders.c.modality)
-        .order_by(orders.c.id)
+        .order_by(orders.c.id.desc())
         .limit(MOST)
     )
     if since is not None:
@@ -232,7 +233,7 @@ async def no_shows(conn: AsyncConnection, now: datetime, since: datetime | None)
             o.images_available_at.is_(None),
             ~exists().where(procedure_steps.c.order_id == o.id),
         )
-        .order_by(o.id)
+        .order_by(o.id.desc())
         .limit(MOST)
     )
     if since is not None:

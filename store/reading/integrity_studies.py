@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mappers.integrity import (
@@ -53,7 +53,7 @@ async def unordered_studies(
             s.order_id.is_(None),
             s.first_instance_at < at(now - thresholds.unordered_study_after),
         )
-        .order_by(s.id)
+        .order_by(s.id.desc())
         .limit(MOST)
     )
     if since is not None:
@@ -166,13 +166,38 @@ def _order_and_study(joined: Any, since: datetime | None) -> Select[Any]:
         .select_from(
             studies.join(orders, joined).join(patients, orders.c.patient_id == patients.c.id)
         )
-        .where(s.patient_identifier != "")
-        .order_by(s.id)
+        .where(_may_disagree())
+        .order_by(s.id.desc())
         .limit(MOST)
     )
     if since is not None:
         statement = statement.where(s.first_instance_at >= at(since))
     return statement
+
+
+def _may_disagree() -> ColumnElement[bool]:
+    """The rows where some field may differ: every disagreement `mappers.integrity` finds is
+    among them (a few more, such as names that differ in spacing only, are dropped there)."""
+    s, p = studies.c, patients.c
+
+    def both(ours: Any, theirs: Any, empty: Any = "") -> ColumnElement[bool]:
+        if empty is None:
+            return and_(ours.is_not(None), theirs.is_not(None), ours != theirs)
+        return and_(ours != empty, theirs != empty, ours != theirs)
+
+    full_name = func.upper(p.family_name + "^" + p.given_name)
+    unknown_sex = ("", "U", "u")
+    return or_(
+        both(s.patient_identifier, p.identifier),
+        both(s.patient_authority, p.authority),
+        and_(s.patient_name != "", p.family_name != "", func.upper(s.patient_name) != full_name),
+        both(s.patient_birth_date, p.birth_date, None),
+        and_(
+            s.patient_sex.not_in(unknown_sex),
+            p.sex.not_in(unknown_sex),
+            func.upper(s.patient_sex) != func.upper(p.sex),
+        ),
+    )
 
 
 def _patient_finding(row: Any, *, keep: str) -> list[Finding]:

@@ -51,6 +51,7 @@ from tests.support.stand_in_pacs import StandInPacs
 _NOW = [datetime.now(UTC)]
 HOSP = "HOSP"
 BIRTH = date(1970, 1, 2)
+FEB = date(1970, 2, 1)
 _counter = itertools.count(1)
 
 
@@ -83,10 +84,12 @@ async def send(gateway: RunningGateway, *events: Event) -> None:
     assert stored.outcome is Outcome.APPLIED, stored
 
 
-def person(identifier: str, name: str, sex: str, at: datetime) -> PatientUpserted:
-    """A patient born on BIRTH, named FAMILY^GIVEN."""
+def person(
+    identifier: str, name: str, sex: str, at: datetime, birth: date = BIRTH
+) -> PatientUpserted:
+    """A patient named FAMILY^GIVEN."""
     family, given = name.split("^")
-    return PatientUpserted(PatientId(identifier, HOSP), PersonName(family, given), BIRTH, sex, at)
+    return PatientUpserted(PatientId(identifier, HOSP), PersonName(family, given), birth, sex, at)
 
 
 def order(
@@ -165,10 +168,11 @@ async def craft_day(gw: RunningGateway) -> None:
     await send(gw, person("P-UN", "BRAVO^BEN", "M", ago(300)))
     await send(gw, order("A-SUGG", "P-UN", "MR", ago(180)))
     await send(gw, image("1.9.2", "", "P-UN", ago(120), modality="MR", name="BRAVO^BEN"))
-    # The study's header names JANE, female; the order's patient is JOHN, male.
+    # The study's header names JANE, female, born 1 February; the order's patient is JOHN,
+    # male, born 2 January.
     await send(gw, person("P-MIS", "SMITH^JOHN", "M", ago(300)))
     await send(gw, order("A-MIS", "P-MIS", "CT", ago(120)))
-    await send(gw, image("1.9.3", "A-MIS", "P-MIS", ago(60), name="SMITH^JANE", sex="F"))
+    await send(gw, image("1.9.3", "A-MIS", "P-MIS", ago(60), name="SMITH^JANE", sex="F", birth=FEB))
     # An MPPS step IN PROGRESS for 13 hours.
     await send(gw, person("P-STEP", "CHARLIE^CAL", "M", ago(900)))
     await send(gw, order("A-STEP", "P-STEP", "CT", ago(840)))
@@ -253,6 +257,7 @@ async def test_each_problem_of_the_day_is_found_once_with_its_evidence(
     assert (mismatch["accession"], mismatch["study_instance_uid"]) == ("A-MIS", "1.9.3")
     assert mismatch["evidence"]["disagreements"] == {
         "name": {"order": "SMITH^JOHN", "study": "SMITH^JANE"},
+        "birth_date": {"order": "1970-01-02", "study": "1970-02-01"},
         "sex": {"order": "M", "study": "F"},
     }
     (open_step,) = found["open_step"]
@@ -279,7 +284,7 @@ async def test_each_finding_goes_when_its_problem_is_fixed(gateway: RunningGatew
     assert len(await findings(gateway)) == 7
     await send(gateway, image("1.9.1", "A-NOIMG", "P-NOIMG", ago(170), name="ALPHA^ANN"))
     await send(gateway, order("A-LATE", "P-UN", "MR", ago(150), study_uid="1.9.2"))
-    await send(gateway, person("P-MIS", "SMITH^JANE", "F", ago(10)))
+    await send(gateway, person("P-MIS", "SMITH^JANE", "F", ago(10), birth=FEB))
     await send(
         gateway,
         ProcedureStepUpdated("1.9.4", StepStatus.COMPLETED, ago(700), (), ago(700)),
