@@ -85,11 +85,6 @@ def study_link(study_id: int) -> str:
     return f"/fhir/ImagingStudy/{study_id}"
 
 
-def overdue(began: datetime | None, after: timedelta, now: datetime) -> bool:
-    """True when something that began at `began` has lasted longer than `after` by `now`."""
-    return began is not None and now - began > after
-
-
 def dicom_name(person_name: str) -> tuple[str, str]:
     """(family, given) of a DICOM PN value (PS3.5 6.2.1: components split by ^, the
     alphabetic group before any =)."""

@@ -1,4 +1,4 @@
-"""The pure integrity rules: thresholds, patient comparison, suggestions, PACS findings,
+"""The pure integrity rules: patient comparison, suggestions, PACS findings,
 selection and paging."""
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from mappers.integrity import (
     dicom_name,
     disagreements,
     finding_key,
-    overdue,
     pacs_findings,
     page_findings,
     patient_finding,
@@ -39,22 +38,6 @@ SMITH = PatientFacts("MRN1", "HOSP", "SMITH", "JOHN", date(1970, 1, 2), "M")
 def test_kinds_are_unique_names() -> None:
     """Every kind is named once; the API's `kind` filter takes exactly these."""
     assert len(KINDS) == len(set(KINDS)) == 10
-
-
-@pytest.mark.parametrize(
-    ("began", "after", "expected"),
-    [
-        (None, timedelta(minutes=1), False),
-        (NOW - timedelta(minutes=121), timedelta(minutes=120), True),
-        (NOW - timedelta(minutes=120), timedelta(minutes=120), False),  # exactly: not yet
-        (NOW - timedelta(minutes=5), timedelta(minutes=120), False),
-    ],
-)
-def test_overdue_counts_strictly_longer(
-    began: datetime | None, after: timedelta, expected: bool
-) -> None:
-    """A problem is a finding once it has lasted longer than its threshold."""
-    assert overdue(began, after, NOW) is expected
 
 
 @pytest.mark.parametrize(
