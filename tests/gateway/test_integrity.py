@@ -253,6 +253,13 @@ async def test_each_problem_of_the_day_is_found_once_with_its_evidence(
     assert unordered["link"].startswith("/fhir/ImagingStudy/")
     assert unordered["evidence"]["suggested_orders"] == ["A-SUGG"]
     assert unordered["evidence"]["patient_id"] == "P-UN"
+    async with aiohttp.ClientSession() as client:
+        async with client.get(gateway.http_url + unordered["link"]) as answer:
+            assert answer.status == 200
+            study = await answer.json(content_type=None)
+        async with client.get(gateway.http_url + no_images["link"]) as answer:
+            assert (await answer.json())["accession"] == "A-NOIMG"
+    assert study["resourceType"] == "ImagingStudy"
     (mismatch,) = found["patient_mismatch"]
     assert (mismatch["accession"], mismatch["study_instance_uid"]) == ("A-MIS", "1.9.3")
     assert mismatch["evidence"]["disagreements"] == {
