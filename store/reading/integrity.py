@@ -9,7 +9,7 @@ Studies are read in `store.reading.integrity_studies`, the PACS's outcome in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,10 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mappers.events import StepStatus
 from mappers.integrity import (
+    ACCESSION_REUSED,
     NO_IMAGES,
     NO_SHOW,
     OPEN_STEP,
+    PACS_MISSING,
+    PACS_UNORDERED,
+    PACS_UNREACHABLE,
+    PATIENT_MISMATCH,
     REPORT_WITHOUT_ORDER,
+    UNORDERED_STUDY,
     Finding,
     Thresholds,
     appointment_end,
@@ -44,17 +50,30 @@ async def find_integrity(
     now: datetime,
     thresholds: Thresholds,
     *,
+    kinds: Collection[str] = (),
     since: datetime | None = None,
 ) -> list[Finding]:
-    """Every finding of every kind as of `now` (those begun at or after `since` when given)."""
+    """The findings of the kinds asked (every kind when none) as of `now`, those begun at or
+    after `since` when given; a check whose kinds are not asked is not run."""
+
+    def asked(*names: str) -> bool:
+        return not kinds or any(name in kinds for name in names)
+
     found: list[Finding] = []
-    found += await no_images(conn, now, thresholds, since)
-    found += await unordered_studies(conn, now, thresholds, since)
-    found += await patient_findings(conn, since)
-    found += await open_steps(conn, now, thresholds, since)
-    found += await reports_without_order(conn, since)
-    found += await no_shows(conn, now, since)
-    found += await last_pacs_findings(conn)
+    if asked(NO_IMAGES):
+        found += await no_images(conn, now, thresholds, since)
+    if asked(UNORDERED_STUDY):
+        found += await unordered_studies(conn, now, thresholds, since)
+    if asked(PATIENT_MISMATCH, ACCESSION_REUSED):
+        found += await patient_findings(conn, since)
+    if asked(OPEN_STEP):
+        found += await open_steps(conn, now, thresholds, since)
+    if asked(REPORT_WITHOUT_ORDER):
+        found += await reports_without_order(conn, since)
+    if asked(NO_SHOW):
+        found += await no_shows(conn, now, since)
+    if asked(PACS_MISSING, PACS_UNORDERED, PACS_UNREACHABLE):
+        found += await last_pacs_findings(conn)
     return found
 
 
