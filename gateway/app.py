@@ -15,7 +15,7 @@ from functools import partial
 
 from aiohttp import web
 
-from gateway import api, audit, equipment, fhir, flow, health, openapi, outbox, quality
+from gateway import api, audit, equipment, fhir, flow, health, integrity, openapi, outbox, quality
 from gateway.audit import audit_middleware
 from gateway.audit_trail import AuditTrail
 from gateway.auth import Token, auth_middleware
@@ -107,6 +107,7 @@ def create_app(
     app.cleanup_ctx.append(partial(_prober, devices=devices or {}))
     app.cleanup_ctx.append(_pruner)
     app.cleanup_ctx.append(outbox.outbox_delivery)
+    app.cleanup_ctx.append(integrity.pacs_reconciliation)
     app.cleanup_ctx.append(load_assets)
     app.cleanup_ctx.append(live_streams)
     app.on_shutdown.append(stop_streams)
@@ -119,6 +120,7 @@ def create_app(
         audit,
         outbox,
         quality,
+        integrity,
         openapi,
         dashboard_page,
         dashboard_events,

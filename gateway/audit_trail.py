@@ -22,10 +22,10 @@ _FHIR_PATIENT_TYPES = frozenset(
     {"Patient", "ServiceRequest", "ImagingStudy", "DiagnosticReport", "Procedure"}
 )
 # /api/v1 reads that show patients: orders, the message log, the board, unmatched items,
-# and the exams above their dose reference level.
+# integrity findings, and the exams above their dose reference level.
 # Figures (turnaround, volumes, uptime) are aggregates and are not recorded; nor are reads of
 # the trail itself (operator only), each of which would change what it reads.
-_API_PATIENT_READS = frozenset({"orders", "messages", "unmatched", "dose"})
+_API_PATIENT_READS = frozenset({"orders", "messages", "unmatched", "integrity", "dose"})
 # Flow routes that list patients: the board, and the orders behind a turnaround figure.
 _FLOW_PATIENT_READS = {"/api/v1/flow/board": "board", "/api/v1/flow/turnaround/orders": "orders"}
 

@@ -20,6 +20,7 @@ from listeners.hl7 import Hl7Receiver
 from listeners.mllp import MllpServer
 from outbound.delivery import Deliverer
 from outbound.prober import Prober
+from outbound.reconciler import PacsReconciler
 from store.ingest import Ingest
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -34,6 +35,8 @@ DICOM_LISTENER = web.AppKey("dicom_listener", DicomListener)
 METRICS = web.AppKey("metrics", Metrics)
 PROBER = web.AppKey("prober", Prober)
 PRUNER = web.AppKey("pruner", Pruner)
+# Present only while a PACS is configured ([pacs] host).
+PACS_RECONCILER = web.AppKey("pacs_reconciler", PacsReconciler)
 AUDIT_TRAIL = web.AppKey("audit_trail", AuditTrail)
 # The outbox's deliverer: one task per [[outbound.hl7]] / [[outbound.webhooks]] destination.
 OUTBOX = web.AppKey("outbox", Deliverer)

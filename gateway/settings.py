@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from gateway.outbound_settings import OutboundSettings
 from listeners.options import (
     AE_TITLE_PATTERN,
+    AETitle,
     Backlog,
     Count,
     Days,
@@ -283,6 +284,36 @@ class RetentionSettings(Section):
     audit_days: Days = 2190  # audit records (six years)
 
 
+class IntegritySettings(Section):
+    """How long each integrity problem may last before it is a finding."""
+
+    # An order completed (MPPS) or reported with no image this long after is a finding.
+    images_after_minutes: Count = 120
+    # Images that match no order this long after the first one are a finding.
+    unordered_study_after_minutes: Count = 60
+    # An MPPS step IN PROGRESS this long is a finding.
+    open_step_hours: Count = 12
+
+
+def _off_when_empty(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("", "off", "none"):
+        return None
+    return value.strip() if isinstance(value, str) else value
+
+
+class PacsSettings(Section):
+    """The PACS the reconciler asks by STUDY-level C-FIND; off while no host is set."""
+
+    host: Annotated[
+        str | None, BeforeValidator(_off_when_empty), Field(description="a host name, or off")
+    ] = None
+    port: Port = 104
+    ae_title: Annotated[
+        AETitle, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)
+    ] = "PACS"
+    interval_minutes: Count = 60
+
+
 class TlsSettings(Section):
     """One certificate and key for every TLS port; a CA file turns on client verification."""
 
@@ -308,6 +339,8 @@ class Settings(BaseSettings):
     probe: ProbeSettings = ProbeSettings()
     tls: TlsSettings = TlsSettings()
     retention: RetentionSettings = RetentionSettings()
+    integrity: IntegritySettings = IntegritySettings()
+    pacs: PacsSettings = PacsSettings()
     # [[outbound.hl7]] and [[outbound.webhooks]] destinations (gateway/outbound_settings.py).
     outbound: OutboundSettings = OutboundSettings()
     # HL7 times without an offset are read in this zone.

@@ -261,6 +261,10 @@ class InstanceStored:
     # An Instance Availability Notification's Referenced Performed Procedure Step (the MPPS
     # SOP Instance UID): the order to link to when accession and Study Instance UID name none.
     performed_step_uid: str = ""
+    # The header's patient (PS3.3 C.7.1.1), kept to compare with the order's patient.
+    patient_name: str = ""  # a DICOM PN value, FAMILY^GIVEN
+    patient_birth_date: date | None = None
+    patient_sex: str = ""
 
 
 class StepStatus(StrEnum):
@@ -408,6 +412,41 @@ class DeviceProbed:
     transition: tuple[str, datetime, str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PacsStudyHeld:
+    """A study the PACS holds, as its STUDY-level C-FIND answer describes it."""
+
+    study_instance_uid: str
+    accession: str
+    patient_id: str
+    study_date: str
+    modalities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PacsOrderMissing:
+    """An order whose study the PACS does not hold."""
+
+    accession: str
+    study_instance_uid: str
+    patient_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PacsReconciled:
+    """The reconciler asked the PACS for the studies dated `window_first` to `window_last`:
+    the orders whose study it lacks and the studies it holds for no order, or, when it did
+    not answer, why (`reachable` false)."""
+
+    checked_at: datetime
+    window_first: date
+    window_last: date
+    reachable: bool
+    error: str = ""
+    missing: tuple[PacsOrderMissing, ...] = ()
+    unordered: tuple[PacsStudyHeld, ...] = ()
+
+
 Event = (
     PatientUpserted
     | PatientsMerged
@@ -430,4 +469,5 @@ Event = (
     | DowntimeDeclared
     | DowntimeEnded
     | DeviceProbed
+    | PacsReconciled
 )

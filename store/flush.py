@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from store.fold.outbox import HL7
 from store.fold.state import Key, Row, State
 from store.load import KEY_COLUMNS, REFERENCES, TABLES, Loaded
-from store.schema import device_transitions, order_timeline, outbox, reports
+from store.schema import device_transitions, order_timeline, outbox, pacs_checks, reports
 from store.schema_quality import dose_events
 
 # Reference order: a table comes after every table it refers to.
@@ -36,6 +36,7 @@ _APPENDED: dict[str, Table] = {
     "order_timeline": order_timeline,
     "reports": reports,
     "device_transitions": device_transitions,
+    "pacs_checks": pacs_checks,
 }
 
 

@@ -18,6 +18,7 @@ from mappers.events import (
     MilestoneReached,
     OrderChanged,
     OrderPlaced,
+    PacsReconciled,
     PatientArrived,
     PatientNoShow,
     PatientsMerged,
@@ -142,6 +143,8 @@ def _collect_dicom(keys: Keys, event: Event) -> None:
         case DeviceProbed():
             keys.devices.add(event.ae_title)
             keys.probed.add(event.ae_title)
+        case PacsReconciled():
+            pass  # appended alone: it reads no row
         case _:
             pass  # no rule: the fold refuses its message alone
 

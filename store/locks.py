@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 PROBE_LOCK_KEY = 0x1A6E_7072  # an arbitrary constant, the same in every process
 PRUNE_LOCK_KEY = 0x1A6E_7073  # the pruning job leads on its own lock
 UNMATCHED_LOCK_KEY = 0x1A6E_7074  # so does the outbox's look for unmatched studies
+PACS_LOCK_KEY = 0x1A6E_7075  # and the PACS reconciler
 
 
 class LeaderLock:

@@ -1,4 +1,5 @@
-"""Operator actions and prober observations, submitted to the one writer as events.
+"""Operator actions, prober observations and PACS reconciliations, submitted to the one
+writer as events.
 
 Nothing here opens a write transaction: each action is an `Inbound` whose events the writer
 folds with everything else queued, answered after the shared commit. Operator actions are
@@ -19,6 +20,7 @@ from mappers.events import (
     DowntimeDeclared,
     DowntimeEnded,
     Event,
+    PacsReconciled,
 )
 from store.errors import StoreError
 from store.inbound import Inbound, Outcome, Stored
@@ -80,6 +82,11 @@ async def record_probe(
     await _submit(
         ingest, "probe", "prober", DeviceProbed(ae_title, at, interval, transition), log=False
     )
+
+
+async def record_pacs_reconciliation(ingest: Ingest, event: PacsReconciled) -> None:
+    """Keep what a reconciliation with the PACS found (not logged, as probes are not)."""
+    await _submit(ingest, "pacs reconciliation", "reconciler", event, log=False)
 
 
 async def _submit(

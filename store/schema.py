@@ -380,6 +380,10 @@ class StudyRecord(Base):
     accession: Mapped[str] = mapped_column(String(64), default="", index=True)
     patient_identifier: Mapped[str] = mapped_column(String(64), default="")
     patient_authority: Mapped[str] = mapped_column(String(64), default="")
+    # The header's patient, compared with the order's (a DICOM PN value, FAMILY^GIVEN).
+    patient_name: Mapped[str] = mapped_column(String(255), default="")
+    patient_birth_date: Mapped[date | None] = mapped_column(Date)
+    patient_sex: Mapped[str] = mapped_column(String(16), default="")
     study_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     description: Mapped[str] = mapped_column(String(255), default="")
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
@@ -540,6 +544,23 @@ class OutboxRecord(Base):
     )
 
 
+class PacsCheckRecord(Base):
+    """Each reconciliation with the PACS (append-only): the window of study dates asked, and
+    what the PACS lacked and held for no order, or why it did not answer."""
+
+    __tablename__ = "pacs_checks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    window_first: Mapped[date] = mapped_column(Date)
+    window_last: Mapped[date] = mapped_column(Date)
+    reachable: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str] = mapped_column(Text, default="")
+    missing: Mapped[str] = mapped_column(Text, default="[]")  # JSON: the orders it lacks
+    unordered: Mapped[str] = mapped_column(Text, default="[]")  # JSON: studies for no order
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class OrderFigureRecord(Base):
     """A read model: one row per order per flow figure whose two ends exist (not cancelled),
     kept by the fold in the commit of the milestones behind it."""
@@ -624,6 +645,7 @@ outbox = OutboxRecord.__table__
 order_figures = OrderFigureRecord.__table__
 board_orders = BoardOrderRecord.__table__
 volume_hours = VolumeHourRecord.__table__
+pacs_checks = PacsCheckRecord.__table__
 
 # The quality desk's tables live in their own module, on this one metadata.
 import store.schema_quality  # noqa: E402, F401

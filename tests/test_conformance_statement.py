@@ -35,11 +35,16 @@ def _offered() -> tuple[set[str], set[str]]:
     return {str(context.abstract_syntax) for context in contexts}, syntaxes
 
 
+def _provided(overview: str) -> str:
+    """The overview table's rows where the gateway is the provider (SCP)."""
+    return "\n".join(line for line in overview.splitlines() if not line.endswith("| no |"))
+
+
 def test_every_sop_class_offered_is_stated_and_no_other() -> None:
     """Annex 8.1 plus the overview list exactly the abstract syntaxes the AE accepts."""
     offered, _ = _offered()
-    stated = _uids(_section("### 8.1")) | _uids(_section("## 1. Conformance statement overview"))
-    assert stated == offered
+    overview = _provided(_section("## 1. Conformance statement overview"))
+    assert _uids(_section("### 8.1")) | _uids(overview) == offered
 
 
 def test_every_transfer_syntax_accepted_is_stated() -> None:

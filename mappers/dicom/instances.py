@@ -6,7 +6,7 @@ pynetdicom and `dcmread` decode) never converts its Pixel Data (7FE0,0010).
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 
 from pydicom.dataset import Dataset
 
@@ -74,6 +74,9 @@ def map_instance(
         device_ae_title=calling_ae,
         received_at=received_at,
         stored_path=stored_path,
+        patient_name=text(ds, "PatientName"),
+        patient_birth_date=_birth_date(text(ds, "PatientBirthDate")),
+        patient_sex=text(ds, "PatientSex").upper(),
     )
     events: list[Event] = [device, instance]
     check_lengths(events, IDENTIFIER_DOES_NOT_MATCH)
@@ -97,6 +100,15 @@ def read_uids(ds: Dataset) -> dict[str, str]:
             )
         uids[keyword] = check_uid(value, keyword, tag, status=IDENTIFIER_DOES_NOT_MATCH)
     return uids
+
+
+def _birth_date(value: str) -> date | None:
+    """A DA value (YYYYMMDD, PS3.5 6.2) as a date; one that does not read is left unknown,
+    as the birth date only serves the comparison with the order's patient."""
+    try:
+        return datetime.strptime(value, "%Y%m%d").date() if value else None
+    except ValueError:
+        return None
 
 
 def _study_start(ds: Dataset, facility_tz: tzinfo) -> datetime | None:

@@ -21,6 +21,7 @@ from mappers.events import (
     MilestoneReached,
     OrderChanged,
     OrderPlaced,
+    PacsReconciled,
     PatientArrived,
     PatientNoShow,
     PatientsMerged,
@@ -39,6 +40,7 @@ from store.fold import (
     equipment,
     links,
     orders,
+    pacs,
     patients,
     reports,
     schedule,
@@ -74,6 +76,7 @@ RULES: Mapping[type, Rule] = {
     DowntimeDeclared: equipment.declare_downtime,
     DowntimeEnded: equipment.end_downtime,
     DeviceProbed: equipment.record_probe,
+    PacsReconciled: pacs.record_reconciliation,
 }
 
 

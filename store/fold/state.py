@@ -40,6 +40,7 @@ APPENDED = (
     "reports",
     "device_transitions",
     "dose_events",
+    "pacs_checks",
     "made",
     "notices",
 )

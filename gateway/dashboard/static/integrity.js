@@ -1,12 +1,13 @@
-// Integrity: unmatched studies and steps (with linking), refused and failed messages by sender
-// and reason (each opens the message), outbox dead letters (each retried), and messages per
-// hour per sender over 24 hours.
+// Integrity: the findings (findings.js), unmatched studies and steps (with linking), refused
+// and failed messages by sender and reason (each opens the message), outbox dead letters (each
+// retried), and messages per hour per sender over 24 hours.
 import { ApiError, get, getAll, send } from "./api.js";
 import { field, h, section, showDetail, table } from "./dom.js";
 import { facilityZone, time } from "./format.js";
 import { bars } from "./chart.js";
 import { renderSenders } from "./senders.js";
 import { renderDose } from "./dose.js";
+import { findingsSection } from "./findings.js";
 
 const sender = (m) => [m.sending_application, m.sending_facility].filter(Boolean).join("^") || m.peer || "(unknown)";
 const CLASSES = ["s1", "s2", "s3", "s4", "s5", "s6"];
@@ -64,7 +65,8 @@ export async function render(main) {
   main.append(h("h2", { class: "view-title" }, "Integrity"), body);
   async function draw() {
     const since = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
-    const [unmatched, bad, recent, dead] = await Promise.all([
+    const [findings, unmatched, bad, recent, dead] = await Promise.all([
+      findingsSection(),
       getAll("/api/v1/unmatched", { kind: ["study", "procedure_step"] }),
       getAll("/api/v1/messages", { outcome: ["rejected", "failed"] }, 1000),
       getAll("/api/v1/messages", { from: since }, 5000),
@@ -81,6 +83,7 @@ export async function render(main) {
     });
     const { labels, senders, counts } = hourly(recent);
     body.replaceChildren(
+      findings,
       section("Unmatched studies and steps", table(`Unmatched (${unmatched.length})`, ["Kind", "Id", "Study / step", "Patient", "Device", "First seen", "Link to an order"],
         unmatched.map((u) => [u.kind, u.id, u.study_instance_uid || u.accession || "–", u.patient_identifier || "–", u.device || "–", time(u.first_seen, true), linkForm(u, draw)]), { id: "unmatched-table" })),
       section("Outbox dead letters", table(`Not delivered, not retried (${dead.length})`, ["Destination", "Event", "For", "Attempts", "Last error", "Committed", "Send again"],

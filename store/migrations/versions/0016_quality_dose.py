@@ -5,7 +5,7 @@ The message log's HL7 rows whose body is still kept are backfilled from it, with
 time zone the migration is given (`config.attributes["facility_tz"]`, UTC when none).
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-07
 """
 
@@ -24,7 +24,7 @@ from mappers.hl7v2.header import read_header
 from mappers.hl7v2.quality import message_time, missing_recommended
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from io import BytesIO
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -74,6 +74,9 @@ def _instance(**changes: Any) -> InstanceStored:
         "device_ae_title": "CT01",
         "received_at": RECEIVED,
         "stored_path": "",
+        "patient_name": "DOE^JANE",
+        "patient_birth_date": date(1980, 1, 1),
+        "patient_sex": "F",
         **changes,
     }
     return InstanceStored(**fields)
