@@ -124,6 +124,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_dose_events_study_instance_uid"), table_name="dose_events")
     op.drop_index(op.f("ix_dose_events_accession"), table_name="dose_events")
     op.drop_table("dose_events")
-    with op.batch_alter_table("messages") as batch_op:
-        batch_op.drop_column("missing_fields")
-        batch_op.drop_column("sent_at")
+    # A plain DROP COLUMN (SQLite 3.35+): a batch copy of `messages` would have to drop the
+    # table that orders and studies refer to, which SQLite's foreign keys refuse once it holds
+    # rows.
+    for name in ("missing_fields", "sent_at"):
+        op.execute(f"ALTER TABLE messages DROP COLUMN {name}")
