@@ -3,7 +3,7 @@
 PostgreSQL refuses a value longer than its column, and SQLite keeps it: the same message would
 be stored on one and refused on the other. The mappers check every event against this one
 table instead, so a value too long is refused on both stores alike, naming the field, and a
-resend (which cannot succeed) is never invited. `store/schema.py` sizes its columns to these
+resend (which cannot succeed) is never invited. `store/schema/` sizes its columns to these
 (tests/store/test_limits.py checks that they agree).
 """
 

@@ -16,8 +16,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from store.fold.outbox import HL7
 from store.fold.state import Key, Row, State
 from store.load import KEY_COLUMNS, REFERENCES, TABLES, Loaded
-from store.schema import device_transitions, order_timeline, outbox, pacs_checks, reports
-from store.schema_quality import dose_events
+from store.schema import (
+    device_transitions,
+    dose_events,
+    order_timeline,
+    outbox,
+    pacs_checks,
+    reports,
+)
 
 # Reference order: a table comes after every table it refers to.
 _ORDER = (

@@ -27,7 +27,7 @@ _PATIENT_PN: ColumnElement[str] = (
     + case((patients.c.middle_name != "", literal("^") + patients.c.middle_name), else_="")
 )
 # The scheduled start comes from SIU, TQ1 or OBR-27, else the order time (the expression of
-# the worklist indexes, store/schema.py).
+# the worklist indexes, store/schema/workflow.py).
 _scheduled_start: ColumnElement[datetime] = func.coalesce(
     orders.c.scheduled_start, orders.c.ordered_at
 )
@@ -73,7 +73,7 @@ def worklist_statement(
     after: tuple[datetime, int] | None = None,
 ) -> Select:
     """The SELECT of one page of candidates. Its start expression and open-order conditions
-    are those of the worklist indexes (store/schema.py), so that modality and start-range
+    are those of the worklist indexes (store/schema/workflow.py), so that modality and start-range
     queries read an index range; `after` is the last (start, order id) of the page before."""
     conditions: list[ColumnElement[bool]] = [
         orders.c.ordered_at.is_not(None),

@@ -90,7 +90,7 @@ def header_from_segment(message: Message) -> Header:
     )
 
 
-# The message log keeps MSH-3, MSH-4 and MSH-10 up to this length (store/schema.py).
+# The message log keeps MSH-3, MSH-4 and MSH-10 up to this length (store/schema/workflow.py).
 HEADER_VALUE_LIMIT = 255
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from mappers.events import DoseReported
 from store.fold.state import State
-from store.schema_quality import TOTAL
+from store.schema import TOTAL
 
-# The longest acquisition protocol and study description kept (store/schema_quality.py).
+# The longest acquisition protocol and study description kept (store/schema/imaging.py).
 _TEXT_LIMIT = 255
 
 

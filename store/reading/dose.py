@@ -1,6 +1,6 @@
 """Dose against diagnostic reference levels: per exam, then p50 and p75 per protocol or device.
 
-An exam's dose is its CT dose reports' (store.schema_quality: the study's largest CTDIvol and
+An exam's dose is its CT dose reports' (store.schema.imaging: the study's largest CTDIvol and
 its total DLP, summed over reports of the same study), or else its MPPS steps' (CTDIvol
 (0018,9345) and any DLP kept in `procedure_steps.dose`). A dose report reaches its order
 through its study, which the store links when the order arrives (or by its accession), so a
@@ -35,8 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store.reading.ranks import percentiles_by_group
 from store.reading.sql import at
-from store.schema import orders, procedure_steps, studies
-from store.schema_quality import TOTAL, dose_events
+from store.schema import TOTAL, dose_events, orders, procedure_steps, studies
 
 GroupBy = Literal["protocol", "device"]
 PERCENTS = (50, 75)
