@@ -30,35 +30,21 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
-import asyncpg
 import orjson
-from sqlalchemy import event
 
 from bench import dataset
+from bench.api_plans import MONTH, WINDOW, YEAR, explain_routes
 from bench.common import Figure, free_port, quick
 from bench.dataset import Dataset
-from gateway.config import DEFAULT_GOALS
-from mappers.fhir.search import parse_search
-from mappers.fhir.vocabulary import ResourceType
-from store import figures as flow_figures
-from store.engine import create_engine
-from store.fhir import search_resources
-from store.reading.board import BoardQuery, read_board
-from store.reading.turnaround import TurnaroundQuery, read_turnaround
-from store.reading.volumes import VolumeQuery, read_volumes
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 CONCURRENCY = 4
-WINDOW = timedelta(days=30)
-YEAR = timedelta(days=366)
-MONTH = timedelta(days=31)
 READY_TIMEOUT = 60.0
 URLS_PER_CHECK = 5
 
@@ -103,7 +89,9 @@ def run(quick: bool) -> list[Figure]:
                     measured = _load(work, case.urls, seconds, warmup)
                     figures.append(_figure(case, measured, floor))
         slow = {f.name for f in figures if f.met is False}
-        plans = asyncio.run(_plans(data, slow))
+        plans = asyncio.run(
+            explain_routes(data, slow, {case.key: case.name for case in _cases(data, "")})
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "plans.txt").write_text(plans, encoding="utf-8")
     return figures
@@ -306,129 +294,6 @@ def _wait_ready(url: str, log: Path) -> None:
         time.sleep(0.1)
     tail = log.read_text(errors="replace")[-3000:]
     raise RuntimeError(f"{url} not ready within {READY_TIMEOUT:g} s; log:\n{tail}")
-
-
-# --- the query plans ----------------------------------------------------------------------
-
-
-async def _plans(data: Dataset, slow: set[str]) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of the statements each route's store function runs."""
-    utc = ZoneInfo("UTC")
-    end = data.now.replace(microsecond=0)
-    accession = data.accessions[0]
-    patient = data.study_patients[0]
-    calls: list[tuple[str, Callable[[Any], Any]]] = [
-        (
-            "turnaround",
-            lambda conn: read_turnaround(
-                conn,
-                TurnaroundQuery(
-                    figures=tuple(flow_figures.FIGURES),
-                    start=end - WINDOW,
-                    end=end,
-                    tz=utc,
-                    group_by="modality",
-                    goals=DEFAULT_GOALS,
-                ),
-                after=None,
-                limit=50,
-            ),
-        ),
-        (
-            "turnaround_year",
-            lambda conn: read_turnaround(
-                conn,
-                TurnaroundQuery(
-                    figures=tuple(flow_figures.FIGURES),
-                    start=end - YEAR,
-                    end=end,
-                    tz=utc,
-                    group_by="priority",
-                    goals=DEFAULT_GOALS,
-                ),
-                after=None,
-                limit=50,
-            ),
-        ),
-        (
-            "volumes",
-            lambda conn: read_volumes(
-                conn, VolumeQuery(start=end - MONTH, end=end, tz=utc), after=None, limit=50
-            ),
-        ),
-        (
-            "board",
-            lambda conn: read_board(
-                conn, BoardQuery(now=datetime.now(UTC), tz=utc), after=None, limit=50
-            ),
-        ),
-        (
-            "service_request",
-            lambda conn: search_resources(
-                conn,
-                parse_search(
-                    ResourceType.SERVICE_REQUEST,
-                    [
-                        ("identifier", f"urn:imaging-gateway:accession|{accession}"),
-                        ("_count", "50"),
-                    ],
-                ),
-            ),
-        ),
-        (
-            "imaging_study",
-            lambda conn: search_resources(
-                conn,
-                parse_search(
-                    ResourceType.IMAGING_STUDY, [("patient", str(patient)), ("_count", "50")]
-                ),
-            ),
-        ),
-    ]
-    captured: list[tuple[str, Any]] = []
-    engine = create_engine(data.url)
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        captured.append((statement, parameters))
-
-    statements: list[tuple[str, str, Any]] = []
-    try:
-        for key, call in calls:
-            async with engine.connect() as conn:
-                captured.clear()
-                await call(conn)
-                statements += [(key, s, p) for s, p in captured]
-    finally:
-        await engine.dispose()
-    names = {case.key: case.name for case in _cases(data, "")}
-    out = [
-        f"EXPLAIN (ANALYZE, BUFFERS) of each route's statements over {data.orders:,} orders, "
-        f"{data.studies:,} studies ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC).",
-        "SLOW = the route missed its p99 goal under load in this run.",
-        "",
-    ]
-    raw = await asyncpg.connect(data.dsn)
-    try:
-        for key, statement, parameters in statements:
-            mark = "SLOW " if names[key] in slow else ""
-            rows = await raw.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *(parameters or ()))
-            out += [
-                "=" * 100,
-                f"{mark}{key}: {names[key]}",
-                "-" * 100,
-                statement.strip(),
-                f"-- parameters: {list(parameters or ())!r}",
-                "-" * 100,
-                *(row[0] for row in rows),
-                "",
-            ]
-    finally:
-        await raw.close()
-    return "\n".join(out)
-
-
-# --- the table ----------------------------------------------------------------------------
 
 
 def table(figures: list[Figure]) -> str:

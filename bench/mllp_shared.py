@@ -18,14 +18,14 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from bench.common import Figure
-from bench.mllp import (
+from bench.mllp_processes import (
     ROOT,
-    _child_env,
-    _postgres,
-    _postgres_problem,
-    _result,
-    _start_gateway,
-    _stop,
+    child_env,
+    load_result,
+    postgres_databases,
+    postgres_problem,
+    start_gateway,
+    stop,
 )
 
 ORDERS = 400
@@ -57,7 +57,7 @@ def _load(port: int, tag: str) -> subprocess.Popen[bytes]:
         str(ORDERS),
     ]
     return subprocess.Popen(
-        command, cwd=ROOT, env=_child_env({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        command, cwd=ROOT, env=child_env({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
 
 
@@ -86,12 +86,12 @@ async def _check(url: str) -> dict[str, int]:
 
 def run(quick: bool) -> list[Figure]:
     """Both processes' throughput and ACK p99, and whether anything was doubled or lost."""
-    if (problem := _postgres_problem()) is not None:
+    if (problem := postgres_problem()) is not None:
         return [Figure("two gateways on one PostgreSQL", 0.0, "msg/s", note=problem)]
     figures: list[Figure] = []
     with (
         tempfile.TemporaryDirectory(prefix="imaging-gw-bench-shared-") as tmp,
-        _postgres() as (
+        postgres_databases() as (
             url,
             _floor,
         ),
@@ -101,12 +101,12 @@ def run(quick: bool) -> list[Figure]:
             for name in ("a", "b"):
                 workdir = Path(tmp, name)
                 workdir.mkdir()
-                gateways.append(_start_gateway(workdir, url))
+                gateways.append(start_gateway(workdir, url))
             loads = [_load(g.port, f"S{i}{'q' if quick else 'f'}0") for i, g in enumerate(gateways)]
-            results = [_result(*load.communicate(timeout=120)) for load in loads]
+            results = [load_result(*load.communicate(timeout=120)) for load in loads]
         finally:
             for gateway in gateways:
-                _stop(gateway)
+                stop(gateway)
         counts = asyncio.run(_check(url))
     acked = sum(r["aa"] for r in results)
     for name, result in zip("AB", results, strict=True):
