@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -37,8 +36,9 @@ from mappers.events import (
     StepStatus,
     Visit,
 )
-from store.ingest import Inbound, Outcome
+from store.ingest import Outcome
 from tests.conftest import RunningGateway, gateway_settings, start_gateway
+from tests.support.applied import applied_message
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)  # 09:00 in Berlin (UTC+1)
@@ -49,7 +49,6 @@ GOALS = {
     "report_turnaround/*/R/*": 1000.0,
     "wait/*/*/outpatient": 30.0,
 }
-_counter = itertools.count(1)
 
 
 @pytest.fixture
@@ -72,21 +71,7 @@ def at(minutes: float) -> datetime:
 
 async def send(gateway: RunningGateway, *events: Event) -> None:
     """Store the events as one applied message, as a listener would."""
-    number = next(_counter)
-    stored = await gateway.app[INGEST].submit(
-        Inbound(
-            protocol="hl7v2",
-            received_at=datetime.now(UTC),
-            peer="test",
-            raw=f"flow message {number}".encode(),
-            outcome=Outcome.APPLIED,
-            events=events,
-            sending_application="RIS",
-            sending_facility="H",
-            control_id=f"F{number}",
-            ack_code="AA",
-        )
-    )
+    stored = await gateway.app[INGEST].submit(applied_message(events))
     assert stored.outcome is Outcome.APPLIED
 
 

@@ -6,7 +6,6 @@ down."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -40,9 +39,10 @@ from mappers.events import (
 )
 from mappers.integrity import KINDS
 from outbound.pacs import PacsStudy
-from store.ingest import Inbound, Outcome
+from store.ingest import Outcome
 from store.schema import audit_events
 from tests.conftest import RunningGateway, gateway_settings, start_gateway
+from tests.support.applied import applied_message
 from tests.support.dicom_scu import Scu
 from tests.support.mllp_client import MllpClient, segments
 from tests.support.stand_in_pacs import StandInPacs
@@ -52,7 +52,6 @@ _NOW = [datetime.now(UTC)]
 HOSP = "HOSP"
 BIRTH = date(1970, 1, 2)
 FEB = date(1970, 2, 1)
-_counter = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -66,21 +65,7 @@ def ago(minutes: float) -> datetime:
 
 async def send(gateway: RunningGateway, *events: Event) -> None:
     """Store the events as one applied message, as a listener would."""
-    number = next(_counter)
-    stored = await gateway.app[INGEST].submit(
-        Inbound(
-            protocol="hl7v2",
-            received_at=datetime.now(UTC),
-            peer="test",
-            raw=f"integrity message {number}".encode(),
-            outcome=Outcome.APPLIED,
-            events=events,
-            sending_application="RIS",
-            sending_facility="H",
-            control_id=f"I{number}",
-            ack_code="AA",
-        )
-    )
+    stored = await gateway.app[INGEST].submit(applied_message(events))
     assert stored.outcome is Outcome.APPLIED, stored
 
 

@@ -3,7 +3,6 @@ the problem's start, a problem is a finding once it has lasted longer, and `sinc
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -25,9 +24,10 @@ from mappers.events import (
 )
 from mappers.integrity import Thresholds
 from store.engine import create_engine
-from store.ingest import Inbound, Outcome
+from store.ingest import Outcome
 from store.reading.integrity import find_integrity
 from store.write import write_batch
+from tests.support.applied import applied_message
 
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 LIMITS = Thresholds(
@@ -35,7 +35,6 @@ LIMITS = Thresholds(
     unordered_study_after=timedelta(minutes=60),
     open_step_after=timedelta(hours=12),
 )
-_numbers = itertools.count(1)
 
 
 @pytest.fixture
@@ -46,19 +45,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 async def write(engine: AsyncEngine, *events: Event) -> None:
-    number = next(_numbers)
-    inbound = Inbound(
-        protocol="hl7v2",
-        received_at=T0,
-        peer="test",
-        raw=f"integrity read {number}".encode(),
-        outcome=Outcome.APPLIED,
-        events=events,
-        sending_application="RIS",
-        sending_facility="H",
-        control_id=f"IR{number}",
-        ack_code="AA",
-    )
+    inbound = applied_message(events, received_at=T0)
     async with engine.begin() as conn:
         (stored,) = await conn.run_sync(write_batch, [inbound], T0)
     assert stored.outcome is Outcome.APPLIED

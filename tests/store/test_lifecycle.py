@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -31,13 +30,13 @@ from mappers.events import (
     ReportStatus,
 )
 from store.engine import create_engine
-from store.ingest import Inbound, Ingest, Outcome
+from store.ingest import Ingest, Outcome
 from store.migrate import migrate
 from store.schema import order_timeline, orders, patients, reports
+from tests.support.applied import applied_message
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 PATIENT = PatientId("LC-MRN-1", "GENERAL_HOSP")
-_counter = itertools.count(1)
 
 
 def at(minutes: int) -> datetime:
@@ -58,21 +57,7 @@ async def ingest(database_url: str) -> AsyncIterator[Ingest]:
 
 async def send(ingest: Ingest, *events: Event) -> None:
     """Store the events as one message of their own, as the listener would."""
-    number = next(_counter)
-    stored = await ingest.submit(
-        Inbound(
-            protocol="hl7v2",
-            received_at=T0,
-            peer="test",
-            raw=f"message {number}".encode(),
-            outcome=Outcome.APPLIED,
-            events=events,
-            sending_application="RIS",
-            sending_facility="H",
-            control_id=f"M{number}",
-            ack_code="AA",
-        )
-    )
+    stored = await ingest.submit(applied_message(events, received_at=T0))
     assert stored.outcome is Outcome.APPLIED
 
 

@@ -1,0 +1,28 @@
+"""Events stored as one applied message of their own, as a listener stores what it mapped:
+for tests that build the store's state from events rather than from wire messages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from mappers.events import Event
+from store.ingest import Inbound, Outcome
+
+
+def applied_message(events: Iterable[Event], *, received_at: datetime | None = None) -> Inbound:
+    """One HL7 message from RIS at H, applied, with a control id (and body) of its own."""
+    control_id = uuid.uuid4().hex[:16]
+    return Inbound(
+        protocol="hl7v2",
+        received_at=received_at or datetime.now(UTC),
+        peer="test",
+        raw=f"message {control_id}".encode(),
+        outcome=Outcome.APPLIED,
+        events=tuple(events),
+        sending_application="RIS",
+        sending_facility="H",
+        control_id=control_id,
+        ack_code="AA",
+    )
