@@ -4,11 +4,9 @@ worklist files and by the gateway from HL7 orders, asked the same queries by `fi
 from __future__ import annotations
 
 import asyncio
-import errno
 import gzip
 import shutil
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from gateway.keys import DICOM_LISTENER
 from tests.conftest import IN_CI, RunningGateway, gateway_settings, start_gateway
 from tests.listeners.test_dicom_dcmtk import run
 from tests.support.mllp_client import MllpClient, segments
+from tests.support.own_network import OwnNetwork, own_network_available, start_in_own_network
 
 EXAMPLES = Path("/usr/share/doc/dcmtk/examples")
 DCMTK_AE = "OFFIS"  # wlmscpfs serves the folder named after the called AE title
@@ -58,23 +57,22 @@ async def _dump2dcm(name: str, text: str, folder: Path, suffix: str) -> Path:
 
 @dataclass
 class Wlmscpfs:
-    """DCMTK's worklist server over a folder of .wl files."""
+    """DCMTK's worklist server over a folder of .wl files, in a network namespace of its own
+    (it cannot bind port 0: its port is fixed there, where nothing else can take it)."""
 
-    port: int
+    network: OwnNetwork
     items: list[Dataset]
-
-
-def _free_port() -> int:
-    # wlmscpfs cannot bind port 0; the port is chosen here and taken by the tool, retried when
-    # another process took it in between (EADDRINUSE).
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    port: int = 104
 
 
 @pytest.fixture
 async def wlmscpfs(tmp_path: Path) -> AsyncIterator[Wlmscpfs]:
     """wlmscpfs serving DCMTK's sample worklist (wlistdb/OFFIS)."""
+    if not own_network_available():
+        message = "no network namespace may be made here (needs root)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
     database = tmp_path / "wlistdb" / DCMTK_AE
     database.mkdir(parents=True)
     (database / "lockfile").touch()
@@ -82,44 +80,14 @@ async def wlmscpfs(tmp_path: Path) -> AsyncIterator[Wlmscpfs]:
     for name, text in _dump_files(EXAMPLES / "wlistdb" / DCMTK_AE):
         path = await _dump2dcm(name, text, database, ".wl")
         items.append(pydicom.dcmread(path))
-    for _attempt in range(5):
-        port = _free_port()
-        process = await asyncio.create_subprocess_exec(
-            "wlmscpfs",
-            "-dfp",
-            str(tmp_path / "wlistdb"),
-            str(port),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        if await _listening(port, process):
-            break
-        assert process.stderr is not None
-        error = (await process.stderr.read()).decode(errors="replace")
-        assert "in use" in error.lower() or str(errno.EADDRINUSE) in error, error
-    else:
-        pytest.fail("wlmscpfs found no free port")
+    served = Wlmscpfs(
+        await start_in_own_network("wlmscpfs", "-dfp", str(tmp_path / "wlistdb"), "104"), items
+    )
     try:
-        yield Wlmscpfs(port, items)
+        assert await served.network.listening(served.port), "wlmscpfs did not start"
+        yield served
     finally:
-        process.terminate()
-        await process.wait()
-
-
-async def _listening(port: int, process: asyncio.subprocess.Process) -> bool:
-    """Wait until the tool accepts connections; False when it exited first."""
-    for _ in range(100):
-        if process.returncode is not None:
-            return False
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return True
-    return False
+        await served.network.stop()
 
 
 def as_order(item: Dataset, number: int) -> bytes:
@@ -165,11 +133,14 @@ async def gateway(database_url: str, wlmscpfs: Wlmscpfs) -> AsyncIterator[Runnin
         await running.runner.cleanup()
 
 
-async def find(port: int, called: str, query: Dataset, folder: Path) -> list[str]:
+async def find(
+    port: int, called: str, query: Dataset, folder: Path, enter: Sequence[str] = ()
+) -> list[str]:
     """findscu -W with `query` (Accession Number added as a return key): the accession numbers
-    answered, sorted."""
+    answered, sorted. `enter` runs findscu in another network namespace (wlmscpfs's)."""
     await asyncio.to_thread(_write_query, folder, query)
     status, output = await run(
+        *enter,
         "findscu",
         "-W",
         "-X",
@@ -275,12 +246,17 @@ STANDARD_NOT_DCMTK: dict[str, tuple[Dataset, list[str]]] = {
 
 
 @pytest.fixture
-async def both(gateway: RunningGateway, wlmscpfs: Wlmscpfs) -> tuple[int, int]:
-    return gateway.app[DICOM_LISTENER].port, wlmscpfs.port
+async def both(gateway: RunningGateway, wlmscpfs: Wlmscpfs) -> tuple[int, Wlmscpfs]:
+    return gateway.app[DICOM_LISTENER].port, wlmscpfs
+
+
+async def find_dcmtk(served: Wlmscpfs, query: Dataset, folder: Path) -> list[str]:
+    """`find` against wlmscpfs, from inside its network namespace."""
+    return await find(served.port, DCMTK_AE, query, folder, served.network.enter)
 
 
 async def test_dcmtk_sample_queries_match_the_same_items(
-    both: tuple[int, int], tmp_path: Path
+    both: tuple[int, Wlmscpfs], tmp_path: Path
 ) -> None:
     """Every DCMTK sample query (wlistqry) finds the same items in the gateway as in wlmscpfs."""
     ours, theirs = both
@@ -288,19 +264,19 @@ async def test_dcmtk_sample_queries_match_the_same_items(
     for name, text in _dump_files(EXAMPLES / "wlistqry"):
         path = await _dump2dcm(name, text, tmp_path, ".dcm")
         identifier = pydicom.dcmread(path, force=True)
-        expected = await find(theirs, DCMTK_AE, identifier, tmp_path / f"{name}-dcmtk")
+        expected = await find_dcmtk(theirs, identifier, tmp_path / f"{name}-dcmtk")
         found = await find(ours, "IMAGING_GW", identifier, tmp_path / f"{name}-gw")
         assert found == expected, name
         compared += 1
     assert compared >= 13
 
 
-async def test_own_queries_match_the_same_items(both: tuple[int, int], tmp_path: Path) -> None:
+async def test_own_queries_match_the_same_items(both: tuple[int, Wlmscpfs], tmp_path: Path) -> None:
     """Queries of our own, one or more per matching rule, find the same items in both."""
     ours, theirs = both
     differ = {}
     for number, (name, identifier) in enumerate(OWN_QUERIES.items()):
-        expected = await find(theirs, DCMTK_AE, identifier, tmp_path / f"{number}-dcmtk")
+        expected = await find_dcmtk(theirs, identifier, tmp_path / f"{number}-dcmtk")
         found = await find(ours, "IMAGING_GW", identifier, tmp_path / f"{number}-gw")
         if found != expected:
             differ[name] = (found, expected)
@@ -310,12 +286,12 @@ async def test_own_queries_match_the_same_items(both: tuple[int, int], tmp_path:
 
 
 async def test_where_dcmtk_departs_the_gateway_follows_the_standard(
-    both: tuple[int, int], tmp_path: Path
+    both: tuple[int, Wlmscpfs], tmp_path: Path
 ) -> None:
     """Station name, step id and AE wild cards match as PS3.4 says, where wlmscpfs does not."""
     ours, theirs = both
     for number, (name, (identifier, standard)) in enumerate(STANDARD_NOT_DCMTK.items()):
         found = await find(ours, "IMAGING_GW", identifier, tmp_path / f"{number}-gw")
-        dcmtk = await find(theirs, DCMTK_AE, identifier, tmp_path / f"{number}-dcmtk")
+        dcmtk = await find_dcmtk(theirs, identifier, tmp_path / f"{number}-dcmtk")
         assert found == standard, name
         assert dcmtk != standard, f"{name}: wlmscpfs now follows the standard; compare directly"
