@@ -62,7 +62,8 @@ async def ranked_figure_rows(
     limit: int,
     origin: datetime,
 ) -> list[_FigureGroup]:
-    """Any database: the figures' values unioned, ranked by window functions, interpolated."""
+    """Any database: the figures' values straight from the orders, each group's percentiles
+    by the definition."""
     dialect = conn.dialect.name
     by_day = query.group_by == "day"
     spans = figures.offset_spans(query.tz, query.start, query.end) if by_day else ()
@@ -91,66 +92,31 @@ async def ranked_figure_rows(
                 orders.c.cancelled_at.is_(None),
             )
         )
-    values = (union_all(*branches) if len(branches) > 1 else branches[0]).cte("figure_values")
-    part = (values.c.fig, values.c.grp_num, values.c.grp_text)
-    ranked = select(
-        *part,
-        values.c.v,
-        values.c.goal,
-        (func.row_number().over(partition_by=part, order_by=values.c.v) - 1).label("rn"),
-        func.count().over(partition_by=part).label("n"),
-    ).cte("ranked")
-    bounds = []
-    for p in figures.PERCENTILES:
-        low = (ranked.c.n - 1) * p // 100
-        bounds.append(func.max(case((ranked.c.rn == low, ranked.c.v))).label(f"lo{p}"))
-        bounds.append(func.max(case((ranked.c.rn == low + 1, ranked.c.v))).label(f"hi{p}"))
-    has_goal = ranked.c.goal.is_not(None)
-    grouped = (
-        select(
-            ranked.c.fig,
-            ranked.c.grp_num,
-            ranked.c.grp_text,
-            func.max(ranked.c.n).label("n"),
-            *bounds,
-            func.sum(case((has_goal, 1), else_=0)).label("with_goal"),
-            func.sum(case((has_goal & (ranked.c.v <= ranked.c.goal), 1), else_=0)).label(
-                "within_goal"
-            ),
-        )
-        .group_by(ranked.c.fig, ranked.c.grp_num, ranked.c.grp_text)
-        .subquery("grouped")
-    )
-    percentiles = []
-    for p in figures.PERCENTILES:
-        low, high = grouped.c[f"lo{p}"], grouped.c[f"hi{p}"]
-        fraction = cast((grouped.c.n - 1) * p % 100, Float) / 100.0
-        percentiles.append((low + (func.coalesce(high, low) - low) * fraction).label(f"p{p}"))
-    statement = select(
-        grouped.c.fig,
-        grouped.c.grp_num,
-        grouped.c.grp_text,
-        grouped.c.n,
-        grouped.c.with_goal,
-        grouped.c.within_goal,
-        *percentiles,
-    )
+    values = (union_all(*branches) if len(branches) > 1 else branches[0]).subquery("values")
     assert after is None, "the reference reads whole lists"
-    statement = statement.order_by(grouped.c.fig, grouped.c.grp_num, grouped.c.grp_text)
-    return [
-        _FigureGroup(
-            row["fig"],
-            int(row["grp_num"]),
-            row["grp_text"],
-            int(row["n"]),
-            float(row["p50"]),
-            float(row["p90"]),
-            float(row["p95"]),
-            int(row["with_goal"]),
-            int(row["within_goal"]),
+    # The groups in the database's own order (its collation), each group's values by the
+    # definition (store.figures.percentile), not by the read model's ranking statement.
+    ordered = select(values).order_by(values.c.fig, values.c.grp_num, values.c.grp_text)
+    groups: dict[tuple[int, int, str], list[tuple[float, float | None]]] = {}
+    for row in (await conn.execute(ordered)).mappings():
+        key = (row["fig"], int(row["grp_num"]), row["grp_text"])
+        groups.setdefault(key, []).append((float(row["v"]), row["goal"]))
+    found = []
+    for (fig, grp_num, grp_text), rows in groups.items():
+        measured = [v for v, _ in rows]
+        goals = [(v, goal) for v, goal in rows if goal is not None]
+        found.append(
+            _FigureGroup(
+                fig,
+                grp_num,
+                grp_text,
+                len(measured),
+                *(figures.percentile(measured, p) for p in figures.PERCENTILES),
+                len(goals),
+                sum(1 for v, goal in goals if v <= goal),
+            )
         )
-        for row in (await conn.execute(statement.limit(limit + 1))).mappings()
-    ]
+    return found[: limit + 1]
 
 
 def _group_text(group_by: str | None) -> ColumnElement[Any]:
