@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TypeVar
 
 from pydicom.dataset import Dataset
@@ -34,6 +33,7 @@ from listeners.dicom_answers import (
     with_events,
 )
 from listeners.dicom_availability import on_availability
+from listeners.dicom_devices import SeenDevices
 from listeners.dicom_files import (
     DurableFolders,
     kept_at,
@@ -57,7 +57,6 @@ from mappers.dicom.mpps import map_n_create, map_n_set
 from mappers.dicom.worklist import parse_worklist_query
 from mappers.dicom.worklist_encoding import plan_worklist_answer
 from mappers.dicom.worklist_model import WorklistItem, WorklistQuery
-from mappers.events import DeviceSeen, Event
 from store.errors import StoreError
 from store.ingest import Inbound, Ingest, Outcome, Stored
 
@@ -65,9 +64,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FindWorklist = Callable[[WorklistQuery], Awaitable[list[WorklistItem]]]
-
-DEVICE_REFRESH = timedelta(minutes=10)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class DicomListener:
@@ -99,11 +95,7 @@ class DicomListener:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: ThreadedAssociationServer | None = None
         self._tls_server: ThreadedAssociationServer | None = None
-        # What each device last said about itself, and when we last stored it: an
-        # unchanged device is learned again only every DEVICE_REFRESH (handlers run on
-        # several threads, hence the lock).
-        self._devices_seen: dict[str, tuple[DeviceSeen, datetime]] = {}
-        self._devices_lock = threading.Lock()
+        self._devices = SeenDevices()
 
     async def start(self) -> None:
         """Bind and serve in pynetdicom's own threads; captures the running loop for the bridge."""
@@ -259,7 +251,7 @@ class DicomListener:
                 return failure(status.OUT_OF_RESOURCES, "instance could not be written; resend")
         control_id = uids["SOPInstanceUID"]
         indexing = self._ingest.submit_threadsafe(
-            with_events(inbound, self._news(events), control_id=control_id)
+            with_events(inbound, self._devices.news(events), control_id=control_id)
         )
         # The file goes to disk while the writer commits the index: the answer waits for
         # both. A crash in between leaves an instance indexed but never acknowledged; the
@@ -360,20 +352,6 @@ class DicomListener:
         yield from worklist_answers(
             event, items, plan, self._worklist_answers, facility_tz=self._facility_tz
         )
-
-    def _news(self, events: list[Event]) -> list[Event]:
-        """The events without a DeviceSeen that says nothing new (every image repeats it)."""
-        kept = []
-        for event in events:
-            if isinstance(event, DeviceSeen):
-                described = replace(event, seen_at=_EPOCH)
-                with self._devices_lock:
-                    last = self._devices_seen.get(event.ae_title)
-                    if last and last[0] == described and event.seen_at - last[1] < DEVICE_REFRESH:
-                        continue
-                    self._devices_seen[event.ae_title] = (described, event.seen_at)
-            kept.append(event)
-        return kept
 
     # --- answers ---------------------------------------------------------------------
 

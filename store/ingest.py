@@ -39,6 +39,7 @@ from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
 from store.probe import touch
 from store.senders import LINGER, POLL, Senders
+from store.settle import settle, settle_all
 from store.write import identity
 
 log = logging.getLogger(__name__)
@@ -244,9 +245,9 @@ class Ingest:
                     async with asyncio.timeout(self._timeout):
                         result = await greenlet_spawn(_run_work, sync_engine, first.work)
                 except Exception as exc:
-                    _settle(first.future, exc)
+                    settle(first.future, exc)
                 else:
-                    _settle(first.future, result)
+                    settle(first.future, result)
                 continue
             await self._let_arrive()
             batch, stopping = self._gather(first, self._loop_queue.get_nowait, stopping)
@@ -356,16 +357,16 @@ class Ingest:
         on_loop = []
         for item, answer in zip(batch, answers, strict=True):
             if item.thread_future is not None:
-                _settle(item.thread_future, answer)
+                settle(item.thread_future, answer)
             else:
                 on_loop.append((item.future, answer))
         if not on_loop:
             return
         if self._thread is not None and threading.current_thread() is self._thread:
             assert self._loop is not None
-            self._loop.call_soon_threadsafe(_settle_all, on_loop)
+            self._loop.call_soon_threadsafe(settle_all, on_loop)
         else:
-            _settle_all(on_loop)
+            settle_all(on_loop)
 
     def _settle_work(self, item: _Work, engine: Engine) -> None:
         """Run a work item on the writer's thread and answer its submitter on the loop."""
@@ -374,28 +375,12 @@ class Ingest:
             outcome: Any = _run_work(engine, item.work)
         except Exception as exc:
             outcome = exc
-        self._loop.call_soon_threadsafe(_settle, item.future, outcome)
+        self._loop.call_soon_threadsafe(settle, item.future, outcome)
 
 
 def _run_work(engine: Engine, work: Callable[[Connection], T]) -> T:
     with engine.begin() as conn:
         return work(conn)
-
-
-def _settle(future: concurrent.futures.Future[Any] | asyncio.Future[Any], outcome: Any) -> None:
-    # A submitter that went away (its connection closed) no longer needs an answer, but its
-    # message is stored all the same: the sender may have seen nothing and will resend.
-    if future.done():
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
-
-
-def _settle_all(answers: list) -> None:
-    for future, answer in answers:
-        _settle(future, answer)
 
 
 __all__ = ["Inbound", "Ingest", "Outcome", "StoreError", "StoreUnavailable", "Stored"]
