@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.engine import create_engine
-from store.inbound import Inbound, Outcome
+from store.inbound import Inbound
 from store.schema import (
     devices,
     instances,
@@ -31,23 +31,13 @@ from store.schema import (
 from store.write import write_batch
 from tests.store.fold.scenario import T0
 from tests.store.fold.scenario import messages as scenario
+from tests.support.applied import applied_message
 
 COUNT = len(scenario())
 
 
 def _inbound(ns: str, number: int, events: tuple) -> Inbound:
-    return Inbound(
-        protocol="hl7v2",
-        received_at=T0,
-        peer="test",
-        raw=f"{ns} message {number}".encode(),
-        outcome=Outcome.APPLIED,
-        events=events,
-        sending_application="RIS",
-        sending_facility="H",
-        control_id=f"{ns}-{number}",
-        ack_code="AA",
-    )
+    return applied_message(events, received_at=T0, control_id=f"{ns}-{number}")
 
 
 async def _apply(engine: AsyncEngine, ns: str, batches: list[list[int]]) -> None:

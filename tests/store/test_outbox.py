@@ -27,10 +27,11 @@ from mappers.events import (
 )
 from store.engine import create_engine
 from store.fold.outbox import DEAD, DELIVERED, HL7, PENDING, WEBHOOK, Destinations, Route
-from store.ingest import Inbound, Ingest, Outcome
+from store.ingest import Inbound, Ingest
 from store.outbox import Attempt, OutboxItem, claim, list_outbox, record, release, retry_dead
 from store.retention import Cutoffs, prune_step
 from store.schema import outbox
+from tests.support.applied import applied_message
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 ROUTES = (
@@ -46,18 +47,7 @@ def _t0() -> datetime:
 
 
 def _inbound(control_id: str, *events: Any) -> Inbound:
-    return Inbound(
-        protocol="hl7v2",
-        received_at=NOW,
-        peer="127.0.0.1:1",
-        raw=control_id.encode(),
-        outcome=Outcome.APPLIED,
-        events=events,
-        sending_application="RIS",
-        sending_facility="H",
-        control_id=control_id,
-        ack_code="AA",
-    )
+    return applied_message(events, received_at=NOW, control_id=control_id, peer="127.0.0.1:1")
 
 
 def _order(accession: str) -> OrderPlaced:

@@ -23,6 +23,7 @@ from store.fold.outbox import WEBHOOK, Destinations, Route
 from store.ingest import Inbound, Ingest, Outcome
 from store.outbox_overdue import owe_overdue_figures
 from store.schema import outbox
+from tests.support.applied import applied_message
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 HOOKS = Route("hooks", WEBHOOK, frozenset({"turnaround_over_goal"}))
@@ -43,18 +44,7 @@ def _order(accession: str, priority: str, completed_ago: timedelta) -> Inbound:
         ),
         MilestoneReached(accession, Milestone.EXAM_COMPLETED, NOW - completed_ago),
     )
-    return Inbound(
-        protocol="hl7v2",
-        received_at=NOW,
-        peer="127.0.0.1:1",
-        raw=accession.encode(),
-        outcome=Outcome.APPLIED,
-        events=events,
-        sending_application="RIS",
-        sending_facility="H",
-        control_id=accession,
-        ack_code="AA",
-    )
+    return applied_message(events, received_at=NOW, control_id=accession, peer="127.0.0.1:1")
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.engine import create_engine
 from store.fold.readmodels import facility_day, facility_hour, wall_hour
-from store.inbound import Inbound, Outcome
+from store.inbound import Inbound
 from store.rebuild import rebuild_read_models
 from store.schema import (
     board_orders,
@@ -31,6 +31,7 @@ from store.schema import (
 )
 from store.write import write_batch
 from tests.store.readmodels.month import START, ZONE, month
+from tests.support.applied import applied_message
 
 TZ = ZoneInfo(ZONE)
 COUNT = len(month("x"))
@@ -47,18 +48,7 @@ DEFINITIONS = {
 
 
 def _inbound(ns: str, number: int, events: tuple) -> Inbound:
-    return Inbound(
-        protocol="hl7v2",
-        received_at=START,
-        peer="test",
-        raw=f"{ns} message {number}".encode(),
-        outcome=Outcome.APPLIED,
-        events=events,
-        sending_application="RIS",
-        sending_facility="H",
-        control_id=f"{ns}-{number}",
-        ack_code="AA",
-    )
+    return applied_message(events, received_at=START, control_id=f"{ns}-{number}")
 
 
 async def _apply(engine: AsyncEngine, ns: str, batches: list[list[int]]) -> None:
