@@ -97,4 +97,13 @@ async def start_in_own_network(*command: str) -> OwnNetwork:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    return OwnNetwork(process)
+    # Until unshare has made the namespace, entering "its" namespace enters this one.
+    ours = os.readlink("/proc/self/ns/net")
+    for _ in range(500):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{process.pid}/ns/net") != ours:
+                return OwnNetwork(process)
+        await asyncio.sleep(0.01)
+    process.kill()
+    await process.wait()
+    raise RuntimeError("unshare made no network namespace within five seconds")
