@@ -10,7 +10,6 @@ by the item's every value, so a changed order is encoded anew and an unchanged o
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from datetime import tzinfo
 
@@ -31,33 +30,43 @@ CANCELLED = 0xFE00
 
 class EncodedAnswers:
     """Worklist answers already encoded, per query shape (the keys asked, the transfer syntax)
-    and item; the least recently used go first past `capacity` items or `shapes` shapes.
+    and item; past `capacity` items of a shape, or `shapes` shapes, the oldest go first.
 
-    Shared by the SCP's association threads, hence the lock (held for lookups only)."""
+    Shared by the SCP's association threads: a kept answer is read without a lock (one dict
+    lookup, one hash of the item), and only keeping a new one takes it."""
 
     def __init__(self, capacity: int = 20_000, shapes: int = 16) -> None:
         self._capacity = capacity
         self._shapes = shapes
         self._lock = threading.Lock()
-        self._kept: OrderedDict[Hashable, OrderedDict[WorklistItem, bytes | None]] = OrderedDict()
+        self._kept: dict[Hashable, dict[WorklistItem, bytes]] = {}
 
-    def answer(self, shape: Hashable, item: WorklistItem, encoder: WorklistEncoder) -> bytes | None:
-        """The item's answer for this shape: kept, or encoded now and kept."""
+    def of_shape(self, shape: Hashable) -> dict[WorklistItem, bytes]:
+        """The answers kept for one query shape (made when it is new): once per query."""
         with self._lock:
-            answers = self._kept.get(shape)
-            if answers is not None and item in answers:
-                self._kept.move_to_end(shape)
-                answers.move_to_end(item)
-                return answers[item]
+            answers = self._kept.pop(shape, None)
+            if answers is None:
+                answers = {}
+            self._kept[shape] = answers  # the newest shape last
+            if len(self._kept) > self._shapes:
+                del self._kept[next(iter(self._kept))]
+            return answers
+
+    def answer(
+        self,
+        answers: dict[WorklistItem, bytes],
+        item: WorklistItem,
+        encoder: WorklistEncoder,
+    ) -> bytes | None:
+        """The item's answer among a shape's `answers`: kept, or encoded now and kept."""
+        kept = answers.get(item)
+        if kept is not None:
+            return kept or None  # b"": kept as an item that cannot be encoded here
         encoded = encoder.identifier(item)
         with self._lock:
-            answers = self._kept.setdefault(shape, OrderedDict())
-            self._kept.move_to_end(shape)
-            answers[item] = encoded
+            answers[item] = encoded or b""
             if len(answers) > self._capacity:
-                answers.popitem(last=False)
-            if len(self._kept) > self._shapes:
-                self._kept.popitem(last=False)
+                del answers[next(iter(answers))]
         return encoded
 
 
@@ -74,12 +83,14 @@ def worklist_answers(
     layout = {"implicit_vr": syntax.is_implicit_VR, "little_endian": syntax.is_little_endian}
     whole = not syntax.is_deflated  # a deflated context has pynetdicom deflate a Dataset
     encoder = WorklistEncoder(plan, facility_tz=facility_tz, **layout)
-    shape = (plan.keys, plan.step, facility_tz, syntax.is_implicit_VR, syntax.is_little_endian)
+    answers = kept.of_shape(
+        (plan.keys, plan.step, facility_tz, syntax.is_implicit_VR, syntax.is_little_endian)
+    )
     for item in items:
         if event.is_cancelled:
             yield CANCELLED, None
             return
-        encoded = kept.answer(shape, item, encoder) if whole else None
+        encoded = kept.answer(answers, item, encoder) if whole else None
         if encoded is not None:
             yield PENDING, EncodedIdentifier(encoded)
         else:
