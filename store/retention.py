@@ -5,7 +5,8 @@ record. What goes is what an integration team needs for a while and an auditor f
 message's raw body after `raw_days`, its log row after `message_days`. A pruned row's
 references (the timeline, reports, arrivals and instances that name it) keep their facts and
 lose the link. Delivered outbox rows go with the message-log rows of their age; an
-undelivered or dead one stays until it is delivered.
+undelivered or dead one stays until it is delivered. So do the PACS reconciler's outcomes,
+but for the newest, which is the PACS's state as the integrity view shows it.
 
 Each step is one short transaction the writer runs between batches, so pruning never holds
 ingest up for more than one step. On SQLite the freed pages go back to the file system
@@ -28,6 +29,7 @@ from store.schema import (
     messages,
     order_timeline,
     outbox,
+    pacs_checks,
     patient_arrivals,
     reports,
 )
@@ -65,11 +67,12 @@ class Pruned:
     rows: int = 0
     audit: int = 0
     outbox: int = 0  # delivered outbox rows
+    pacs_checks: int = 0  # the reconciler's outcomes, but for the newest
 
     @property
     def anything(self) -> bool:
         """True when the step found work: another step may find more."""
-        return bool(self.bodies or self.rows or self.audit or self.outbox)
+        return bool(self.bodies or self.rows or self.audit or self.outbox or self.pacs_checks)
 
 
 def prune_step(conn: Connection, cutoffs: Cutoffs, limit: int = STEP_ROWS) -> Pruned:
@@ -81,9 +84,10 @@ def prune_step(conn: Connection, cutoffs: Cutoffs, limit: int = STEP_ROWS) -> Pr
         bodies = _clear_bodies(conn, cutoffs.bodies_before, limit)
     audit = _delete_audit(conn, cutoffs.audit_before, limit) if cutoffs.audit_before else 0
     sent = _delete_delivered(conn, cutoffs.rows_before, limit) if cutoffs.rows_before else 0
-    if (rows or bodies or audit or sent) and conn.dialect.name == "sqlite":
+    checks = _delete_old_checks(conn, cutoffs.rows_before, limit) if cutoffs.rows_before else 0
+    if (rows or bodies or audit or sent or checks) and conn.dialect.name == "sqlite":
         _return_free_pages(conn)
-    return Pruned(bodies=bodies, rows=rows, audit=audit, outbox=sent)
+    return Pruned(bodies=bodies, rows=rows, audit=audit, outbox=sent, pacs_checks=checks)
 
 
 def _return_free_pages(conn: Connection) -> None:
@@ -122,6 +126,20 @@ def _delete_delivered(conn: Connection, before: datetime, limit: int) -> int:
     ids = list(conn.execute(oldest).scalars())
     if ids:
         conn.execute(delete(outbox).where(_among(outbox.c.id, conn)), {"ids": ids})
+    return len(ids)
+
+
+def _delete_old_checks(conn: Connection, before: datetime, limit: int) -> int:
+    newest = select(func.max(pacs_checks.c.id)).scalar_subquery()
+    oldest = (
+        select(pacs_checks.c.id)
+        .where(pacs_checks.c.checked_at < before, pacs_checks.c.id != newest)
+        .order_by(pacs_checks.c.checked_at)
+        .limit(limit)
+    )
+    ids = list(conn.execute(oldest).scalars())
+    if ids:
+        conn.execute(delete(pacs_checks).where(_among(pacs_checks.c.id, conn)), {"ids": ids})
     return len(ids)
 
 
