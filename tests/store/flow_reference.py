@@ -4,7 +4,6 @@ before the read models)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -16,13 +15,11 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
-    and_,
     case,
     cast,
     extract,
     func,
     literal,
-    null,
     select,
     union_all,
 )
@@ -63,7 +60,7 @@ async def ranked_figure_rows(
     origin: datetime,
 ) -> list[_FigureGroup]:
     """Any database: the figures' values straight from the orders, each group's percentiles
-    by the definition."""
+    and each order's goal by the definitions (store.figures)."""
     dialect = conn.dialect.name
     by_day = query.group_by == "day"
     spans = figures.offset_spans(query.tz, query.start, query.end) if by_day else ()
@@ -84,7 +81,9 @@ async def ranked_figure_rows(
                 group_number.label("grp_num"),
                 group_text.label("grp_text"),
                 (cast(_milliseconds(dialect, begin, end), Float) / 60000.0).label("v"),
-                _goal(query.goals, name).label("goal"),
+                orders.c.modality,
+                orders.c.priority,
+                orders.c.patient_class,
             ).where(
                 begin.is_not(None),
                 end >= at(query.start),
@@ -97,10 +96,14 @@ async def ranked_figure_rows(
     # The groups in the database's own order (its collation), each group's values by the
     # definition (store.figures.percentile), not by the read model's ranking statement.
     ordered = select(values).order_by(values.c.fig, values.c.grp_num, values.c.grp_text)
+    names = list(figures.FIGURES)
     groups: dict[tuple[int, int, str], list[tuple[float, float | None]]] = {}
     for row in (await conn.execute(ordered)).mappings():
         key = (row["fig"], int(row["grp_num"]), row["grp_text"])
-        groups.setdefault(key, []).append((float(row["v"]), row["goal"]))
+        goal = figures.goal_for(
+            query.goals, names[row["fig"]], row["modality"], row["priority"], row["patient_class"]
+        )
+        groups.setdefault(key, []).append((float(row["v"]), goal))
     found = []
     for (fig, grp_num, grp_text), rows in groups.items():
         measured = [v for v, _ in rows]
@@ -125,28 +128,6 @@ def _group_text(group_by: str | None) -> ColumnElement[Any]:
     if group_by == "device":
         return order_device()
     return orders.c[group_by]
-
-
-def _goal(goals: Mapping[str, float], figure: str) -> ColumnElement[Any]:
-    """Each order's goal: a CASE whose first match wins, its branches in `goal_rules` order."""
-    whens: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = []
-    fallback: float | None = None
-    for rule in figures.goal_rules(goals, figure):
-        conditions = [
-            orders.c[column] == wanted
-            for column, wanted in (
-                ("modality", rule.modality),
-                ("priority", rule.priority),
-                ("patient_class", rule.patient_class),
-            )
-            if wanted is not None
-        ]
-        if not conditions:
-            fallback = rule.minutes  # matches every order: later rules never apply
-            break
-        whens.append((and_(*conditions), literal(rule.minutes, Float)))
-    otherwise = cast(null(), Float) if fallback is None else literal(fallback, Float)
-    return case(*whens, else_=otherwise) if whens else otherwise
 
 
 def _milliseconds(
