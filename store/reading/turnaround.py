@@ -2,9 +2,8 @@
 
 A figure counts an order when both its ends exist, its END time lies in [start, end), and the
 order was not cancelled; negative values are kept. One statement on either database: the
-values of each (figure, group) are ranked by window functions and h = (n - 1) * p is
-interpolated between the two nearest ranks (`store.figures.percentile`, exactly: the fraction
-of h is a whole percent), so SQLite and PostgreSQL give the same floats.
+values of each (figure, group) are ranked and interpolated by `store.reading.ranks`, so SQLite
+and PostgreSQL give the same floats.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store import figures
 from store.paging import Page, after_key, page_of
+from store.reading.ranks import percentiles_by_group
 from store.reading.sql import at
 from store.schema import order_figures
 
@@ -116,47 +116,16 @@ def _grouped(query: TurnaroundQuery, wanted: list[str]) -> Any:
         .where(f.figure.in_(wanted), f.end_at >= at(query.start), f.end_at < at(query.end))
         .cte("figure_values")
     )
-    part = (values.c.fig, values.c.grp)
-    ranked = select(
-        *part,
-        values.c.v,
-        values.c.goal,
-        (func.row_number().over(partition_by=part, order_by=values.c.v) - 1).label("rn"),
-        func.count().over(partition_by=part).label("n"),
-    ).cte("ranked")
-    bounds = []
-    for p in figures.PERCENTILES:
-        low = (ranked.c.n - 1) * p // 100
-        bounds.append(func.max(case((ranked.c.rn == low, ranked.c.v))).label(f"lo{p}"))
-        bounds.append(func.max(case((ranked.c.rn == low + 1, ranked.c.v))).label(f"hi{p}"))
-    has_goal = ranked.c.goal.is_not(None)
-    counted = (
-        select(
-            ranked.c.fig,
-            ranked.c.grp,
-            func.max(ranked.c.n).label("n"),
-            *bounds,
+
+    def goal_counts(ranked: Any) -> list[ColumnElement[Any]]:
+        has_goal = ranked.c.goal.is_not(None)
+        within = has_goal & (ranked.c.v <= ranked.c.goal)
+        return [
             func.sum(case((has_goal, 1), else_=0)).label("with_goal"),
-            func.sum(case((has_goal & (ranked.c.v <= ranked.c.goal), 1), else_=0)).label(
-                "within_goal"
-            ),
-        )
-        .group_by(ranked.c.fig, ranked.c.grp)
-        .subquery("counted")
-    )
-    percentiles = []
-    for p in figures.PERCENTILES:
-        low, high = counted.c[f"lo{p}"], counted.c[f"hi{p}"]
-        fraction = cast((counted.c.n - 1) * p % 100, Float) / 100.0
-        percentiles.append((low + (func.coalesce(high, low) - low) * fraction).label(f"p{p}"))
-    return select(
-        counted.c.fig,
-        counted.c.grp,
-        counted.c.n,
-        counted.c.with_goal,
-        counted.c.within_goal,
-        *percentiles,
-    ).subquery("grouped")
+            func.sum(case((within, 1), else_=0)).label("within_goal"),
+        ]
+
+    return percentiles_by_group(values, ("fig", "grp"), "v", figures.PERCENTILES, goal_counts)
 
 
 def _group(group_by: str | None) -> ColumnElement[Any]:
