@@ -20,7 +20,6 @@ from listeners.dicom_server import EncodedIdentifier
 from mappers.dicom.worklist_encoding import (
     WorklistAnswerPlan,
     WorklistEncoder,
-    encode_worklist_response,
 )
 from mappers.dicom.worklist_model import WorklistItem
 
@@ -94,4 +93,4 @@ def worklist_answers(
         if encoded is not None:
             yield PENDING, EncodedIdentifier(encoded)
         else:
-            yield PENDING, encode_worklist_response(item, plan, facility_tz=facility_tz, **layout)
+            yield PENDING, encoder.response(item)

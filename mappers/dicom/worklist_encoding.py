@@ -92,12 +92,10 @@ def encode_worklist_response(
 ) -> Dataset:
     """Answer one worklist item as `worklist_response` does, its values already encoded in the
     given transfer syntax (raw elements), so that writing the answer copies bytes."""
-    if plan.exact:
-        try:
-            return _encoded(item, plan, facility_tz, implicit_vr, little_endian)
-        except _NotExact:
-            pass
-    return worklist_response(item, plan.identifier, facility_tz=facility_tz)
+    encoder = WorklistEncoder(
+        plan, facility_tz=facility_tz, implicit_vr=implicit_vr, little_endian=little_endian
+    )
+    return encoder.response(item)
 
 
 def encode_worklist_identifier(
@@ -130,49 +128,86 @@ class WorklistEncoder:
     ) -> None:
         self._plan = plan
         self._tz = facility_tz
+        self._implicit = implicit_vr
+        self._little = little_endian
         # ASCII first: almost every answer is, and then it is written as Latin-1 would be;
         # a text that is not ASCII has the answer written again in UTF-8 (worklist_response's
         # rule: UTF-8 only when some value answered is not ASCII).
         self._ascii = _Writer(implicit_vr, little_endian, "ascii")
         self._utf8 = _Writer(implicit_vr, little_endian, "utf_8")
         tags = [key.tag for key in plan.keys]
-        self._step_at = bisect_left(tags, _STEP_SEQUENCE)
-        self._charset_at = bisect_left(tags, _CHARACTER_SET)
+        self._at = {
+            _STEP_SEQUENCE: bisect_left(tags, _STEP_SEQUENCE),
+            _CHARACTER_SET: bisect_left(tags, _CHARACTER_SET),
+        }
 
     def identifier(self, item: WorklistItem) -> bytes | None:
         """The answer for `item` as the bytes pydicom writes for `worklist_response`, so that
         nothing is built or written per item but these bytes; None where it cannot be
-        encoded here exactly, and the caller answers with `encode_worklist_response`."""
+        encoded here exactly, and the caller answers with `response`."""
         if not self._plan.exact:
             return None
+        try:
+            return self._whole(item)
+        except _NotExact:
+            return None
+
+    def _whole(self, item: WorklistItem) -> bytes:
+        writer, parts = self._parts(item)
+        keyed = len(self._plan.keys)
+        elements = [writer.element(*part) for part in parts[:keyed]]
+        # The step sequence, then the character set: the later place first keeps the other's.
+        for tag, vr, value in parts[keyed:]:
+            elements.insert(self._at[tag], writer.element(tag, vr, value))
+        return b"".join(elements)
+
+    def response(self, item: WorklistItem) -> Dataset:
+        """Answer `item` as `worklist_response` does, its values already encoded in the
+        transfer syntax (raw elements), so that writing the answer copies bytes."""
+        if self._plan.exact:
+            try:
+                return self._raw(item)
+            except _NotExact:
+                pass
+        return worklist_response(item, self._plan.identifier, facility_tz=self._tz)
+
+    def _raw(self, item: WorklistItem) -> Dataset:
+        writer, parts = self._parts(item)
+        elements = {BaseTag(tag): writer.raw_bytes(tag, vr, v) for tag, vr, v in parts}
+        answer = Dataset(elements)  # pydicom writes in tag order whatever the order here
+        utf8 = writer.encoding == "utf_8"
+        answer.set_original_encoding(
+            self._implicit, self._little, _UTF8_ENCODINGS if utf8 else default_encoding
+        )
+        return answer
+
+    def _parts(self, item: WorklistItem) -> tuple[_Writer, list[tuple[int, str, bytes]]]:
+        """Each answered element's tag, VR and encoded value, the keys asked in tag order,
+        then the step sequence and the character set when answered; and their writer.
+
+        Raises:
+            _NotExact: a value this encoder cannot write exactly as pydicom would.
+        """
         local_start = item.scheduled_start.astimezone(self._tz)
         values = item_values(item, local_start)
         steps = step_values(item, local_start) if self._plan.step is not None else {}
         try:
-            try:
-                return self._whole(self._ascii, values, steps)
-            except UnicodeEncodeError:
-                return self._whole(self._utf8, values, steps)
-        except _NotExact:
-            return None
+            return self._ascii, self._values(self._ascii, values, steps)
+        except UnicodeEncodeError:
+            parts = self._values(self._utf8, values, steps)
+            return self._utf8, [*parts, (_CHARACTER_SET, "CS", _UTF8_VALUE)]
 
-    def _whole(
+    def _values(
         self, writer: _Writer, values: Mapping[str, object], steps: Mapping[str, object]
-    ) -> bytes:
+    ) -> list[tuple[int, str, bytes]]:
         plan = self._plan
         parts = [
-            writer.element(key.tag, key.vr, writer.value(key.vr, values.get(key.keyword, "")))
+            (key.tag, key.vr, writer.value(key.vr, values.get(key.keyword, "")))
             for key in plan.keys
         ]
-        extra = []
-        if writer.encoding == "utf_8":
-            extra.append((self._charset_at, writer.element(_CHARACTER_SET, "CS", _UTF8_VALUE)))
         if plan.step is not None:
-            step = writer.item(writer.dataset(plan.step, steps))
-            extra.append((self._step_at, writer.element(_STEP_SEQUENCE, "SQ", step)))
-        for at, element in reversed(extra):  # the later position first keeps the earlier valid
-            parts.insert(at, element)
-        return b"".join(parts)
+            parts.append((_STEP_SEQUENCE, "SQ", writer.item(writer.dataset(plan.step, steps))))
+        return parts
 
 
 # --- the plan ----------------------------------------------------------------------------
@@ -209,57 +244,6 @@ def _is_group_length(tag: int) -> bool:
 
 
 # --- one answer --------------------------------------------------------------------------
-
-
-def _encoded(
-    item: WorklistItem,
-    plan: WorklistAnswerPlan,
-    facility_tz: tzinfo,
-    implicit_vr: bool,
-    little_endian: bool,
-) -> Dataset:
-    writer, parts = _parts(item, plan, facility_tz, implicit_vr, little_endian)
-    elements = {BaseTag(tag): writer.raw_bytes(tag, vr, value) for tag, vr, value in parts}
-    answer = Dataset(elements)  # pydicom writes in tag order whatever the order here
-    utf8 = writer.encoding == "utf_8"
-    answer.set_original_encoding(
-        implicit_vr, little_endian, _UTF8_ENCODINGS if utf8 else default_encoding
-    )
-    return answer
-
-
-def _parts(
-    item: WorklistItem,
-    plan: WorklistAnswerPlan,
-    facility_tz: tzinfo,
-    implicit_vr: bool,
-    little_endian: bool,
-) -> tuple[_Writer, list[tuple[int, str, bytes]]]:
-    """Each answered element's tag, VR and encoded value, and the writer that encoded them."""
-    local_start = item.scheduled_start.astimezone(facility_tz)
-    values = item_values(item, local_start)
-    steps = step_values(item, local_start) if plan.step is not None else {}
-    try:
-        writer = _Writer(implicit_vr, little_endian, "ascii")
-        return writer, _values(writer, plan, values, steps)
-    except UnicodeEncodeError:
-        writer = _Writer(implicit_vr, little_endian, "utf_8")
-        parts = _values(writer, plan, values, steps)
-        return writer, [*parts, (_CHARACTER_SET, "CS", _UTF8_VALUE)]
-
-
-def _values(
-    writer: _Writer,
-    plan: WorklistAnswerPlan,
-    values: Mapping[str, object],
-    steps: Mapping[str, object],
-) -> list[tuple[int, str, bytes]]:
-    parts = [
-        (key.tag, key.vr, writer.value(key.vr, values.get(key.keyword, ""))) for key in plan.keys
-    ]
-    if plan.step is not None:
-        parts.append((_STEP_SEQUENCE, "SQ", writer.item(writer.dataset(plan.step, steps))))
-    return parts
 
 
 class _Writer:
