@@ -19,7 +19,9 @@ def at(instant: datetime) -> ColumnElement[datetime]:
 def epoch_seconds(dialect: str, moment: ColumnElement[datetime]) -> ColumnElement[int]:
     """Whole seconds since 1970 UTC (floored) of a stored time."""
     if dialect == "sqlite":
-        return cast(func.strftime("%s", moment), BigInteger)
+        # Only the text's whole seconds: SQLite rounds a fraction to the millisecond first,
+        # so 12:00:01.9996 would count as 12:00:02.
+        return cast(func.strftime("%s", func.substr(moment, 1, 19)), BigInteger)
     return cast(func.floor(extract("epoch", moment)), BigInteger)
 
 
