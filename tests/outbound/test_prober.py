@@ -85,6 +85,15 @@ async def _transitions(gateway: RunningGateway) -> list[tuple[str, str]]:
         return [tuple(row) for row in rows]
 
 
+async def _wait_for_a_probe(gateway: RunningGateway, seconds: float = 10) -> bool:
+    for _ in range(int(seconds / 0.1)):
+        async with gateway.engine.connect() as conn:
+            if (await conn.execute(select(probe_sessions.c.id).limit(1))).first() is not None:
+                return True
+        await asyncio.sleep(0.1)
+    return False
+
+
 async def _wait_for(gateway: RunningGateway, count: int, seconds: float = 10) -> list:
     for _ in range(int(seconds / 0.1)):
         found = await _transitions(gateway)
@@ -100,7 +109,9 @@ async def test_the_prober_records_down_and_up_at_the_right_transitions(
     """Up: no transition; stopped: down after two failures; back: up on the first answer."""
     gateway = await start_gateway(_settings(database_url), devices=_registration(modality))
     try:
-        await asyncio.sleep(0.7)
+        # A probe answered and recorded before the modality stops: an echo in flight when it
+        # stops is the first failure, and then no probe would have seen it up.
+        assert await _wait_for_a_probe(gateway), "the prober recorded no probe"
         assert await _transitions(gateway) == []
         assert modality.callers, "the prober echoed the modality"
 
