@@ -40,6 +40,7 @@ from listeners.dicom_files import (
     place_file,
     read_instance,
 )
+from listeners.dicom_reactor import watch
 from listeners.dicom_server import (
     application_entity,
     calling_ae,
@@ -103,6 +104,7 @@ class DicomListener:
         ae = application_entity(self._options)
         handlers = [
             (evt.EVT_CONN_OPEN, set_nodelay),
+            (evt.EVT_CONN_OPEN, watch),
             (evt.EVT_REJECTED, log_rejection),
             (evt.EVT_C_ECHO, self._counted("C-ECHO", self._on_echo)),
             (evt.EVT_C_STORE, self._counted("C-STORE", self._on_store)),

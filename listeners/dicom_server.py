@@ -28,7 +28,7 @@ from pynetdicom.sop_class import (
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
-from listeners import dicom_pending
+from listeners import dicom_pending, dicom_reactor
 
 if TYPE_CHECKING:
     from listeners.options import DicomOptions
@@ -55,6 +55,8 @@ def application_entity(options: DicomOptions) -> AE:
     pynetdicom_service_class.encode = encode_identifier
     # ...and its pending response reuses the command set made for the query's first one.
     dicom_pending.install()
+    # Its reactors wait for work instead of polling every millisecond (bound by `watch`).
+    dicom_reactor.install()
     ae = AdmittingAE(ae_title=options.ae_title)
     ae.maximum_associations = options.max_associations
     ae.acse_timeout = options.acse_timeout
