@@ -12,8 +12,8 @@ primitives made the first time are sent again, and the identifier (already encod
 `listeners/dicom_worklist.py`) is cut into P-DATA fragments as pynetdicom cuts them (PS3.8
 9.3.1, Annex E); a command and identifier that fit in one PDU leave in one.
 `tests/listeners/test_dicom_pending.py` checks that the PDVs sent are those pynetdicom
-makes. pynetdicom's EVT_DIMSE_SENT is not triggered for those responses: the gateway binds
-no handler to it.
+makes. pynetdicom's EVT_DIMSE_SENT is not triggered for those responses, nor for a C-STORE
+success (`listeners/dicom_store_answer.py`): the gateway binds no handler to it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dimse_messages import C_FIND_RSP
 from pynetdicom.dimse_primitives import C_FIND
 from pynetdicom.pdu_primitives import P_DATA
+
+from listeners.dicom_store_answer import is_plain_success, success_fragments
 
 PENDING = 0xFF00
 _COMMAND_BIT = 0x01
@@ -42,7 +44,14 @@ def install() -> None:
 
 
 def send_msg(provider: DIMSEServiceProvider, primitive: Any, context_id: int) -> None:
-    """pynetdicom's `DIMSEServiceProvider.send_msg`, with the pending C-FIND shortcut."""
+    """pynetdicom's `DIMSEServiceProvider.send_msg`, with the pending C-FIND shortcut and
+    the C-STORE success written directly (`listeners/dicom_store_answer.py`)."""
+    if is_plain_success(primitive):
+        fragments = success_fragments(primitive, context_id, provider.maximum_pdu_size)
+        if fragments:
+            for pdata in fragments:
+                provider.dul.send_pdu(pdata)
+            return
     if not _is_pending_find(primitive):
         _ORIGINAL(provider, primitive, context_id)
         return
