@@ -11,7 +11,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pynetdicom import evt
 
-from listeners.dicom_files import BULK_LIMIT
+from listeners.dicom_bulk import BULK_LIMIT
 from listeners.dicom_server import peer
 from mappers.dicom import errors as status
 from mappers.events import Event

@@ -26,17 +26,16 @@ from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
+from listeners.dicom_bulk import BULK_LIMIT, BULK_TAGS, BULK_VRS
+from listeners.dicom_header import read_header, tags_of
 from mappers.dicom import errors as status
 from mappers.dicom.errors import DicomMappingError
+from mappers.dicom.instances import INDEXED_KEYWORDS
 
 log = logging.getLogger("listeners.dicom")
 
-BULK_LIMIT = 64 * 1024  # bytes: an OB, OW or UN value longer than this stays out of the log
-# Values that are bulk data whatever their length: Pixel Data and its float forms (PS3.3
-# C.7.6.3), Encapsulated Document (C.24.2), Waveform Data (C.10.9), Spectroscopy Data.
-BULK_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010, 0x00420011, 0x54001010, 0x56000020})
-BULK_VRS = frozenset({"OB", "OW", "UN", "OF", "OD", "OL", "OV"})
 _COPY_CHUNK = 1024 * 1024
+INDEXED_TAGS = tags_of(INDEXED_KEYWORDS)
 _PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010), little endian
 
 
@@ -48,9 +47,15 @@ def read_instance(path: Path) -> tuple[Dataset, bytes]:
     """The received data set up to its pixel data, large values deferred (read on access),
     and its encoding as received less bulk data, for the message log.
 
+    Most instances take the one-pass header reader, which keeps only the indexed elements;
+    the rest are read whole by pydicom.
+
     Raises:
         Exception: whatever pydicom raises for a file it cannot read.
     """
+    header = read_header(path, INDEXED_TAGS)
+    if header is not None:
+        return header
     with path.open("rb") as file:
         dataset = dcmread(file, defer_size=BULK_LIMIT, stop_before_pixels=True)
         syntax = UID(dataset.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2"))

@@ -27,6 +27,29 @@ REQUIRED_UIDS = (
     ("SOPClassUID", "(0008,0016)"),
 )
 
+# Every attribute map_instance reads, all at the top level of the data set: a reader may
+# hand it a data set holding only these (listeners/dicom_header.py). A dose report's content
+# tree is read as well, so such a reader leaves dose reports whole.
+INDEXED_KEYWORDS = (
+    *(keyword for keyword, _ in REQUIRED_UIDS),
+    "Modality",
+    "PatientID",
+    "IssuerOfPatientID",
+    "StationName",
+    "Manufacturer",
+    "ManufacturerModelName",
+    "DeviceSerialNumber",
+    "AccessionNumber",
+    "BodyPartExamined",
+    "StudyDate",
+    "StudyTime",
+    "TimezoneOffsetFromUTC",
+    "StudyDescription",
+    "PatientName",
+    "PatientBirthDate",
+    "PatientSex",
+)
+
 
 def map_instance(
     ds: Dataset,
