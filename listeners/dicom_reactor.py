@@ -43,14 +43,20 @@ _WATCHED = "_imaging_gw_watched"  # on an association: True
 
 class Waker:
     """A socket pair: a byte written to one end makes the other readable, so a thread in
-    `select` on it wakes up."""
+    `select` on it wakes up. The byte is written only while that thread waits: a worklist
+    answer queues a thousand responses while the DUL thread is busy sending them."""
 
     def __init__(self) -> None:
         self.readable, self._writable = socket.socketpair()
         self.readable.setblocking(False)
         self._writable.setblocking(False)
+        # Set by the waiting thread before it looks at its queue one last time, so a put
+        # after that look sees it set (and one before it is seen by the look).
+        self.waiting = False
 
     def wake(self) -> None:
+        if not self.waiting:
+            return
         # A full pair already holds a wake-up; a closed one has no waiter left.
         with contextlib.suppress(OSError):
             self._writable.send(b"\0")
@@ -106,12 +112,15 @@ def _wait_for_transport(provider: Any, waker: Waker, seconds: float) -> None:
     if peer is None or (isinstance(peer, ssl.SSLSocket) and peer.pending()):
         time.sleep(seconds)  # closed, or TLS holds decrypted bytes that select cannot see
         return
-    if not provider.to_provider_queue.empty():
-        return
+    waker.waiting = True
     try:
+        if not provider.to_provider_queue.empty():
+            return
         select.select([peer, waker.readable], [], [], seconds)
     except (OSError, ValueError):  # the socket closed meanwhile: the loop will see it
         time.sleep(seconds)
+    finally:
+        waker.waiting = False
     waker.drain()
 
 

@@ -124,3 +124,12 @@ def test_an_accepted_association_is_served_with_the_waits() -> None:
         server.shutdown()
     assert len(watched) == 2
     assert all(isinstance(a.dul.to_provider_queue, dicom_reactor.WakingQueue) for a in watched)
+
+
+def test_no_wake_up_is_written_while_the_dul_is_busy(provider) -> None:
+    """A thousand responses queued while the DUL thread sends cost no thousand writes."""
+    for n in range(1000):
+        provider.to_provider_queue.put(n)
+    provider.waker.readable.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        provider.waker.readable.recv(1)
