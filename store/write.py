@@ -25,12 +25,12 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    insert,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from store import driver
 from store.errors import EventRejected
 from store.flush import add_outbox_rows, flush, give_ids
 from store.flush_read_models import flush_read_models
@@ -162,19 +162,20 @@ def _load_log(
         if locks:
             lock_keys(conn, locks)
         return {}, set()
-    rows = conn.execute(
+    found = driver.rows(
+        conn,
         _log_query(conn.dialect.name),
         _log_params(sorted(triples), lock_hashes(locks) if postgres else []),
     )
     logged: dict[Identity, Logged] = {}
     used: set[tuple[Any, Any, Any]] = set()
-    for row in rows:
-        triple = (row.sending_application, row.sending_facility, row.control_id)
+    for row in found:
+        triple = (row["sending_application"], row["sending_facility"], row["control_id"])
         if triple not in triples:
             continue
         used.add(triple)
-        logged[(*triple, row.content_sha256)] = Logged(
-            row.id, row.receive_count, row.outcome, row.control_id_reused
+        logged[(*triple, row["content_sha256"])] = Logged(
+            row["id"], row["receive_count"], row["outcome"], row["control_id_reused"]
         )
     return logged, used
 
@@ -244,7 +245,7 @@ def _log(
         if conn.dialect.name == "sqlite":
             returned = give_ids(conn, messages, rows)
         else:
-            returned = conn.execute(_LOG_INSERT, rows).scalars().all()
+            returned = [row["id"] for row in driver.insert_returning(conn, messages, rows, ("id",))]
         for i, message_id in zip(new, returned, strict=True):
             ids[i] = message_id
     resent = []
@@ -266,7 +267,7 @@ def _log(
             }
         )
     if resent:
-        conn.execute(_LOG_RESENT, resent)
+        driver.execute_many(conn, _LOG_RESENT, resent)
     return ids
 
 
@@ -293,9 +294,6 @@ def _log_row(inbound: Inbound, reused: bool) -> dict[str, Any]:
         "sent_at": inbound.sent_at,
         "missing_fields": " ".join(inbound.missing_fields),
     }
-
-
-_LOG_INSERT = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
 
 
 def _fresh_or_kept(name: str) -> Any:
@@ -353,7 +351,7 @@ def _mark_refused(
                 {"b_id": message_ids[i], "b_outcome": outcome.value, "b_ack": ack, "b_error": text}
             )
     if rows:
-        conn.execute(_MARK_REFUSED, rows)
+        driver.execute_many(conn, _MARK_REFUSED, rows)
 
 
 _MARK_REFUSED = (
