@@ -41,6 +41,7 @@ from store.inbound import Inbound, Outcome, Stored
 from store.keylocks import LOCKED, lock_hashes, lock_keys
 from store.keys import collect_keys
 from store.load import load
+from store.plans import replan_as_tables_grow
 from store.schema import messages
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def write_batch(
     ]
     verdicts = judge(arrivals, logged, used, _ACCEPTED)
     message_ids = _log(conn, inbounds, verdicts)
+    replan_as_tables_grow(conn, max((i for i in message_ids if i is not None), default=0))
 
     folding = [
         index
