@@ -2,7 +2,7 @@
 
 The dashboard's live view waits on it rather than polling: each commit that changed anything
 moves the feed's generation on, and every waiter wakes. It carries no data; the reader reads
-the read models again. Lives on the event loop; the writer's thread notifies it safely.
+the read models again. Lives on the event loop; the writer's thread notifies it through the loop.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ class CommitFeed:
     def __init__(self) -> None:
         self._generation = 0
         self._changed: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def generation(self) -> int:
@@ -25,7 +24,6 @@ class CommitFeed:
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach to the loop the waiters run on (the writer starts it)."""
-        self._loop = loop
         self._changed = asyncio.Event()
 
     def bump(self) -> None:
@@ -34,11 +32,6 @@ class CommitFeed:
         if self._changed is not None:
             self._changed.set()
             self._changed = asyncio.Event()
-
-    def bump_threadsafe(self) -> None:
-        """A commit happened; call from any thread."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.bump)
 
     async def wait(self, seen: int, timeout: float) -> int:
         """The generation once it passes `seen`, or the current one after `timeout` seconds."""

@@ -42,7 +42,10 @@ def create_postgres_writer_engine(url: str, *, busy_timeout: float = 5.0) -> Asy
 
     The writer runs the same few statements batch after batch; planning them anew each time
     (custom plans, 1 ms and more apiece here) cost more than running them. Its lookups are by
-    unique keys, so a generic plan is the right plan.
+    unique keys, so a generic plan is the right plan, and an index lookup the right access:
+    a generic plan knows neither how many keys an array holds nor, when it was made on a
+    young database, how large the table will grow, and with sequential scans allowed it chose
+    them for tables of thousands of rows (store/plans.py has the rest).
     """
     return create_async_engine(
         url,
@@ -51,7 +54,11 @@ def create_postgres_writer_engine(url: str, *, busy_timeout: float = 5.0) -> Asy
         connect_args={
             "timeout": busy_timeout,
             "command_timeout": busy_timeout * 6,
-            "server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"},
+            "server_settings": {
+                "jit": "off",
+                "plan_cache_mode": "force_generic_plan",
+                "enable_seqscan": "off",
+            },
             "prepared_statement_cache_size": 1000,
         },
     )

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from store import driver
 from store.fold.outbox import HL7
 from store.fold.state import Key, Row, State
 from store.load import KEY_COLUMNS, REFERENCES, TABLES, Loaded
@@ -67,11 +68,18 @@ def flush(conn: Connection, loaded: Loaded, state: State) -> None:
     for name, table in _APPENDED.items():
         rows = state.appended[name]
         if rows:
-            conn.execute(insert(table), [_to_columns(loaded, name, row) for row in rows])
+            driver.execute_many(
+                conn, _plain_insert(table), [_to_columns(loaded, name, row) for row in rows]
+            )
     if state.appended["dose_events"]:
         # A dose report sent again with other content (same SOP Instance UID) keeps its
         # first rows, as an instance keeps its first receipt.
-        conn.execute(_dose_insert(conn.dialect.name), state.appended["dose_events"])
+        driver.execute_many(conn, _dose_insert(conn.dialect.name), state.appended["dose_events"])
+
+
+@functools.cache
+def _plain_insert(table: Table) -> Executable:
+    return insert(table)
 
 
 @functools.cache
@@ -84,7 +92,8 @@ def add_outbox_rows(conn: Connection, rows: list[Row]) -> None:
     """Insert the batch's outbox rows, each with the event id it keeps on every attempt: an
     HL7 message's MSH-10 (20 characters, HL7 v2.3.1 ST) or a webhook's UUID."""
     if rows:
-        conn.execute(insert(outbox), [{**row, "event_id": _event_id(row["kind"])} for row in rows])
+        given = [{**row, "event_id": _event_id(row["kind"])} for row in rows]
+        driver.execute_many(conn, _plain_insert(outbox), given)
 
 
 def _event_id(kind: str) -> str:
@@ -102,13 +111,12 @@ def _insert(conn: Connection, loaded: Loaded, name: str, rows: list[tuple[Key, R
             ids[key] = row_id
     elif key_columns == ("id",):
         # No natural key: the ids come back in the order the rows were given.
-        returned = conn.execute(_insert_in_order(name), values).scalars().all()
-        for (key, _), row_id in zip(rows, returned, strict=True):
-            ids[key] = row_id
+        returned = driver.insert_returning(conn, TABLES[name], values, ("id",))
+        for (key, _), found in zip(rows, returned, strict=True):
+            ids[key] = found["id"]
     else:
-        for found in conn.execute(_insert_returning(name), values):
-            key = found[1] if len(key_columns) == 1 else tuple(found[1:])
-            ids[key] = found[0]
+        for found in driver.insert_returning(conn, TABLES[name], values, ("id", *key_columns)):
+            ids[_key(found, key_columns)] = found["id"]
     for key, row in rows:
         row["id"] = ids[key]  # the fold is done with its rows; later tables and updates need it
 
@@ -120,22 +128,21 @@ def give_ids(conn: Connection, table: Table, values: list[dict[str, Any]]) -> li
     no other connection inserts meanwhile; a rowid table without AUTOINCREMENT gives a new
     row the largest id plus one, which is what this takes.
     """
-    last = conn.execute(select(func.max(table.c.id))).scalar() or 0
+    (found,) = driver.rows(conn, _last_id(table), {})
+    last = found["last"] or 0
     given = list(range(last + 1, last + 1 + len(values)))
-    conn.execute(insert(table), [{**row, "id": n} for row, n in zip(values, given, strict=True)])
+    rows = [{**row, "id": n} for row, n in zip(values, given, strict=True)]
+    driver.execute_many(conn, _plain_insert(table), rows)
     return given
 
 
 @functools.cache
-def _insert_in_order(name: str) -> Executable:
-    table = TABLES[name]
-    return insert(table).returning(table.c.id, sort_by_parameter_order=True)
+def _last_id(table: Table) -> Executable:
+    return select(func.max(table.c.id).label("last"))
 
 
-@functools.cache
-def _insert_returning(name: str) -> Executable:
-    table = TABLES[name]
-    return insert(table).returning(table.c.id, *(table.c[c] for c in KEY_COLUMNS[name]))
+def _key(row: dict[str, Any], columns: tuple[str, ...]) -> Key:
+    return row[columns[0]] if len(columns) == 1 else tuple(row[c] for c in columns)
 
 
 def _update(
@@ -159,7 +166,7 @@ def _update(
             params = {f"b_{c}": values[c] for c in changed}
             by_columns.setdefault(changed, []).append({"b_id": values["id"], **params})
     for columns, params in by_columns.items():
-        conn.execute(_update_by_id(name, columns), params)
+        driver.execute_many(conn, _update_by_id(name, columns), params)
 
 
 @functools.cache

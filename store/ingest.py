@@ -349,24 +349,27 @@ class Ingest:
     def _answer(self, batch: list[_Pending], answers: list[Answer]) -> None:
         """Answer thread submitters at once, event-loop ones with one hop for the batch; then
         tell the commit feed, when anything was stored."""
-        if any(isinstance(answer, Stored) for answer in answers):
-            on_writer_thread = (
-                self._thread is not None and threading.current_thread() is self._thread
-            )
-            (self.commits.bump_threadsafe if on_writer_thread else self.commits.bump)()
+        stored = any(isinstance(answer, Stored) for answer in answers)
         on_loop = []
         for item, answer in zip(batch, answers, strict=True):
             if item.thread_future is not None:
                 settle(item.thread_future, answer)
             else:
                 on_loop.append((item.future, answer))
-        if not on_loop:
+        if not (on_loop or stored):
             return
         if self._thread is not None and threading.current_thread() is self._thread:
             assert self._loop is not None
-            self._loop.call_soon_threadsafe(settle_all, on_loop)
+            # One hop for the batch: each wakes the loop through its self-pipe, a write that
+            # took as long as a batch's statements on a busy machine.
+            self._loop.call_soon_threadsafe(self._settle_on_loop, on_loop, stored)
         else:
-            settle_all(on_loop)
+            self._settle_on_loop(on_loop, stored)
+
+    def _settle_on_loop(self, on_loop: list[tuple[Any, Answer]], stored: bool) -> None:
+        if stored:
+            self.commits.bump()
+        settle_all(on_loop)
 
     def _settle_work(self, item: _Work, engine: Engine) -> None:
         """Run a work item on the writer's thread and answer its submitter on the loop."""

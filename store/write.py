@@ -25,12 +25,12 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    insert,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from store import driver
 from store.errors import EventRejected
 from store.flush import add_outbox_rows, flush, give_ids
 from store.flush_read_models import flush_read_models
@@ -41,6 +41,7 @@ from store.inbound import Inbound, Outcome, Stored
 from store.keylocks import LOCKED, lock_hashes, lock_keys
 from store.keys import collect_keys
 from store.load import load
+from store.plans import replan_as_tables_grow
 from store.schema import messages
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def write_batch(
     ]
     verdicts = judge(arrivals, logged, used, _ACCEPTED)
     message_ids = _log(conn, inbounds, verdicts)
+    replan_as_tables_grow(conn, max((i for i in message_ids if i is not None), default=0))
 
     folding = [
         index
@@ -162,19 +164,20 @@ def _load_log(
         if locks:
             lock_keys(conn, locks)
         return {}, set()
-    rows = conn.execute(
+    found = driver.rows(
+        conn,
         _log_query(conn.dialect.name),
         _log_params(sorted(triples), lock_hashes(locks) if postgres else []),
     )
     logged: dict[Identity, Logged] = {}
     used: set[tuple[Any, Any, Any]] = set()
-    for row in rows:
-        triple = (row.sending_application, row.sending_facility, row.control_id)
+    for row in found:
+        triple = (row["sending_application"], row["sending_facility"], row["control_id"])
         if triple not in triples:
             continue
         used.add(triple)
-        logged[(*triple, row.content_sha256)] = Logged(
-            row.id, row.receive_count, row.outcome, row.control_id_reused
+        logged[(*triple, row["content_sha256"])] = Logged(
+            row["id"], row["receive_count"], row["outcome"], row["control_id_reused"]
         )
     return logged, used
 
@@ -244,7 +247,7 @@ def _log(
         if conn.dialect.name == "sqlite":
             returned = give_ids(conn, messages, rows)
         else:
-            returned = conn.execute(_LOG_INSERT, rows).scalars().all()
+            returned = [row["id"] for row in driver.insert_returning(conn, messages, rows, ("id",))]
         for i, message_id in zip(new, returned, strict=True):
             ids[i] = message_id
     resent = []
@@ -266,7 +269,7 @@ def _log(
             }
         )
     if resent:
-        conn.execute(_LOG_RESENT, resent)
+        driver.execute_many(conn, _LOG_RESENT, resent)
     return ids
 
 
@@ -293,9 +296,6 @@ def _log_row(inbound: Inbound, reused: bool) -> dict[str, Any]:
         "sent_at": inbound.sent_at,
         "missing_fields": " ".join(inbound.missing_fields),
     }
-
-
-_LOG_INSERT = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
 
 
 def _fresh_or_kept(name: str) -> Any:
@@ -353,7 +353,7 @@ def _mark_refused(
                 {"b_id": message_ids[i], "b_outcome": outcome.value, "b_ack": ack, "b_error": text}
             )
     if rows:
-        conn.execute(_MARK_REFUSED, rows)
+        driver.execute_many(conn, _MARK_REFUSED, rows)
 
 
 _MARK_REFUSED = (
