@@ -9,6 +9,7 @@ on disk, and the message log keeps the data set less its bulk data.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -35,6 +36,7 @@ from mappers.dicom.instances import INDEXED_KEYWORDS
 log = logging.getLogger("listeners.dicom")
 
 _COPY_CHUNK = 1024 * 1024
+_NOT_IN_NAMES = frozenset({os.sep, os.altsep or os.sep, "\0"})
 INDEXED_TAGS = tags_of(INDEXED_KEYWORDS)
 _PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010), little endian
 
@@ -132,16 +134,26 @@ def storage_path(storage_dir: Path, study: str, series: str, instance: str) -> P
     """Where an instance is kept: storage_dir/study/series/instance.dcm.
 
     The UIDs must already be valid (digits and dots); this checks once more that the result
-    stays inside the storage folder, whatever the UIDs were.
+    stays inside the storage folder, whatever the UIDs were: each must be one plain name,
+    neither empty nor "." or "..", holding no separator or NUL. The storage folder is the
+    gateway's own, with no links in it, so a name-by-name check is as strict as resolving
+    the path and costs no system call per instance.
 
     Raises:
         StoragePathError: the path would leave the storage folder.
     """
-    root = storage_dir.resolve()
-    target = root.joinpath(study, series, f"{instance}.dcm").resolve()
-    if target.parent.parent.parent != root or not all((study, series, instance)):
+    if not all(map(_is_plain_name, (study, series, instance))):
         raise StoragePathError("an instance's file would leave the storage folder")
-    return target
+    return _root(storage_dir).joinpath(study, series, f"{instance}.dcm")
+
+
+def _is_plain_name(name: str) -> bool:
+    return name not in {"", ".", ".."} and not _NOT_IN_NAMES.intersection(name)
+
+
+@functools.cache
+def _root(storage_dir: Path) -> Path:
+    return storage_dir.resolve()
 
 
 def kept_at(storage_dir: Path | None, uids: Mapping[str, str]) -> Path | None:

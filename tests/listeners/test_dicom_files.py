@@ -19,6 +19,7 @@ from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ImplicitVRLittleEnd
 from listeners.dicom_files import (
     BULK_LIMIT,
     DurableFolders,
+    StoragePathError,
     place_file,
     read_instance,
     storage_path,
@@ -166,3 +167,19 @@ def test_a_failed_flush_is_answered_and_tried_again(
     synced = _flushes(monkeypatch)
     assert folders.flushed(target, "CT01")
     assert synced == [target, target.parent, target.parent.parent, storage]
+
+
+@pytest.mark.parametrize(
+    "uids",
+    [("..", "1.2", "1.3"), ("1.1", ".", "1.3"), ("1.1", "1.2", ""), ("1.1", "a/../../b", "1.3")],
+)
+def test_a_name_that_would_leave_the_storage_folder_is_refused(
+    tmp_path: Path, uids: tuple[str, str, str]
+) -> None:
+    with pytest.raises(StoragePathError):
+        storage_path(tmp_path, *uids)
+
+
+def test_an_instance_is_kept_under_its_study_and_series(tmp_path: Path) -> None:
+    target = storage_path(tmp_path, "1.1", "1.2", "1.3")
+    assert target == tmp_path.resolve() / "1.1" / "1.2" / "1.3.dcm"
