@@ -17,6 +17,7 @@ re-encoded), and the dose reports, whose mapper reads their content tree.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import struct
 from collections.abc import Iterable
@@ -53,6 +54,34 @@ _PLAIN_TEXT_VRS = frozenset(
     {"AE", "AS", "CS", "DA", "DT", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
 )
 _SPECIAL = frozenset(b"\x1b\\~")  # ESC, the value delimiter, tilde: see _element
+_LENGTH = struct.Struct("<I")
+# The explicit VRs whose length takes two bytes (PS3.5 7.1.2, Table 7.1-2).
+_SHORT_VRS = frozenset(
+    vr.encode()
+    for vr in [
+        "AE",
+        "AS",
+        "AT",
+        "CS",
+        "DA",
+        "DS",
+        "DT",
+        "FD",
+        "FL",
+        "IS",
+        "LO",
+        "LT",
+        "PN",
+        "SH",
+        "SL",
+        "SS",
+        "ST",
+        "TM",
+        "UI",
+        "UL",
+        "US",
+    ]
+)
 _HEAD = struct.Struct("<HHI")  # tag group, element, and a 4-byte length (implicit VR)
 _EXPLICIT_HEAD = struct.Struct("<HH2sH")  # tag, VR, and a 2-byte length
 
@@ -146,41 +175,47 @@ class _Walker:
 
     def elements(self, at: int, stop: int, depth: int) -> int:
         """Walk elements from `at` to `stop`, or to the delimiter that ends an item of
-        undefined length (depth > 0) or the top-level pixel data; where the walk ended."""
-        view = self.view
+        undefined length (depth > 0) or the top-level pixel data; where the walk ended.
+
+        The hot loop of the reader: a few hundred turns per image, so each does only what
+        it must (one unpack, set lookups, the VR decoded only for a kept element)."""
+        view, implicit = self.view, self.implicit
+        wanted = self.wanted if depth == 0 else frozenset()
         while at < stop:
-            group, element, length = _HEAD.unpack_from(view, at)
+            if implicit:
+                group, element, length = _HEAD.unpack_from(view, at)
+                value_at = at + 8
+            else:
+                group, element, vr, length = _EXPLICIT_HEAD.unpack_from(view, at)
+                value_at = at + 8
             tag = group << 16 | element
+            if group == _DELIMITERS:
+                if tag == _ITEM_END and depth > 0:
+                    return at + 8
+                raise _NotTaken  # an item or sequence delimiter out of place
             if tag == _PIXEL_DATA and depth == 0:
                 return at
-            if tag == _ITEM_END:
-                if depth == 0:
-                    raise _NotTaken
-                return at + 8
-            if group == _DELIMITERS:
-                raise _NotTaken  # an item or sequence delimiter out of place
-            if self.implicit:
-                vr = None
-                value_at = at + 8
-                known = _implicit_vr(tag)
-            else:
-                _, _, known, length = _EXPLICIT_HEAD.unpack_from(view, at)
-                value_at, length = _after_explicit_head(view, at, known, length)
-                vr = known.decode("ascii")
-            if tag in BULK_TAGS or (known in _BULK_VRS and length > BULK_LIMIT):
+            if implicit:
+                vr = _implicit_vr(tag)
+            elif vr in _LONG_VRS:
+                (length,) = _LENGTH.unpack_from(view, at + 8)
+                value_at = at + 12
+            elif vr not in _SHORT_VRS:
+                raise _NotTaken  # not a VR: a damaged or mislabelled data set
+            if tag in BULK_TAGS or (length > BULK_LIMIT and vr in _BULK_VRS):
                 raise _NotTaken  # bulk before the pixel data: the log needs it re-encoded
             if length == _UNDEFINED:
-                if known not in (b"SQ", b"UN") or depth >= _MAX_DEPTH:
+                if vr not in (b"SQ", b"UN") or depth >= _MAX_DEPTH:
                     raise _NotTaken  # encapsulated data before the pixel data, or too deep
                 at = self.sequence(value_at, stop, depth + 1)
                 continue
-            if value_at + length > stop:
-                raise _NotTaken
-            if known == b"SQ" and _may_hold_bulk(view, value_at, length):
-                raise _NotTaken
-            if depth == 0 and tag in self.wanted:
-                self.kept[tag] = (vr, length, value_at)
             at = value_at + length
+            if at > stop:
+                raise _NotTaken
+            if vr == b"SQ" and _may_hold_bulk(view, value_at, length):
+                raise _NotTaken
+            if tag in wanted:
+                self.kept[tag] = (None if implicit else vr.decode("ascii"), length, value_at)
         if depth > 0:
             raise _NotTaken  # an item of undefined length with no delimiter
         return stop
@@ -215,12 +250,13 @@ def _may_hold_bulk(view: mmap.mmap, at: int, length: int) -> bool:
 def _after_explicit_head(view: mmap.mmap, at: int, vr: bytes, short: int) -> tuple[int, int]:
     """Where an explicit VR element's value starts, and its length."""
     if vr in _LONG_VRS:
-        return at + 12, struct.unpack_from("<I", view, at + 8)[0]
-    if not (vr.isalpha() and vr.isupper()):
+        return at + 12, _LENGTH.unpack_from(view, at + 8)[0]
+    if vr not in _SHORT_VRS:
         raise _NotTaken
     return at + 8, short
 
 
+@functools.lru_cache(maxsize=4096)  # bounded: a hostile sender may name any private tag
 def _implicit_vr(tag: int) -> bytes:
     """The dictionary's VR for an implicit VR element; UN for a private or unknown one."""
     try:
