@@ -10,7 +10,7 @@ resend (which cannot succeed) is never invited. `store/schema/` sizes its column
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from types import MappingProxyType
 
@@ -100,26 +100,37 @@ class TooLong:
 def first_too_long(events: Iterable[object]) -> TooLong | None:
     """The first value in `events` longer than its limit, or None when all fit."""
     for event in events:
-        for found in _too_long(event, type(event).__name__):
-            return found
+        found = _first_too_long(event)
+        if found is not None:
+            names, limit, value = found
+            return TooLong(".".join([type(event).__name__, *reversed(names)]), limit, value)
     return None
 
 
-def _too_long(value: object, path: str) -> Iterator[TooLong]:
+def _first_too_long(value: object) -> tuple[list[str], int, str] | None:
+    """The first value too long below `value`: the field names leading to it, innermost
+    first, its limit and the value. Every message's events pass through here, so nothing
+    is built (no path, no generator) unless a value is too long."""
     if isinstance(value, tuple):
         for item in value:
-            yield from _too_long(item, path)
-        return
+            found = _first_too_long(item)
+            if found is not None:
+                return found
+        return None
     checks = _checks(type(value))
     if checks is None:
-        return
+        return None
     for name, limit in checks:
         item = getattr(value, name)
         if isinstance(item, str):
             if limit is not None and len(item) > limit:
-                yield TooLong(f"{path}.{name}", limit, item)
-        elif isinstance(item, tuple) or _checks(type(item)) is not None:
-            yield from _too_long(item, f"{path}.{name}")
+                return [name], limit, item
+        elif item is not None and (isinstance(item, tuple) or _checks(type(item)) is not None):
+            found = _first_too_long(item)
+            if found is not None:
+                found[0].append(name)
+                return found
+    return None
 
 
 @functools.cache
