@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store import figures
 from store.paging import Page, page_of
-from store.reading.turnaround_sql import Lookup, bucket_values, rank_buckets, split_figures
+from store.reading.turnaround_goals import split_figures
+from store.reading.turnaround_sql import Lookup, bucket_values, rank_buckets
 from store.reading.window_days import SPANS, WindowParts, midnight, rows_only, window_parts
 
 GROUPS = ("modality", "priority", "patient_class", "device", "day")

@@ -1,18 +1,21 @@
-"""The two statements of a turnaround read, the same SQL on SQLite and PostgreSQL.
+"""The two statements of a turnaround read.
 
-1. `rank_buckets`: the window's values counted per figure, group and value bucket, from the
-   day, week and month counts its whole days add up to and from the figure rows of the rest
-   (store.reading.window_days); per group, its count, its goal counts over whole buckets, and
-   each bucket holding a wanted rank with the rank of the bucket's first value.
+1. `rank_buckets` (the same SQL on SQLite and PostgreSQL): the window's values counted per
+   figure, group and value bucket, from the day, week and month counts its whole days add up
+   to and from the figure rows of the rest (store.reading.window_days); per group, its count,
+   its goal counts over whole buckets, and each bucket holding a wanted rank with the rank of
+   the bucket's first value.
 2. `bucket_values`: the values of those ranks, each read in order from the figure rows of one
-   bucket of the window (a short range of the index on (figure, bucket, END time)), and the
-   rows within a goal of the buckets a goal splits.
+   bucket of the window (a short range of the index on (figure, modality, bucket, END time),
+   or (figure, bucket, END time) for the other groupings), and the rows within a goal of the
+   buckets a goal splits. PostgreSQL reads each bucket only up to its last wanted value;
+   SQLite, which takes no LIMIT from an outer row, ranks the buckets' rows in one pass.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -34,7 +37,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    null,
     or_,
     select,
     true,
@@ -44,9 +46,8 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnCollection
 
 from store import figures
-from store.figure_buckets import GoalBound, goal_bound
 from store.paging import after_key
-from store.reading.sql import at
+from store.reading.turnaround_goals import split_counts, whole_bound
 from store.reading.window_days import WindowParts
 from store.schema import UtcDateTime, figure_counts, order_figures
 
@@ -124,7 +125,7 @@ def _rank_statement(
     """rank_buckets' statement for `shape` (the (span, sign) of the counts read, the signs of
     the row stretches), its dates, times and page left as parameters."""
     cells = _cells(wanted, group_by, shape).subquery("cells")
-    bound = _goal_case(cells.c, dict(goals), lambda b: literal(b.whole, BigInteger))
+    bound = whole_bound(cells.c, dict(goals))
     keys = (cells.c.figure, cells.c.grp, cells.c.bucket)
     hist = (
         select(
@@ -269,9 +270,8 @@ def bucket_values(
         )
     elif lookups:
         branches.append(_ranked_values(lookups, group_by))
-    branches += [
-        _split_counts(figure, groups, group_by, window, goals) for figure, groups in splits
-    ]
+    grp = group_column(order_figures.c, group_by)
+    branches += [split_counts(figure, groups, grp, window, goals) for figure, groups in splits]
     return (union_all(*branches) if len(branches) > 1 else branches[0]), params
 
 
@@ -351,87 +351,8 @@ def _ranked_values(lookups: Sequence[Lookup], group_by: str | None) -> Select[An
     )
 
 
-def _split_counts(
-    figure: str,
-    groups: Sequence[str],
-    group_by: str | None,
-    window: tuple[datetime, datetime],
-    goals: Mapping[str, float],
-) -> Select[Any]:
-    """Per group, the rows of one figure within their goal in the buckets its goals split."""
-    f = order_figures.c
-    start, end = window
-    split = _goal_case(f, goals, _split_bucket, only=figure)
-    most = _goal_case(f, goals, lambda b: literal(b.most_ms, BigInteger), only=figure)
-    grp = group_column(f, group_by)
-    buckets = sorted({b.split for b in _bounds(goals, figure) if b.split is not None})
-    return (
-        select(
-            literal(-1 - _NAMES.index(figure), Integer).label("i"),
-            grp.label("grp"),
-            cast(func.count(), BigInteger).label("v"),
-        )
-        .where(f.figure == figure, f.bucket.in_(buckets), f.end_at >= at(start))
-        .where(f.end_at < at(end), f.bucket == split, f.value_ms <= most, grp.in_(list(groups)))
-        .group_by(grp)
-    )
-
-
 def _group_matches(group_by: str, group: ColumnElement[str]) -> ColumnElement[bool]:
     f = order_figures.c
     if group_by == "day":
         return cast(f.day, String) == group
     return f[group_by] == group
-
-
-def _split_bucket(bound: GoalBound) -> ColumnElement[Any] | None:
-    return None if bound.split is None else literal(bound.split, BigInteger)
-
-
-def _bounds(goals: Mapping[str, float], figure: str) -> list[GoalBound]:
-    return [goal_bound(rule.minutes) for rule in figures.goal_rules(goals, figure)]
-
-
-def split_figures(goals: Mapping[str, float], wanted: Sequence[str]) -> list[str]:
-    """The wanted figures that have a goal splitting a bucket."""
-    return [name for name in wanted if any(b.split is not None for b in _bounds(goals, name))]
-
-
-def _goal_case(
-    columns: ColumnCollection[str, Any],
-    goals: Mapping[str, float],
-    value: Callable[[GoalBound], ColumnElement[Any] | None],
-    only: str | None = None,
-) -> ColumnElement[Any]:
-    """Per row, `value` of the goal that applies (the first matching rule in `goal_rules`
-    order, store.figures.goal_for), NULL when none does or `value` gives None."""
-    per_figure: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = []
-    for figure in _NAMES if only is None else [only]:
-        whens: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = []
-        fallback: ColumnElement[Any] | None = None
-        matched_all = False
-        for rule in figures.goal_rules(goals, figure):
-            picked = value(goal_bound(rule.minutes))
-            result = picked if picked is not None else null()
-            conditions = [
-                columns[name] == wanted
-                for name, wanted in (
-                    ("modality", rule.modality),
-                    ("priority", rule.priority),
-                    ("patient_class", rule.patient_class),
-                )
-                if wanted is not None
-            ]
-            if not conditions:
-                fallback, matched_all = result, True  # matches every row: later rules never apply
-                break
-            whens.append((and_(*conditions), result))
-        if not whens and not matched_all:
-            continue
-        otherwise = fallback if fallback is not None else null()
-        goal = case(*whens, else_=otherwise) if whens else otherwise
-        per_figure.append((columns.figure == figure, goal))
-    nothing = cast(null(), BigInteger)
-    if only is not None:
-        return per_figure[0][1] if per_figure else nothing
-    return case(*per_figure, else_=nothing) if per_figure else nothing
