@@ -29,12 +29,14 @@ depends_on: str | Sequence[str] | None = None
 
 _GROUPS = ["modality", "priority", "patient_class", "device"]
 _ORDERS_AT_A_TIME = 20_000
+_OWN_TABLE_ONLY = {"resolve_fks": False}
 
 
 def upgrade() -> None:
     op.add_column("order_figures", sa.Column("bucket", sa.BigInteger(), nullable=True))
     _fill_buckets(op.get_bind())
-    with op.batch_alter_table("order_figures") as batch_op:
+    # SQLite copies the table to change the column; its foreign key needs no look at orders.
+    with op.batch_alter_table("order_figures", reflect_kwargs=_OWN_TABLE_ONLY) as batch_op:
         batch_op.alter_column("bucket", existing_type=sa.BigInteger(), nullable=False)
     # The part days at a window's edges are counted per bucket from this index alone.
     op.drop_index(op.f("ix_order_figures_figure_end_at"), table_name="order_figures")
@@ -114,5 +116,5 @@ def downgrade() -> None:
         ["figure", "end_at"],
         postgresql_include=["value_ms", *_GROUPS],
     )
-    with op.batch_alter_table("order_figures") as batch_op:
+    with op.batch_alter_table("order_figures", reflect_kwargs=_OWN_TABLE_ONLY) as batch_op:
         batch_op.drop_column("bucket")
