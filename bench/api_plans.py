@@ -128,7 +128,15 @@ async def explain_routes(data: Dataset, slow: set[str], names: dict[str, str]) -
     ]
     raw = await asyncpg.connect(data.dsn)
     try:
+        route = None
         for key, statement, parameters in statements:
+            if key != route:
+                route = key
+                await raw.execute("RESET ALL")
+            if statement.lstrip().upper().startswith("SET "):
+                # A route's own settings (SET LOCAL) hold for the statements after it.
+                await raw.execute(statement.replace("SET LOCAL", "SET", 1))
+                continue
             mark = "SLOW " if names[key] in slow else ""
             rows = await raw.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *(parameters or ()))
             out += [

@@ -1,7 +1,7 @@
 """Write a batch's read-model changes in the caller's transaction, after the rows they name.
 
 Figure and board rows that changed are replaced (delete then insert, one executemany each;
-a new order's rows are only inserted); volume counts
+a new order's rows are only inserted); volume counts and the figure rows' bucket counts
 are added to the stored ones with an upsert, so batches of several processes add up.
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from store.fold.readmodels import VOLUME_MEASURES, ReadModelChanges
 from store.fold.state import Key, Row
-from store.schema import board_orders, order_figures, volume_hours
+from store.schema import board_orders, figure_counts, order_figures, volume_hours
 
 
 def flush_read_models(
@@ -37,6 +37,8 @@ def flush_read_models(
         conn.execute(insert(board_orders), [_with_id(row, order_ids) for row in changes.board_put])
     if changes.volumes:
         add_volumes(conn, changes.volumes)
+    if changes.figure_counts:
+        conn.execute(_add_figure_counts(conn.dialect.name), changes.figure_counts)
 
 
 def add_volumes(conn: Connection, rows: list[Row]) -> None:
@@ -72,4 +74,15 @@ def _add_volumes(dialect: str) -> Executable:
     return statement.on_conflict_do_update(
         index_elements=["hour_at", "modality", "device"],
         set_={m: table.c[m] + statement.excluded[m] for m in VOLUME_MEASURES},
+    )
+
+
+@functools.cache
+def _add_figure_counts(dialect: str) -> Executable:
+    # Rows that fall to zero stay: deleting them would race with another process's upsert.
+    table: Table = figure_counts
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key.columns],
+        set_={"count": table.c["count"] + statement.excluded["count"]},
     )

@@ -1,5 +1,6 @@
 """Two gateway processes on one PostgreSQL, fed the same patients' messages at once: every
-message lands once, no order or patient is made twice, and no milestone is lost."""
+message lands once, no order or patient is made twice, no milestone is lost, and the figure
+rows' bucket counts add up."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 
 from store.engine import create_engine
 from store.schema import messages, order_timeline, orders, patients
+from tests.store.readmodels.test_read_models import counted_by_definition, kept_counts
 from tests.support.gateway_process import gateway_process
 from tests.support.mllp_client import MllpClient, segments
 
@@ -96,6 +98,8 @@ async def test_two_gateways_folding_the_same_orders_lose_nothing(
                     ).group_by(order_timeline.c.order_id, order_timeline.c.milestone)
                 )
             ).all()
+            counts = await conn.run_sync(kept_counts)
+            expected_counts = await conn.run_sync(counted_by_definition)
     finally:
         await engine.dispose()
 
@@ -109,3 +113,4 @@ async def test_two_gateways_folding_the_same_orders_lose_nothing(
     sent_twice = {cid for cid, _, received in logged if received == 2}
     assert len(sent_twice) == ORDERS and all(cid.startswith("LC-ORM-0001") for cid in sent_twice)
     assert len(moves) == ORDERS * len(MILESTONES)
+    assert counts == expected_counts and counts[1]  # both processes' counts added up

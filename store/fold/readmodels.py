@@ -6,7 +6,10 @@ touched, before and after, and hands the shell the difference:
 
 - a figure row per order per figure whose two ends exist, unless the order is cancelled
   (its times describe no exam): (figure, END time, value in ms, modality, priority, patient
-  class, device, facility day of the END time); written when new or changed, removed when gone;
+  class, device, facility day of the END time, value bucket); written when new or changed,
+  removed when gone;
+- the figure rows' counts per value bucket and facility day and week, as deltas added to the
+  stored counts (store.fold.figure_counts);
 - the board state of each open order (module `store.reading.board` says how it is shown);
 - volume counts per facility hour, as deltas added to the stored counts.
 
@@ -23,7 +26,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from mappers.events import Milestone, StepStatus
+from store.figure_buckets import value_bucket
 from store.figures import FIGURES, wall_seconds
+from store.fold.figure_counts import count_changes, count_rows
 from store.fold.state import Key, Row
 
 # Open orders: not ended and not finally reported (the status is the furthest milestone).
@@ -51,6 +56,7 @@ class ReadModelChanges:
     # only inserted (so a new order costs no DELETE), a vanished one only deleted.
     figures_put: list[Row] = field(default_factory=list)
     figures_gone: list[tuple[Key, str]] = field(default_factory=list)  # (accession, figure)
+    figure_counts: list[Row] = field(default_factory=list)  # counts to add, per bucket
     board_put: list[Row] = field(default_factory=list)
     board_gone: list[Key] = field(default_factory=list)
     volumes: list[Row] = field(default_factory=list)  # counts to add, per hour and group
@@ -118,16 +124,18 @@ def figure_rows(order: Row, device: str, tz: ZoneInfo) -> dict[str, Row]:
         begin, finish = order[start], order[end]
         if begin is None or finish is None:
             continue
+        value = milliseconds(begin, finish)
         rows[figure] = {
             "order": order["accession"],
             "figure": figure,
             "end_at": finish,
-            "value_ms": milliseconds(begin, finish),
+            "value_ms": value,
             "modality": order["modality"],
             "priority": order["priority"],
             "patient_class": order["patient_class"],
             "device": device,
             "day": facility_day(finish, tz),
+            "bucket": value_bucket(value),
         }
     return rows
 
@@ -278,12 +286,14 @@ def read_model_changes(
     was = related(before.get("steps", {}).values(), before.get("studies", {}).values())
     now = related(after["steps"].values(), after["studies"].values())
     deltas: Counter[tuple[datetime, str, str, str]] = Counter()
+    gone_rows: list[Row] = []
     for key in sorted(touched):
         old = order_models(before.get("orders", {}).get(key), was, tz)
         new = order_models(after["orders"].get(key), now, tz)
         for figure, row in old.figures.items():
             if new.figures.get(figure) != row:
                 changes.figures_gone.append((key, figure))
+                gone_rows.append(row)
         for figure, row in new.figures.items():
             if old.figures.get(figure) != row:
                 changes.figures_put.append(row)
@@ -294,6 +304,7 @@ def read_model_changes(
         deltas.update(new.volumes)
         deltas.subtract(old.volumes)
     changes.volumes = volume_rows(deltas, tz)
+    changes.figure_counts = count_rows(count_changes(gone_rows, changes.figures_put))
     return changes
 
 

@@ -27,7 +27,12 @@ from store.schema.imaging import (
     StudyRecord,
 )
 from store.schema.operations import AuditRecord, OutboxRecord
-from store.schema.read_models import BoardOrderRecord, OrderFigureRecord, VolumeHourRecord
+from store.schema.read_models import (
+    BoardOrderRecord,
+    FigureCountRecord,
+    OrderFigureRecord,
+    VolumeHourRecord,
+)
 from store.schema.workflow import (
     ArrivalRecord,
     MessageRecord,
@@ -54,6 +59,7 @@ downtimes = DowntimeRecord.__table__
 audit_events = AuditRecord.__table__
 outbox = OutboxRecord.__table__
 order_figures = OrderFigureRecord.__table__
+figure_counts = FigureCountRecord.__table__
 board_orders = BoardOrderRecord.__table__
 volume_hours = VolumeHourRecord.__table__
 pacs_checks = PacsCheckRecord.__table__
@@ -70,6 +76,7 @@ __all__ = [
     "DeviceTransitionRecord",
     "DoseEventRecord",
     "DowntimeRecord",
+    "FigureCountRecord",
     "Id",
     "InstanceRecord",
     "MessageRecord",
@@ -93,6 +100,7 @@ __all__ = [
     "devices",
     "dose_events",
     "downtimes",
+    "figure_counts",
     "instances",
     "messages",
     "order_figures",

@@ -1,5 +1,5 @@
-"""Read models the fold keeps (DESIGN.md "Read models"): figure rows per order, the board's
-state per open order, and volume counts per facility hour."""
+"""Read models the fold keeps (DESIGN.md "Read models"): figure rows per order, their counts per
+value bucket, the board's state per open order, and volume counts per facility hour."""
 
 from __future__ import annotations
 
@@ -36,16 +36,51 @@ class OrderFigureRecord(Base):
     patient_class: Mapped[str] = mapped_column(String(16))
     device: Mapped[str] = mapped_column(String(64))
     day: Mapped[date] = mapped_column(Date)  # the facility-local date of end_at
+    bucket: Mapped[int] = mapped_column(BigInteger)  # store.figure_buckets.value_bucket
 
     __table_args__ = (
-        # A window of END times per figure, grouped and ranked from the index on PostgreSQL.
+        # The rows of a part day at a window's edge, counted per bucket from the index.
         Index(
             None,
             "figure",
             "end_at",
+            postgresql_include=[
+                "value_ms",
+                "modality",
+                "priority",
+                "patient_class",
+                "device",
+                "bucket",
+            ],
+        ),
+        # The values of one bucket in a window, read in order for the ranks it holds; one
+        # modality's apart, as most reads group by modality (the others filter the first).
+        Index(
+            None,
+            "figure",
+            "bucket",
+            "end_at",
             postgresql_include=["value_ms", "modality", "priority", "patient_class", "device"],
         ),
+        Index(None, "figure", "modality", "bucket", "end_at", postgresql_include=["value_ms"]),
     )
+
+
+class FigureCountRecord(Base):
+    """A read model: how many figure rows fall in each value bucket, per figure, facility day,
+    week from Monday or month (span "day", "week", "month"), modality, priority and patient
+    class; kept by the fold with the figure rows, counts added so that processes add up."""
+
+    __tablename__ = "figure_counts"
+
+    span: Mapped[str] = mapped_column(String(8), primary_key=True)  # day, week or month
+    start: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
+    figure: Mapped[str] = mapped_column(String(32), primary_key=True)
+    modality: Mapped[str] = mapped_column(String(16), primary_key=True)
+    priority: Mapped[str] = mapped_column(String(16), primary_key=True)
+    patient_class: Mapped[str] = mapped_column(String(16), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class BoardOrderRecord(Base):

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from alembic import context, op
 
-from store.rebuild import rebuild_read_models
+from store.rebuild import ReadModelTables, rebuild_read_models
+from store.schema import UtcDateTime
 
 revision: str = "0014"
 down_revision: str | None = "0013"
@@ -83,9 +84,43 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("hour_at", "modality", "device", name=op.f("pk_volume_hours")),
     )
-    # The rows the orders already stored owe the new tables, by the fold's own rules.
+    # The rows the orders already stored owe the new tables, by the fold's own rules, with
+    # this revision's columns (later revisions fill theirs).
     tz = ZoneInfo(context.config.attributes.get("facility_tz", "UTC"))
-    rebuild_read_models(op.get_bind(), tz)
+    rebuild_read_models(op.get_bind(), tz, _TABLES)
+
+
+def _table(
+    name: str, *columns: str, times: tuple[str, ...] = (), days: tuple[str, ...] = ()
+) -> sa.TableClause:
+    return sa.table(
+        name,
+        *(sa.column(c) for c in columns),
+        *(sa.column(c, UtcDateTime()) for c in times),
+        *(sa.column(c, sa.Date()) for c in days),
+    )
+
+
+_TABLES = ReadModelTables(
+    figures=_table(
+        "order_figures",
+        *("order_id", "figure", "value_ms", "modality", "priority", "patient_class", "device"),
+        times=("end_at",),
+        days=("day",),
+    ),
+    board=_table(
+        "board_orders",
+        *("order_id", "state", "modality", "device"),
+        times=("since", "scheduled_start"),
+    ),
+    volumes=_table(
+        "volume_hours",
+        *("modality", "device", "wall_hour", "ordered", "performed", "reported", "cancelled"),
+        "no_shows",
+        times=("hour_at",),
+    ),
+    counts=None,
+)
 
 
 def downgrade() -> None:

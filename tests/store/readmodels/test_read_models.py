@@ -17,12 +17,15 @@ from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from store.engine import create_engine
+from store.figure_buckets import value_bucket
+from store.fold.figure_counts import month_start, week_start
 from store.fold.readmodels import facility_day, facility_hour, wall_hour
 from store.inbound import Inbound
 from store.rebuild import rebuild_read_models
 from store.schema import (
     board_orders,
     devices,
+    figure_counts,
     order_figures,
     orders,
     procedure_steps,
@@ -140,6 +143,34 @@ def recomputed(conn: Connection, ns: str) -> dict[str, Any]:
     return found
 
 
+def kept_counts(conn: Connection) -> tuple[dict[tuple[int, str], int], Counter[tuple]]:
+    """Each figure row's bucket, and the stored counts."""
+    f = order_figures.c
+    buckets = {
+        (order_id, figure): bucket
+        for order_id, figure, bucket in conn.execute(select(f.order_id, f.figure, f.bucket))
+    }
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for row in conn.execute(select(figure_counts)).mappings():
+        key = (row["span"], row["start"], row["figure"], row["modality"], row["priority"])
+        counts[(*key, row["patient_class"], row["bucket"])] += row["count"]
+    return buckets, +counts
+
+
+def counted_by_definition(conn: Connection) -> tuple[dict[tuple[int, str], int], Counter[tuple]]:
+    """The same from the figure rows' values and days (store.figure_buckets)."""
+    buckets: dict[tuple[int, str], int] = {}
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for row in conn.execute(select(order_figures)).mappings():
+        bucket = value_bucket(row["value_ms"])
+        buckets[(row["order_id"], row["figure"])] = bucket
+        rest = (row["figure"], row["modality"], row["priority"], row["patient_class"], bucket)
+        counts[("day", row["day"], *rest)] += 1
+        counts[("week", week_start(row["day"]), *rest)] += 1
+        counts[("month", month_start(row["day"]), *rest)] += 1
+    return buckets, counts
+
+
 def _whole_ms(delta: timedelta) -> int:
     """Milliseconds rounded half away from zero, as both databases round them."""
     micro = delta // timedelta(microseconds=1)
@@ -200,7 +231,13 @@ def _volumes(o: Any) -> list[tuple[str, datetime]]:
 
 async def _compare(engine: AsyncEngine, ns: str) -> tuple[dict, dict]:
     async with engine.connect() as conn:
-        return await conn.run_sync(stored, ns), await conn.run_sync(recomputed, ns)
+        kept, expected = await conn.run_sync(stored, ns), await conn.run_sync(recomputed, ns)
+        # The whole store's bucket counts against its figure rows (namespaces share them).
+        kept["counts"], expected["counts"] = (
+            await conn.run_sync(kept_counts),
+            await conn.run_sync(counted_by_definition),
+        )
+        return kept, expected
 
 
 @settings(
@@ -239,14 +276,18 @@ async def test_rebuild_gives_the_rows_the_fold_kept(database_url: str) -> None:
         await _apply(engine, ns, [[n] for n in range(COUNT)])
         async with engine.connect() as conn:
             kept = await conn.run_sync(stored, ns)
+            counts = await conn.run_sync(kept_counts)
         async with engine.begin() as conn:
             await conn.run_sync(rebuild_read_models, TZ)
         async with engine.connect() as conn:
             rebuilt = await conn.run_sync(stored, ns)
             expected = await conn.run_sync(recomputed, ns)
+            recounted = await conn.run_sync(kept_counts)
+            expected_counts = await conn.run_sync(counted_by_definition)
     finally:
         await engine.dispose()
     assert rebuilt == kept == expected
+    assert recounted == counts == expected_counts
 
 
 def test_times_at_the_calendars_ends_still_have_a_day_and_an_hour() -> None:
