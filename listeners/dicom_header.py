@@ -46,7 +46,7 @@ _LONG_VRS = frozenset(
 _BULK_VRS = frozenset(vr.encode() for vr in BULK_VRS)
 _BULK_TAG_BYTES = tuple(struct.pack("<HH", tag >> 16, tag & 0xFFFF) for tag in BULK_TAGS)
 _MAX_DEPTH = 8  # nested sequences of undefined length followed; deeper goes to pydicom
-_SR_CLASSES = "1.2.840.10008.5.1.4.1.1.88."  # structured reports, dose reports among them
+_SR_CLASSES = b"1.2.840.10008.5.1.4.1.1.88."  # structured reports, dose reports among them
 _SOP_CLASS = 0x00080016
 _CHARACTER_SET = 0x00080005
 # Text VRs whose value pydicom keeps as a string (PN as a name that prints as one).
@@ -130,11 +130,11 @@ def _read(view: mmap.mmap, wanted: frozenset[int]) -> tuple[Dataset, bytes]:
     end = walker.elements(start, len(view), depth=0)
     kept = walker.kept
     sop_class = kept.get(_SOP_CLASS)
-    if sop_class is not None and _value(view, sop_class).startswith(_SR_CLASSES.encode()):
+    if sop_class is not None and _value(view, sop_class).startswith(_SR_CLASSES):
         raise _NotTaken
     dataset = Dataset(
         {
-            tag: _element(tag, vr, _value(view, (vr, length, at)), at, implicit)
+            tag: _element(tag, vr, view[at : at + length], at, implicit)
             for tag, (vr, length, at) in kept.items()
         }
     )
