@@ -35,6 +35,7 @@ from gateway.models.flow import (
 from gateway.models.lists import OrderPage
 from gateway.problems import BadRequest, Conflict, NotFound
 from store import figures
+from store.engine import single_statement_read
 from store.linking import LinkOutcome, LinkRequest, link_unmatched
 from store.queries import OrderFilter, list_orders
 from store.reading import board as store_board
@@ -68,9 +69,11 @@ async def flow_board(request: web.Request, query: BoardQuery) -> web.Response:
     )
     readers = (paging.choice(BOARD_STATES), paging.instant, paging.row_id)
     after = paging.read_parts(query.cursor, readers)
-    async with request.app[ENGINE].connect() as conn:
+    async with single_statement_read(request.app[ENGINE]) as conn:
         board = await read_board(conn, board_query, after=after, limit=query.limit)
-    body = dataclasses.asdict(board)
+    # The items go to orjson as they are: it writes dataclasses itself, where
+    # dataclasses.asdict would deep-copy every field of every item first.
+    body = {field.name: getattr(board, field.name) for field in dataclasses.fields(board)}
     body["next_cursor"] = paging.encode_cursor(body.pop("next_key"))
     return json_response(body)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
 def create_engine(url: str, *, busy_timeout: float = 5.0) -> AsyncEngine:
@@ -35,6 +37,21 @@ def create_engine(url: str, *, busy_timeout: float = 5.0) -> AsyncEngine:
             "prepared_statement_cache_size": 1000,
         },
     )
+
+
+@asynccontextmanager
+async def single_statement_read(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for a read that is one statement, and so one snapshot of its own.
+
+    On PostgreSQL it runs outside a transaction block: BEGIN and ROLLBACK would each cost a
+    round trip to the server, as much as the statement itself for a small read. SQLite reads
+    begin as ever (its connections emit BEGIN themselves, see `_durable_sqlite`).
+    """
+    async with engine.connect() as conn:
+        if engine.dialect.name != "postgresql":
+            yield conn
+            return
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def create_postgres_writer_engine(url: str, *, busy_timeout: float = 5.0) -> AsyncEngine:

@@ -7,6 +7,7 @@ says how each state, its start and its device are worked out).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,14 +15,28 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from store import figures
 from store.fold.readmodels import STORED_STATES
 from store.paging import after_key
-from store.reading.sql import at
-from store.schema import board_orders, orders, patients
+from store.schema import UtcDateTime, board_orders, orders, patients
 
 BOARD_STATES = ("ordered", "scheduled_today", "waiting", "in_exam", "awaiting_report")
 # The time each state began: the earliest of these that is set.
@@ -112,60 +127,41 @@ _ORDER_DETAILS = (
     "preliminary_report_at",
 )
 _PATIENT_DETAILS = ("identifier", "authority", "family_name", "given_name")
+_DETAILS = ("modality", *_ORDER_DETAILS, *_PATIENT_DETAILS)
 
 
 async def read_board(
     conn: AsyncConnection, query: BoardQuery, *, after: tuple[str, datetime, int] | None, limit: int
 ) -> Board:
-    """The department now: open orders by state, counted and listed (two statements: the
-    counts per state, modality and device, and the page's rows with their order and patient)."""
+    """The department now: open orders by state, counted and listed.
+
+    One statement, so one snapshot and one round trip: the counts per state, modality and
+    device (rows without an order), then the page's rows with their order and patient."""
     day = figures.local_date(query.now, query.tz)
-    b = board_orders.c
-    rank = case({name: n for n, name in enumerate(STORED_STATES)}, value=b.state)
-    shown = _shown(day, query)
-    counted = (
-        select(b.state, b.modality, b.device, func.count().label("n"))
-        .where(shown)
-        .group_by(b.state, b.modality, b.device)
-    )
+    shape = _Shape(query.modality is not None, query.device is not None, query.states, bool(after))
+    params: dict[str, Any] = {
+        "day_start": datetime.combine(day, time(), query.tz),
+        "day_end": datetime.combine(day + timedelta(days=1), time(), query.tz),
+        "modality": query.modality,
+        "device": query.device,
+        "limit": limit + 1,
+    }
+    if after is not None:
+        state, since, order_id = after
+        params |= {"after_rank": BOARD_STATES.index(state), "after_since": since}
+        params["after_id"] = order_id
     counts_all: Counter[str] = Counter()
     by_modality: dict[str, Counter[str]] = defaultdict(Counter)
     by_device: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in (await conn.execute(counted)).mappings():
+    rows = []
+    for row in (await conn.execute(_board_statement(shape), params)).mappings():
+        if row["order_id"] is not None:
+            rows.append(row)
+            continue
         state = _SHOWN[row["state"]]
         counts_all[state] += row["n"]
-        by_modality[row["modality"]][state] += row["n"]
+        by_modality[row["board_modality"]][state] += row["n"]
         by_device[row["device"]][state] += row["n"]
-    # The page is picked from the board rows alone (a few thousand small rows), and only its
-    # rows are joined to their order and patient.
-    picked = select(b.order_id, b.state, b.since, b.device, rank.label("rank")).where(shown)
-    if query.states:
-        stored = [STORED_STATES[BOARD_STATES.index(s)] for s in query.states]
-        picked = picked.where(b.state.in_(stored))
-    if after is not None:
-        state, since, order_id = after
-        picked = picked.where(
-            after_key((rank, b.since, b.order_id), (BOARD_STATES.index(state), at(since), order_id))
-        )
-    page = picked.order_by(rank, b.since, b.order_id).limit(limit + 1).subquery("page")
-    listed = (
-        select(
-            page.c.order_id,
-            page.c.state,
-            page.c.since,
-            page.c.device,
-            orders.c.modality,
-            *(orders.c[name] for name in _ORDER_DETAILS),
-            *(patients.c[name] for name in _PATIENT_DETAILS),
-        )
-        .select_from(
-            page.join(orders, orders.c.id == page.c.order_id).outerjoin(
-                patients, orders.c.patient_id == patients.c.id
-            )
-        )
-        .order_by(page.c.rank, page.c.since, page.c.order_id)
-    )
-    rows = list((await conn.execute(listed)).mappings())
     items = [_board_item(row, query.now) for row in rows[:limit]]
     next_key = None
     if len(rows) > limit:
@@ -182,18 +178,109 @@ async def read_board(
     )
 
 
-def _shown(day: date, query: BoardQuery) -> ColumnElement[bool]:
-    """The rows on the board today, narrowed by modality and device."""
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a board query's statements depend on beyond their parameters: which filters are
+    set and whether a page follows another. Each shape's statements are built once (building
+    them cost more than running them on a department's few thousand board rows)."""
+
+    modality: bool
+    device: bool
+    states: tuple[str, ...]
+    paged: bool
+
+
+@functools.lru_cache(maxsize=64)
+def _board_statement(shape: _Shape) -> Select[Any]:
+    """The counts (order_id NULL), then the page's rows in board order."""
     b = board_orders.c
-    start = datetime.combine(day, time(), query.tz)
-    end = datetime.combine(day + timedelta(days=1), time(), query.tz)
-    today = and_(b.scheduled_start >= at(start), b.scheduled_start < at(end))
-    conditions: list[Any] = [or_(b.state != "scheduled", today)]
-    if query.modality is not None:
-        conditions.append(b.modality == query.modality)
-    if query.device is not None:
-        conditions.append(b.device == query.device)
-    return and_(*conditions)
+    shown = _shown(shape)
+    counted = select(
+        null().label("order_id"),
+        b.state,
+        null().label("since"),
+        b.device,
+        b.modality.label("board_modality"),
+        func.count().label("n"),
+        null().label("rank"),
+        *(null().label(name) for name in _DETAILS),
+    ).where(shown)
+    counted = counted.group_by(b.state, b.modality, b.device)
+    # The page is picked from the board rows alone (a few thousand small rows), each state's
+    # read in order from the index on (state, since, order_id) up to the page's length; only
+    # the page's rows are joined to their order and patient.
+    wanted = shape.states or BOARD_STATES
+    picks = [_picked(shape, STORED_STATES[BOARD_STATES.index(state)]) for state in wanted]
+    limited = union_all(*picks) if len(picks) > 1 else picks[0]
+    limited = limited.order_by("rank", "since", "order_id").limit(bindparam("limit", type_=Integer))
+    page = limited.subquery("page")
+    listed = select(
+        page.c.order_id,
+        page.c.state,
+        page.c.since,
+        page.c.device,
+        null().label("board_modality"),
+        literal(0, Integer).label("n"),
+        page.c.rank,
+        orders.c.modality,
+        *(orders.c[name] for name in _ORDER_DETAILS),
+        *(patients.c[name] for name in _PATIENT_DETAILS),
+    ).select_from(
+        page.join(orders, orders.c.id == page.c.order_id).outerjoin(
+            patients, orders.c.patient_id == patients.c.id
+        )
+    )
+    both = union_all(listed, counted).subquery("board")
+    # Counts first (a NULL order sorts first only when asked to), then the page in order.
+    first = case((both.c.order_id.is_(None), 0), else_=1)
+    return select(*both.c).order_by(first, both.c.rank, both.c.since, both.c.order_id)
+
+
+def _picked(shape: _Shape, state: str) -> Select[Any]:
+    """Up to a page of one state's rows on the board, in board order, after the cursor."""
+    b = board_orders.c
+    rank = literal(STORED_STATES.index(state), Integer)
+    picked = select(b.order_id, b.state, b.since, b.device, rank.label("rank"))
+    picked = picked.where(_in_state(state), *_filters(shape))
+    if shape.paged:
+        after = (
+            bindparam("after_rank", type_=Integer),
+            bindparam("after_since", type_=UtcDateTime()),
+            bindparam("after_id", type_=BigInteger),
+        )
+        picked = picked.where(after_key((rank, b.since, b.order_id), after))
+    limited = picked.order_by(b.since, b.order_id).limit(bindparam("limit", type_=Integer))
+    # Wrapped: SQLite takes no ORDER BY or LIMIT on a member of a UNION itself.
+    return select(*limited.subquery(f"picked_{state}").c)
+
+
+def _shown(shape: _Shape) -> ColumnElement[bool]:
+    """The rows on the board today, narrowed by modality and device."""
+    return and_(or_(*(_in_state(state) for state in STORED_STATES)), *_filters(shape))
+
+
+def _in_state(state: str) -> ColumnElement[bool]:
+    """A stored state's rows on the board today (day_start and day_end are parameters)."""
+    b = board_orders.c
+    if state != "scheduled":
+        return b.state == state
+    # A scheduled row's since is its appointment (store.fold.readmodels.board_row), so today's
+    # are a short range of the index on (state, since), not a filter over every future one.
+    return and_(
+        b.state == state,
+        b.since >= bindparam("day_start", type_=UtcDateTime()),
+        b.since < bindparam("day_end", type_=UtcDateTime()),
+    )
+
+
+def _filters(shape: _Shape) -> list[ColumnElement[bool]]:
+    b = board_orders.c
+    conditions = []
+    if shape.modality:
+        conditions.append(b.modality == bindparam("modality", type_=String))
+    if shape.device:
+        conditions.append(b.device == bindparam("device", type_=String))
+    return conditions
 
 
 def _board_item(row: Mapping[str, Any], now: datetime) -> BoardItem:
