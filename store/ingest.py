@@ -356,14 +356,15 @@ class Ingest:
                 settle(item.thread_future, answer)
             else:
                 on_loop.append((item.future, answer))
-        if not (on_loop or stored):
-            return
         if self._thread is not None and threading.current_thread() is self._thread:
             assert self._loop is not None
-            # One hop for the batch: each wakes the loop through its self-pipe, a write that
-            # took as long as a batch's statements on a busy machine.
-            self._loop.call_soon_threadsafe(self._settle_on_loop, on_loop, stored)
-        else:
+            if stored:  # no hop for it: the feed wakes the loop only for a waiting reader
+                self.commits.bump_threadsafe()
+            if on_loop:
+                # One hop for the batch: each wakes the loop through its self-pipe, a write
+                # that took as long as a batch's statements on a busy machine.
+                self._loop.call_soon_threadsafe(settle_all, on_loop)
+        elif on_loop or stored:
             self._settle_on_loop(on_loop, stored)
 
     def _settle_on_loop(self, on_loop: list[tuple[Any, Answer]], stored: bool) -> None:
