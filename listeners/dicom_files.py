@@ -175,10 +175,27 @@ def kept_at(storage_dir: Path | None, uids: Mapping[str, str]) -> Path | None:
 def place_file(received: Path, target: Path) -> None:
     """Put the received file at `target` atomically: a hard link when the temporary file is
     on the same file system (no copy; pynetdicom then removes only its own name), else a copy
-    in chunks; then one rename, so no partial file ever bears the name. Not yet durable: see
-    `make_durable`.
+    in chunks; no partial file ever bears the name. Not yet durable: see `DurableFolders`.
+
+    A new instance is linked straight to its name (the received file is whole by now), with
+    its folders made only when missing: one system call, where a `.part` name, a rename and a
+    `mkdir` were four. A resent instance replaces the old file through a `.part` name and a
+    rename, as a copy across file systems does.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(received, target)
+        return
+    except FileNotFoundError:  # its series folder is new (the received file is there)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError, OSError):
+            os.link(received, target)
+            return
+    except OSError:  # sent again (EEXIST), another file system (EXDEV), or no hard links
+        pass
+    _replace(received, target)
+
+
+def _replace(received: Path, target: Path) -> None:
     part = target.with_name(f"{target.name}.{secrets.token_hex(8)}.part")
     try:
         try:
@@ -208,41 +225,43 @@ class DurableFolders:
     CAPACITY = 100_000
 
     def __init__(self, storage_dir: Path) -> None:
-        self._root = storage_dir.resolve()
-        self._named: set[Path] = set()
+        self._root = str(storage_dir.resolve())
+        self._named: set[str] = set()
         self._lock = threading.Lock()
 
     def flushed(self, target: Path, peer: str) -> bool:
         """Flush a placed file, its name, and the name of each folder above it not yet
         flushed; False, logged, when that failed: the sender must send the instance again."""
+        # Folder names as strings: Path arithmetic and hashing cost more than the flushes'
+        # own Python work, for every instance.
         try:
-            with target.open("rb") as placed:
-                os.fsync(placed.fileno())
-            folder = target.parent
+            placed = str(target)
+            _sync(placed, os.O_RDONLY)
+            folder = os.path.dirname(placed)
             _sync_folder(folder)
-            while folder != self._root and not self._is_named(folder):
-                _sync_folder(folder.parent)
+            while folder != self._root and folder not in self._named:
+                _sync_folder(os.path.dirname(folder))
                 self._mark(folder)
-                folder = folder.parent
+                folder = os.path.dirname(folder)
         except OSError as exc:
             log.error("C-STORE from %s not written: %s", peer, exc.strerror or exc)
             return False
         return True
 
-    def _is_named(self, folder: Path) -> bool:
-        with self._lock:
-            return folder in self._named
-
-    def _mark(self, folder: Path) -> None:
+    def _mark(self, folder: str) -> None:
         with self._lock:
             if len(self._named) >= self.CAPACITY:
                 self._named.clear()
             self._named.add(folder)
 
 
-def _sync_folder(folder: Path) -> None:
+def _sync_folder(folder: str | Path) -> None:
     """Make a rename in `folder` durable (POSIX: fsync the directory)."""
-    fd = os.open(folder, os.O_RDONLY)
+    _sync(folder, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def _sync(path: str | Path, flags: int) -> None:
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:

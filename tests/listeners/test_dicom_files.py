@@ -183,3 +183,31 @@ def test_a_name_that_would_leave_the_storage_folder_is_refused(
 def test_an_instance_is_kept_under_its_study_and_series(tmp_path: Path) -> None:
     target = storage_path(tmp_path, "1.1", "1.2", "1.3")
     assert target == tmp_path.resolve() / "1.1" / "1.2" / "1.3.dcm"
+
+
+def test_a_new_instance_is_linked_straight_to_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new instance, in a new series folder or a known one, takes its name with a hard link
+    alone: no `.part` name and no rename."""
+
+    def no_rename(*_: object) -> None:
+        raise AssertionError("renamed")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    storage = (tmp_path / "storage").resolve()
+    first = _placed(storage, "1.2", "1.2.3", "1.2.3.4")
+    second = _placed(storage, "1.2", "1.2.3", "1.2.3.5")
+    assert first.read_bytes() == second.read_bytes() == b"DICM"
+    assert sorted(p.name for p in first.parent.iterdir()) == ["1.2.3.4.dcm", "1.2.3.5.dcm"]
+
+
+def test_a_resent_instance_replaces_the_file(tmp_path: Path) -> None:
+    """An instance sent again replaces the kept file whole, leaving no `.part` file behind."""
+    storage = (tmp_path / "storage").resolve()
+    target = _placed(storage, "1.2", "1.2.3", "1.2.3.4")
+    again = storage.parent / "again.received"
+    again.write_bytes(b"DICM again")
+    place_file(again, target)
+    assert target.read_bytes() == b"DICM again"
+    assert [p.name for p in target.parent.iterdir()] == ["1.2.3.4.dcm"]
