@@ -211,3 +211,49 @@ def test_a_resent_instance_replaces_the_file(tmp_path: Path) -> None:
     place_file(again, target)
     assert target.read_bytes() == b"DICM again"
     assert [p.name for p in target.parent.iterdir()] == ["1.2.3.4.dcm"]
+
+
+def test_a_copied_instance_is_not_the_received_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """place_file says whether the kept file is the received one (a link) or a copy, whose
+    data an earlier flush of the received file does not cover."""
+    storage = (tmp_path / "storage").resolve()
+    linked = storage_path(storage, "1.2", "1.2.3", "1.2.3.4")
+    received = tmp_path / "a.received"
+    received.write_bytes(b"DICM")
+    assert place_file(received, linked)
+
+    def other_file_system(*_: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", other_file_system)
+    copied = storage_path(storage, "1.2", "1.2.3", "1.2.3.5")
+    assert not place_file(received, copied)
+    assert copied.read_bytes() == b"DICM"
+
+
+def test_a_file_flushed_on_arrival_leaves_only_its_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The received file is flushed as it arrives; once linked, its name's folders alone are
+    flushed, and a failed early flush fails the instance."""
+    storage = (tmp_path / "storage").resolve()
+    storage.mkdir()
+    folders = DurableFolders(storage)
+    try:
+        received = tmp_path / "b.received"
+        received.write_bytes(b"DICM")
+        synced = _flushes(monkeypatch)
+        early = folders.flush_received(received)
+        early.result(5)
+        assert synced == [received]
+        target = storage_path(storage, "1.2", "1.2.3", "1.2.3.4")
+        assert place_file(received, target)
+        synced.clear()
+        assert folders.flushed(target, "CT01", early)
+        assert synced == [target.parent, target.parent.parent, storage]
+        failed = folders.flush_received(tmp_path / "gone.received")
+        assert not folders.flushed(target, "CT01", failed)
+    finally:
+        folders.close()
