@@ -155,6 +155,8 @@ class DicomListener:
         self._server = self._tls_server = None
         for server in servers:
             await asyncio.to_thread(server.shutdown)
+        if servers and self._folders is not None:
+            self._folders.close()
         if servers:
             log.info("DICOM listener closed")
 
@@ -219,6 +221,8 @@ class DicomListener:
             return status.NOT_AUTHORIZED
         received_at = self._clock()
         received = event.dataset_path  # the data set as it arrived, in a temporary file
+        folders = self._folders  # its data flushed while it is read and mapped
+        data = None if folders is None else folders.flush_received(received)
         try:
             dataset, logged = read_instance(received)
         except Exception as exc:  # a data set pydicom cannot read
@@ -245,9 +249,10 @@ class DicomListener:
             log.warning("C-STORE from %s unreadable: %s", calling, type(exc).__name__)
             error = DicomMappingError("dataset cannot be read", status.CANNOT_UNDERSTAND)
             return self._refuse(inbound, error)
+        linked = False
         if target is not None:
             try:
-                place_file(received, target)
+                linked = place_file(received, target)
             except OSError as exc:
                 log.error("C-STORE from %s not written: %s", calling, exc.strerror or exc)
                 return failure(status.OUT_OF_RESOURCES, "instance could not be written; resend")
@@ -259,7 +264,7 @@ class DicomListener:
         # both. A crash in between leaves an instance indexed but never acknowledged; the
         # sender sends it again, and that receipt writes the file again before its answer.
         written = target is None or (
-            self._folders is not None and self._folders.flushed(target, calling)
+            folders is not None and folders.flushed(target, calling, data if linked else None)
         )
         stored = self._indexed(indexing, control_id)
         if stored is None or not written:

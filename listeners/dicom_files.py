@@ -16,6 +16,7 @@ import secrets
 import shutil
 import threading
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -172,18 +173,38 @@ def kept_at(storage_dir: Path | None, uids: Mapping[str, str]) -> Path | None:
         raise DicomMappingError(str(exc), status.IDENTIFIER_DOES_NOT_MATCH) from exc
 
 
-def place_file(received: Path, target: Path) -> None:
+def place_file(received: Path, target: Path) -> bool:
     """Put the received file at `target` atomically: a hard link when the temporary file is
     on the same file system (no copy; pynetdicom then removes only its own name), else a copy
-    in chunks; then one rename, so no partial file ever bears the name. Not yet durable: see
-    `make_durable`.
+    in chunks; no partial file ever bears the name. True when `target` is the received file
+    itself (a link), False for a copy. Not yet durable: see `DurableFolders`.
+
+    A new instance is linked straight to its name (the received file is whole by now), with
+    its folders made only when missing: one system call, where a `.part` name, a rename and a
+    `mkdir` were four. A resent instance replaces the old file through a `.part` name and a
+    rename, as a copy across file systems does.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(received, target)
+        return True
+    except FileNotFoundError:  # its series folder is new (the received file is there)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError, OSError):
+            os.link(received, target)
+            return True
+    except OSError:  # sent again (EEXIST), another file system (EXDEV), or no hard links
+        pass
+    return _replace(received, target)
+
+
+def _replace(received: Path, target: Path) -> bool:
     part = target.with_name(f"{target.name}.{secrets.token_hex(8)}.part")
+    linked = True
     try:
         try:
             os.link(received, part)
         except OSError:  # another file system (EXDEV), or no hard links there
+            linked = False
             with received.open("rb") as source, part.open("wb") as copy:
                 shutil.copyfileobj(source, copy, _COPY_CHUNK)
         os.replace(part, target)
@@ -191,6 +212,7 @@ def place_file(received: Path, target: Path) -> None:
         with contextlib.suppress(OSError):
             part.unlink()
         raise
+    return linked
 
 
 class DurableFolders:
@@ -202,47 +224,70 @@ class DurableFolders:
     folder; every later file of the series only the series folder. Shared by the SCP's
     association threads; a folder is marked only after its parent's flush succeeded, so a
     second thread that sees it unmarked flushes the parent itself.
+
+    A received file's data can be flushed as soon as it arrived (`flush_received`), on a
+    thread of the folders' own, while the handler reads and maps it; once it is linked to
+    its name, only the folders remain (write, flush, link, flush the folder: the usual
+    order for a durable new file). That took the file's flush off the answer's path.
     """
 
     # Past this many folders the set starts again: it costs a few flushes, never durability.
     CAPACITY = 100_000
 
-    def __init__(self, storage_dir: Path) -> None:
-        self._root = storage_dir.resolve()
-        self._named: set[Path] = set()
+    def __init__(self, storage_dir: Path, workers: int = 8) -> None:
+        self._root = str(storage_dir.resolve())
+        self._named: set[str] = set()
         self._lock = threading.Lock()
+        self._workers = workers
+        self._early = ThreadPoolExecutor(workers, thread_name_prefix="dicom-flush")
 
-    def flushed(self, target: Path, peer: str) -> bool:
-        """Flush a placed file, its name, and the name of each folder above it not yet
-        flushed; False, logged, when that failed: the sender must send the instance again."""
+    def flush_received(self, received: Path) -> Future[None]:
+        """Start flushing a received file's data now; the future fails with the OSError."""
+        return self._early.submit(_sync, str(received), os.O_RDONLY)
+
+    def flushed(self, target: Path, peer: str, data: Future[None] | None = None) -> bool:
+        """Flush a placed file (or wait for `data`, its own flush begun earlier), its name,
+        and the name of each folder above it not yet flushed; False, logged, when that
+        failed: the sender must send the instance again."""
+        # Folder names as strings: Path arithmetic and hashing cost more than the flushes'
+        # own Python work, for every instance.
         try:
-            with target.open("rb") as placed:
-                os.fsync(placed.fileno())
-            folder = target.parent
+            placed = str(target)
+            if data is None:
+                _sync(placed, os.O_RDONLY)
+            else:
+                data.result()
+            folder = os.path.dirname(placed)
             _sync_folder(folder)
-            while folder != self._root and not self._is_named(folder):
-                _sync_folder(folder.parent)
+            while folder != self._root and folder not in self._named:
+                _sync_folder(os.path.dirname(folder))
                 self._mark(folder)
-                folder = folder.parent
+                folder = os.path.dirname(folder)
         except OSError as exc:
             log.error("C-STORE from %s not written: %s", peer, exc.strerror or exc)
             return False
         return True
 
-    def _is_named(self, folder: Path) -> bool:
-        with self._lock:
-            return folder in self._named
+    def close(self) -> None:
+        """Let the flushing threads end (no instance arrives once the server is down); a
+        later start gets fresh ones, made as they are needed."""
+        early, self._early = self._early, ThreadPoolExecutor(self._workers, "dicom-flush")
+        early.shutdown(wait=False)
 
-    def _mark(self, folder: Path) -> None:
+    def _mark(self, folder: str) -> None:
         with self._lock:
             if len(self._named) >= self.CAPACITY:
                 self._named.clear()
             self._named.add(folder)
 
 
-def _sync_folder(folder: Path) -> None:
+def _sync_folder(folder: str | Path) -> None:
     """Make a rename in `folder` durable (POSIX: fsync the directory)."""
-    fd = os.open(folder, os.O_RDONLY)
+    _sync(folder, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def _sync(path: str | Path, flags: int) -> None:
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:

@@ -28,7 +28,7 @@ from pynetdicom.sop_class import (
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
-from listeners import dicom_pending, dicom_reactor
+from listeners import dicom_pending, dicom_reactor, dicom_store_request
 
 if TYPE_CHECKING:
     from listeners.options import DicomOptions
@@ -57,6 +57,8 @@ def application_entity(options: DicomOptions) -> AE:
     dicom_pending.install()
     # Its reactors wait for work instead of polling every millisecond (bound by `watch`).
     dicom_reactor.install()
+    # A C-STORE request's command is read directly, not through two Datasets.
+    dicom_store_request.install()
     ae = AdmittingAE(ae_title=options.ae_title)
     ae.maximum_associations = options.max_associations
     ae.acse_timeout = options.acse_timeout

@@ -19,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 from store.errors import Rejection, StoreUnavailable
 from store.fold.batch import UTC_ZONE
 from store.fold.outbox import NO_DESTINATIONS, Destinations
+from store.held import HeldConnection
 from store.inbound import Inbound, Outcome, Stored
 from store.write import write_batch
 
@@ -38,6 +39,8 @@ _RETRY_STATES = {"40P01", "40001"}
 _RETRIES = 3
 
 Answer = Stored | StoreUnavailable
+# Where transactions begin: an engine, or the SQLite writer's held connection.
+Begins = Engine | HeldConnection
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -54,7 +57,7 @@ def _retryable(error: BaseException) -> bool:
 
 
 def commit_batch(
-    engine: Engine,
+    engine: Begins,
     inbounds: Sequence[Inbound],
     now: datetime,
     destinations: Destinations = NO_DESTINATIONS,
@@ -85,7 +88,7 @@ def commit_batch(
 
 
 def _write(
-    engine: Engine,
+    engine: Begins,
     inbounds: Sequence[Inbound],
     now: datetime,
     destinations: Destinations = NO_DESTINATIONS,
@@ -102,7 +105,7 @@ def _write(
     raise AssertionError("unreachable")
 
 
-def _record_failure(engine: Engine, inbound: Inbound, now: datetime, error: Exception) -> Answer:
+def _record_failure(engine: Begins, inbound: Inbound, now: datetime, error: Exception) -> Answer:
     """Keep a message whose effects could not be stored, so it can be replayed (AE/CE); one
     holding a value the database cannot hold is kept as rejected (AR), since no resend can
     cure it."""
@@ -132,7 +135,7 @@ def _record_failure(engine: Engine, inbound: Inbound, now: datetime, error: Exce
     return _write_record(engine, failed, now)
 
 
-def _write_record(engine: Engine, record: Inbound, now: datetime) -> Answer:
+def _write_record(engine: Begins, record: Inbound, now: datetime) -> Answer:
     """Log a message that is not applied; if even its header values cannot be stored, log
     its raw bytes alone, so the message log never loses a message."""
     try:

@@ -26,16 +26,17 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-from store.commit import Answer, commit_batch
+from store.commit import Answer, Begins, commit_batch
 from store.commits import CommitFeed
 from store.engine import create_postgres_writer_engine, create_writer_engine
 from store.errors import StoreError, StoreUnavailable
 from store.fold.batch import UTC_ZONE
 from store.fold.outbox import NO_DESTINATIONS, Destinations
+from store.held import HeldConnection
 from store.inbound import Inbound, Outcome, Stored
 from store.probe import touch
 from store.senders import LINGER, POLL, Senders
@@ -210,6 +211,14 @@ class Ingest:
 
     def _run_thread(self) -> None:
         assert self._sqlite is not None
+        held = HeldConnection(self._sqlite)
+        try:
+            self._write_batches(held)
+        finally:
+            held.close()
+        self._refuse_late(self._thread_queue.get_nowait)
+
+    def _write_batches(self, held: HeldConnection) -> None:
         stopping = False
         while not stopping or self._carried:
             first = self._carried.pop(0) if self._carried else self._thread_queue.get()
@@ -217,20 +226,15 @@ class Ingest:
                 stopping = True
                 continue
             if isinstance(first, _Work):
-                self._settle_work(first, self._sqlite)
+                self._settle_work(first, held)
                 continue
             self._linger()
             batch, stopping = self._gather(first, self._thread_queue.get_nowait, stopping)
             self._saw([p.inbound for p in batch])
             answers = commit_batch(
-                self._sqlite,
-                [p.inbound for p in batch],
-                self._clock(),
-                self._destinations,
-                self._tz,
+                held, [p.inbound for p in batch], self._clock(), self._destinations, self._tz
             )
             self._answer(batch, answers)
-        self._refuse_late(self._thread_queue.get_nowait)
 
     async def _run_task(self) -> None:
         sync_engine = (self._postgres or self._engine).sync_engine
@@ -356,14 +360,15 @@ class Ingest:
                 settle(item.thread_future, answer)
             else:
                 on_loop.append((item.future, answer))
-        if not (on_loop or stored):
-            return
         if self._thread is not None and threading.current_thread() is self._thread:
             assert self._loop is not None
-            # One hop for the batch: each wakes the loop through its self-pipe, a write that
-            # took as long as a batch's statements on a busy machine.
-            self._loop.call_soon_threadsafe(self._settle_on_loop, on_loop, stored)
-        else:
+            if stored:  # no hop for it: the feed wakes the loop only for a waiting reader
+                self.commits.bump_threadsafe()
+            if on_loop:
+                # One hop for the batch: each wakes the loop through its self-pipe, a write
+                # that took as long as a batch's statements on a busy machine.
+                self._loop.call_soon_threadsafe(settle_all, on_loop)
+        elif on_loop or stored:
             self._settle_on_loop(on_loop, stored)
 
     def _settle_on_loop(self, on_loop: list[tuple[Any, Answer]], stored: bool) -> None:
@@ -371,7 +376,7 @@ class Ingest:
             self.commits.bump()
         settle_all(on_loop)
 
-    def _settle_work(self, item: _Work, engine: Engine) -> None:
+    def _settle_work(self, item: _Work, engine: Begins) -> None:
         """Run a work item on the writer's thread and answer its submitter on the loop."""
         assert self._loop is not None
         try:
@@ -381,7 +386,7 @@ class Ingest:
         self._loop.call_soon_threadsafe(settle, item.future, outcome)
 
 
-def _run_work(engine: Engine, work: Callable[[Connection], T]) -> T:
+def _run_work(engine: Begins, work: Callable[[Connection], T]) -> T:
     with engine.begin() as conn:
         return work(conn)
 

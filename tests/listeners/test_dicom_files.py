@@ -183,3 +183,77 @@ def test_a_name_that_would_leave_the_storage_folder_is_refused(
 def test_an_instance_is_kept_under_its_study_and_series(tmp_path: Path) -> None:
     target = storage_path(tmp_path, "1.1", "1.2", "1.3")
     assert target == tmp_path.resolve() / "1.1" / "1.2" / "1.3.dcm"
+
+
+def test_a_new_instance_is_linked_straight_to_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new instance, in a new series folder or a known one, takes its name with a hard link
+    alone: no `.part` name and no rename."""
+
+    def no_rename(*_: object) -> None:
+        raise AssertionError("renamed")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    storage = (tmp_path / "storage").resolve()
+    first = _placed(storage, "1.2", "1.2.3", "1.2.3.4")
+    second = _placed(storage, "1.2", "1.2.3", "1.2.3.5")
+    assert first.read_bytes() == second.read_bytes() == b"DICM"
+    assert sorted(p.name for p in first.parent.iterdir()) == ["1.2.3.4.dcm", "1.2.3.5.dcm"]
+
+
+def test_a_resent_instance_replaces_the_file(tmp_path: Path) -> None:
+    """An instance sent again replaces the kept file whole, leaving no `.part` file behind."""
+    storage = (tmp_path / "storage").resolve()
+    target = _placed(storage, "1.2", "1.2.3", "1.2.3.4")
+    again = storage.parent / "again.received"
+    again.write_bytes(b"DICM again")
+    place_file(again, target)
+    assert target.read_bytes() == b"DICM again"
+    assert [p.name for p in target.parent.iterdir()] == ["1.2.3.4.dcm"]
+
+
+def test_a_copied_instance_is_not_the_received_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """place_file says whether the kept file is the received one (a link) or a copy, whose
+    data an earlier flush of the received file does not cover."""
+    storage = (tmp_path / "storage").resolve()
+    linked = storage_path(storage, "1.2", "1.2.3", "1.2.3.4")
+    received = tmp_path / "a.received"
+    received.write_bytes(b"DICM")
+    assert place_file(received, linked)
+
+    def other_file_system(*_: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", other_file_system)
+    copied = storage_path(storage, "1.2", "1.2.3", "1.2.3.5")
+    assert not place_file(received, copied)
+    assert copied.read_bytes() == b"DICM"
+
+
+def test_a_file_flushed_on_arrival_leaves_only_its_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The received file is flushed as it arrives; once linked, its name's folders alone are
+    flushed, and a failed early flush fails the instance."""
+    storage = (tmp_path / "storage").resolve()
+    storage.mkdir()
+    folders = DurableFolders(storage)
+    try:
+        received = tmp_path / "b.received"
+        received.write_bytes(b"DICM")
+        synced = _flushes(monkeypatch)
+        early = folders.flush_received(received)
+        early.result(5)
+        assert synced == [received]
+        target = storage_path(storage, "1.2", "1.2.3", "1.2.3.4")
+        assert place_file(received, target)
+        synced.clear()
+        assert folders.flushed(target, "CT01", early)
+        assert synced == [target.parent, target.parent.parent, storage]
+        failed = folders.flush_received(tmp_path / "gone.received")
+        assert not folders.flushed(target, "CT01", failed)
+    finally:
+        folders.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, text
@@ -33,6 +34,46 @@ async def test_a_commit_wakes_a_waiting_reader(tmp_path: Path) -> None:
         inbound = Inbound("hl7v2", datetime.now(UTC), "127.0.0.1:1", raw, Outcome.NOT_MAPPED)
         await ingest.submit(inbound)
         assert await asyncio.wait_for(waiter, 5) == seen + 1
+    finally:
+        await ingest.close()
+        await engine.dispose()
+
+
+async def test_a_thread_submission_wakes_the_loop_only_for_a_waiting_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message stored from another thread (a DICOM handler's) moves the generation on
+    without a hop to the event loop while nobody waits, and wakes a reader that does."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}")
+    await migrate(engine)
+    ingest = Ingest(engine, timeout=5)
+    await ingest.start()
+    loop = asyncio.get_running_loop()
+    hops: list[object] = []
+    original = loop.call_soon_threadsafe
+
+    def counted(callback: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(callback)
+        return original(callback, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counted)
+
+    def stored_from_a_thread(control_id: str) -> None:
+        raw = orm_new_order(control_id, control_id=control_id)
+        inbound = Inbound("hl7v2", datetime.now(UTC), "127.0.0.1:1", raw, Outcome.NOT_MAPPED)
+        ingest.submit_threadsafe(inbound).result(5)
+
+    owners = (ingest, ingest.commits)
+    try:
+        seen = ingest.commits.generation
+        await asyncio.to_thread(stored_from_a_thread, "T1")
+        assert ingest.commits.generation == seen + 1
+        # The writer's own hops (asyncio.to_thread makes one of its own).
+        assert [hop for hop in hops if getattr(hop, "__self__", None) in owners] == []
+        waiter = asyncio.create_task(ingest.commits.wait(seen + 1, timeout=10))
+        await asyncio.sleep(0.05)
+        await asyncio.to_thread(stored_from_a_thread, "T2")
+        assert await asyncio.wait_for(waiter, 5) == seen + 2
     finally:
         await ingest.close()
         await engine.dispose()
