@@ -28,21 +28,20 @@ def epoch_seconds(dialect: str, moment: ColumnElement[datetime]) -> ColumnElemen
 def bucket(
     dialect: str,
     moment: ColumnElement[datetime],
-    spans: Sequence[tuple[datetime | None, int]],
-    origin: datetime,
+    spans: Sequence[tuple[ColumnElement[datetime] | None, ColumnElement[int]]],
+    origin_seconds: ColumnElement[int],
     interval: str,
 ) -> ColumnElement[int]:
-    """The index of the local bucket holding `moment`: (epoch + offset - origin) // width."""
+    """The index of the local bucket holding `moment`: (epoch + offset - origin) // width,
+    where `spans` are the zone's (until, offset in seconds) over the window, the last without
+    end (store.figures.offset_spans), and `origin_seconds` the first bucket's local start in
+    wall seconds (store.figures.wall_seconds); given as bound parameters, so that the
+    statement is the same for every window of a shape."""
     *changes, (_, last) = spans
     offset: ColumnElement[int] = (
-        case(
-            *((moment < at(until), literal(off, BigInteger)) for until, off in changes),
-            else_=literal(last, BigInteger),
-        )
+        case(*((moment < until, off) for until, off in changes if until is not None), else_=last)
         if changes
-        else literal(last, BigInteger)
+        else last
     )
-    local = (
-        epoch_seconds(dialect, moment) + offset - literal(figures.wall_seconds(origin), BigInteger)
-    )
+    local = epoch_seconds(dialect, moment) + offset - origin_seconds
     return local // literal(figures.INTERVAL_SECONDS[interval], BigInteger)

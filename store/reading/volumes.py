@@ -9,6 +9,7 @@ on an hour is counted from the orders themselves, so any window gives the exact 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    bindparam,
     func,
     literal,
     select,
@@ -32,8 +34,8 @@ from store import figures
 from store.fold.readmodels import VOLUME_MEASURES, facility_hour
 from store.paging import Page, after_key, page_of
 from store.reading.devices import order_device
-from store.reading.sql import at, bucket
-from store.schema import orders, volume_hours
+from store.reading.sql import bucket
+from store.schema import UtcDateTime, orders, volume_hours
 
 VOLUME_GROUPS = ("modality", "device")
 
@@ -71,15 +73,63 @@ async def read_volumes(
     """
     origin = figures.bucket_origin(query.start, query.tz, query.interval)
     first, last = _whole_hours(query)
-    parts: list[Select[Any]] = []
-    if first < last:
-        parts.append(_hours(query, origin, first, last))
-        edges = [(query.start, first), (last, query.end)]
+    params: dict[str, Any] = {"origin": figures.wall_seconds(origin), "limit": limit + 1}
+    hours = first < last
+    if hours:
+        params |= {"first": first, "last": last}
+        windows = [(query.start, first), (last, query.end)]
     else:
-        edges = [(query.start, query.end)]
-    for start, end in edges:
+        windows = [(query.start, query.end)]
+    edges = []
+    for start, end in windows:
         if start < end:
-            parts.append(_events(conn.dialect.name, query, origin, start, end))
+            spans = figures.offset_spans(query.tz, start, end)
+            number = len(edges)
+            params |= {f"edge{number}_start": start, f"edge{number}_end": end}
+            for at_change, (until, offset) in enumerate(spans):
+                params[f"edge{number}_offset{at_change}"] = offset
+                if until is not None:
+                    params[f"edge{number}_until{at_change}"] = until
+            edges.append(len(spans))
+    if after is not None:
+        wall, name = after
+        local = wall.astimezone(query.tz).replace(tzinfo=None)
+        params |= {"after_bucket": figures.bucket_index(origin, local, query.interval)}
+        params["after_group"] = name
+    shape = _Shape(
+        conn.dialect.name, query.interval, query.group_by, hours, tuple(edges), after is not None
+    )
+    items = []
+    for row in (await conn.execute(_statement(shape), params)).mappings():
+        start = figures.bucket_start(origin, int(row["bucket"]), query.interval, query.tz)
+        item = VolumeRow(
+            bucket=start,
+            group=None if query.group_by is None else row["grp"],
+            **{name: int(row[name]) for name in VOLUME_MEASURES},
+        )
+        items.append(((start, row["grp"]), item))
+    return page_of(items, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a volumes statement depends on beyond its parameters: the dialect, the interval
+    and grouping, whether whole hours are summed, the offset spans of each edge read from the
+    orders, and whether a page follows another. Each shape's statement is built once: building
+    it anew cost the event loop more than the database spent running it."""
+
+    dialect: str
+    interval: str
+    group_by: str | None
+    hours: bool
+    edges: tuple[int, ...]  # per edge, how many offset spans
+    paged: bool
+
+
+@functools.lru_cache(maxsize=128)
+def _statement(shape: _Shape) -> Select[Any]:
+    parts = [_hours(shape)] if shape.hours else []
+    parts += [_events(shape, number, spans) for number, spans in enumerate(shape.edges)]
     both = union_all(*parts).subquery("counted") if len(parts) > 1 else parts[0].subquery("counted")
     sums = [func.sum(both.c[name]).label(name) for name in VOLUME_MEASURES]
     grouped = (
@@ -89,23 +139,15 @@ async def read_volumes(
         .subquery("grouped")
     )
     statement = select(grouped)
-    if after is not None:
-        wall, name = after
-        index = figures.bucket_index(
-            origin, wall.astimezone(query.tz).replace(tzinfo=None), query.interval
+    if shape.paged:
+        last = (
+            bindparam("after_bucket", type_=BigInteger),
+            bindparam("after_group", type_=String),
         )
-        statement = statement.where(after_key((grouped.c.bucket, grouped.c.grp), (index, name)))
-    statement = statement.order_by(grouped.c.bucket, grouped.c.grp).limit(limit + 1)
-    items = []
-    for row in (await conn.execute(statement)).mappings():
-        start = figures.bucket_start(origin, int(row["bucket"]), query.interval, query.tz)
-        item = VolumeRow(
-            bucket=start,
-            group=None if query.group_by is None else row["grp"],
-            **{name: int(row[name]) for name in VOLUME_MEASURES},
-        )
-        items.append(((start, row["grp"]), item))
-    return page_of(items, limit)
+        statement = statement.where(after_key((grouped.c.bucket, grouped.c.grp), last))
+    return statement.order_by(grouped.c.bucket, grouped.c.grp).limit(
+        bindparam("limit", type_=Integer)
+    )
 
 
 def _whole_hours(query: VolumeQuery) -> tuple[datetime, datetime]:
@@ -119,43 +161,53 @@ def _whole_hours(query: VolumeQuery) -> tuple[datetime, datetime]:
         return query.end, query.start
 
 
-def _hours(query: VolumeQuery, origin: datetime, first: datetime, last: datetime) -> Select[Any]:
+def _hours(shape: _Shape) -> Select[Any]:
     """The stored hours in [first, last), summed per bucket and group."""
     v = volume_hours.c
-    width = figures.INTERVAL_SECONDS[query.interval]
-    index = (v.wall_hour * 3600 - literal(figures.wall_seconds(origin), BigInteger)) // width
-    group = literal("", String) if query.group_by is None else v[query.group_by]
+    width = figures.INTERVAL_SECONDS[shape.interval]
+    index = (v.wall_hour * 3600 - bindparam("origin", type_=BigInteger)) // width
+    group = literal("", String) if shape.group_by is None else v[shape.group_by]
+    first, last = bindparam("first", type_=UtcDateTime()), bindparam("last", type_=UtcDateTime())
     return (
         select(
             index.label("bucket"),
             group.label("grp"),
             *(func.sum(v[name]).label(name) for name in VOLUME_MEASURES),
         )
-        .where(v.hour_at >= at(first), v.hour_at < at(last))
+        .where(v.hour_at >= first, v.hour_at < last)
         .group_by(index, group)
     )
 
 
-def _events(
-    dialect: str, query: VolumeQuery, origin: datetime, start: datetime, end: datetime
-) -> Select[Any]:
-    """The orders' events in [start, end), one row each, a 1 under its measure."""
-    spans = figures.offset_spans(query.tz, start, end)
+def _events(shape: _Shape, number: int, n_spans: int) -> Select[Any]:
+    """The orders' events in edge `number`'s [start, end), one row each, a 1 under its
+    measure."""
+    prefix = f"edge{number}_"
+    spans = [
+        (
+            bindparam(f"{prefix}until{i}", type_=UtcDateTime()) if i < n_spans - 1 else None,
+            bindparam(f"{prefix}offset{i}", type_=BigInteger),
+        )
+        for i in range(n_spans)
+    ]
+    start = bindparam(f"{prefix}start", type_=UtcDateTime())
+    end = bindparam(f"{prefix}end", type_=UtcDateTime())
+    origin = bindparam("origin", type_=BigInteger)
     group: ColumnElement[Any] = literal("", String)
-    if query.group_by == "modality":
+    if shape.group_by == "modality":
         group = orders.c.modality
-    elif query.group_by == "device":
+    elif shape.group_by == "device":
         group = order_device()
     branches = []
     for measure, moment, condition in _volume_times():
         branches.append(
             select(
-                bucket(dialect, moment, spans, origin, query.interval).label("bucket"),
+                bucket(shape.dialect, moment, spans, origin, shape.interval).label("bucket"),
                 group.label("grp"),
                 *(literal(int(name == measure), Integer).label(name) for name in VOLUME_MEASURES),
-            ).where(moment >= at(start), moment < at(end), condition)
+            ).where(moment >= start, moment < end, condition)
         )
-    events = union_all(*branches).subquery("events")
+    events = union_all(*branches).subquery(f"events{number}")
     return select(events.c.bucket, events.c.grp, *(events.c[n] for n in VOLUME_MEASURES))
 
 
