@@ -70,7 +70,12 @@ async def ranked_figure_rows(
             continue
         begin, end = orders.c[start_name], orders.c[end_name]
         if by_day:
-            group_number = bucket(dialect, end, spans, origin, "day")
+            bound_spans = [
+                (None if until is None else at(until), literal(offset, BigInteger))
+                for until, offset in spans
+            ]
+            origin_seconds = literal(figures.wall_seconds(origin), BigInteger)
+            group_number = bucket(dialect, end, bound_spans, origin_seconds, "day")
             group_text: ColumnElement[Any] = literal("", String)
         else:
             group_number = literal(0, BigInteger)
