@@ -4,6 +4,7 @@ before the read models)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -170,3 +171,17 @@ def open_step_device() -> ColumnElement[str]:
 def board_day(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The start and end of the board's day, local midnight to midnight."""
     return datetime.combine(day, time(), tz), datetime.combine(day + timedelta(days=1), time(), tz)
+
+
+async def every_page(
+    read: Callable[..., Awaitable[Any]], conn: Any, query: Any, limit: int
+) -> list[Any]:
+    """The items of every page `read(conn, query, after=..., limit=limit)` gives, in order."""
+    items: list[Any] = []
+    after = None
+    while True:
+        page = await read(conn, query, after=after, limit=limit)
+        items += page.items
+        if page.next_key is None:
+            return items
+        after = page.next_key

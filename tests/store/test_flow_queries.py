@@ -214,14 +214,7 @@ async def test_turnaround_pages_and_figure_choice_match(conn: AsyncConnection) -
         ((i.figure, i.group) for i in whole), key=lambda k: (list(FIGURES).index(k[0]), k[1])
     )
     assert {"", "CT", "MR", "US"} == {i.group for i in whole}  # "" is a group like any other
-    paged, after = [], None
-    while True:
-        page = await read_turnaround(conn, query, after=after, limit=3)
-        paged += page.items
-        if page.next_key is None:
-            break
-        after = page.next_key
-    assert paged == list(whole)
+    assert await flow.every_page(read_turnaround, conn, query, 3) == list(whole)
     empty = TurnaroundQuery(
         figures=tuple(FIGURES),
         start=NOW + timedelta(days=1),

@@ -19,6 +19,7 @@ from store.migrate import migrate
 from store.reading.volumes import VolumeQuery, read_volumes
 from store.rebuild import rebuild_read_models
 from store.schema import orders, patients
+from tests.store import flow_reference as flow
 from tests.store.readmodels.test_read_models import _volumes
 
 # Each zone with the day its clocks go back (the wall hour 01:00 or 02:00 happens twice).
@@ -143,11 +144,4 @@ async def test_volumes_equal_the_orders_counted_by_definition(
     }
     assert found == _expected(rows, query)
     assert len(found) == len(whole)
-    paged, after = [], None
-    while True:
-        page = await read_volumes(conn, query, after=after, limit=4)
-        paged += page.items
-        if page.next_key is None:
-            break
-        after = page.next_key
-    assert paged == list(whole)
+    assert await flow.every_page(read_volumes, conn, query, 4) == list(whole)
