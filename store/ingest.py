@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-from store.commit import Answer, commit_batch
+from store.commit import Answer, WriterConnection, commit_batch
 from store.commits import CommitFeed
 from store.engine import create_postgres_writer_engine, create_writer_engine
 from store.errors import StoreError, StoreUnavailable
@@ -210,6 +210,7 @@ class Ingest:
 
     def _run_thread(self) -> None:
         assert self._sqlite is not None
+        writer = WriterConnection(self._sqlite)
         stopping = False
         while not stopping or self._carried:
             first = self._carried.pop(0) if self._carried else self._thread_queue.get()
@@ -217,23 +218,24 @@ class Ingest:
                 stopping = True
                 continue
             if isinstance(first, _Work):
-                self._settle_work(first, self._sqlite)
+                self._settle_work(first, writer)
                 continue
             self._linger()
             batch, stopping = self._gather(first, self._thread_queue.get_nowait, stopping)
             self._saw([p.inbound for p in batch])
             answers = commit_batch(
-                self._sqlite,
+                writer,
                 [p.inbound for p in batch],
                 self._clock(),
                 self._destinations,
                 self._tz,
             )
             self._answer(batch, answers)
+        writer.close()
         self._refuse_late(self._thread_queue.get_nowait)
 
     async def _run_task(self) -> None:
-        sync_engine = (self._postgres or self._engine).sync_engine
+        writer = WriterConnection((self._postgres or self._engine).sync_engine)
         stopping = False
         while not stopping or self._carried:
             first = self._carried.pop(0) if self._carried else await self._loop_queue.get()
@@ -243,7 +245,7 @@ class Ingest:
             if isinstance(first, _Work):
                 try:
                     async with asyncio.timeout(self._timeout):
-                        result = await greenlet_spawn(_run_work, sync_engine, first.work)
+                        result = await greenlet_spawn(_run_work, writer, first.work)
                 except Exception as exc:
                     settle(first.future, exc)
                 else:
@@ -257,7 +259,7 @@ class Ingest:
                 async with asyncio.timeout(self._timeout):
                     answers = await greenlet_spawn(
                         commit_batch,
-                        sync_engine,
+                        writer,
                         inbounds,
                         self._clock(),
                         self._destinations,
@@ -266,6 +268,7 @@ class Ingest:
             except TimeoutError:
                 answers = [StoreUnavailable("store unavailable: TimeoutError")] * len(batch)
             self._answer(batch, answers)
+        await greenlet_spawn(writer.close)
         self._refuse_late(self._loop_queue.get_nowait)
 
     async def _let_arrive(self) -> None:
@@ -371,18 +374,18 @@ class Ingest:
             self.commits.bump()
         settle_all(on_loop)
 
-    def _settle_work(self, item: _Work, engine: Engine) -> None:
+    def _settle_work(self, item: _Work, writer: WriterConnection) -> None:
         """Run a work item on the writer's thread and answer its submitter on the loop."""
         assert self._loop is not None
         try:
-            outcome: Any = _run_work(engine, item.work)
+            outcome: Any = _run_work(writer, item.work)
         except Exception as exc:
             outcome = exc
         self._loop.call_soon_threadsafe(settle, item.future, outcome)
 
 
-def _run_work(engine: Engine, work: Callable[[Connection], T]) -> T:
-    with engine.begin() as conn:
+def _run_work(writer: Engine | WriterConnection, work: Callable[[Connection], T]) -> T:
+    with writer.begin() as conn:
         return work(conn)
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from mappers.events import CodedValue, OrderDetails, OrderPlaced, PatientId
 from store.engine import create_engine, create_writer_engine
@@ -242,3 +242,15 @@ async def test_senders_in_two_cohorts_are_merged_into_one_batch(database_url: st
     first_full = sizes.index(16) if 16 in sizes else len(sizes)
     assert first_full <= 3, sizes
     assert sizes[first_full:-1] and all(size == 16 for size in sizes[first_full:-1]), sizes
+
+
+async def test_the_writer_keeps_one_connection_from_batch_to_batch(ingest: Ingest) -> None:
+    """Batch after batch (and work between them) run on one connection, checked out once."""
+    writer_engine = ingest._sqlite or (ingest._postgres or ingest._engine).sync_engine
+    checkouts: list[object] = []
+    event.listen(writer_engine, "checkout", lambda *_: checkouts.append(1))
+    for n in range(5):
+        await ingest.submit(_inbound(n))
+        await ingest.run(lambda conn: conn.execute(text("SELECT 1")).scalar_one())
+    assert len(checkouts) <= 1
+    assert await _counts(ingest) == (5, 5)
