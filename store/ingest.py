@@ -19,7 +19,6 @@ import contextlib
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ from store.fold.batch import UTC_ZONE
 from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
 from store.probe import touch
-from store.senders import LINGER, POLL, Senders
+from store.senders import LINGER, Senders
 from store.settle import settle, settle_all
 from store.write import identity
 
@@ -105,7 +104,11 @@ class Ingest:
         self._task: asyncio.Task[None] | None = None
         self._carried: list[_Pending] = []
         self._senders = Senders()
-        self._arrived = asyncio.Event()  # a message was queued for the writer task
+        # A lingering writer is woken once, when the queue holds `_want` items, not per message:
+        # each wake-up was a GIL hand-over (SQLite's thread) or a timer and a task (PostgreSQL).
+        self._want = 0
+        self._full = threading.Event()  # SQLite's writer thread
+        self._arrived = asyncio.Event()  # PostgreSQL's writer task
         self._open = False
         # Readers that show the department live wait on this for the next commit.
         self.commits = CommitFeed()
@@ -154,6 +157,7 @@ class Ingest:
         pending = _Pending(inbound, future=future)
         if self._thread is not None:
             self._thread_queue.put(pending)
+            self._tell(self._thread_queue, self._full)
         else:
             self._enqueue(pending)
         return await future
@@ -184,6 +188,7 @@ class Ingest:
         pending = _Pending(inbound, thread_future=future)
         if self._thread is not None:
             self._thread_queue.put(pending)
+            self._tell(self._thread_queue, self._full)
         else:
             self._loop.call_soon_threadsafe(self._enqueue, pending)
         return future
@@ -191,7 +196,13 @@ class Ingest:
     def _enqueue(self, pending: _Pending) -> None:
         """Queue for the writer task (PostgreSQL), and tell a lingering writer."""
         self._loop_queue.put_nowait(pending)
-        self._arrived.set()
+        self._tell(self._loop_queue, self._arrived)
+
+    def _tell(self, waiting: Any, full: threading.Event | asyncio.Event) -> None:
+        """Wake a lingering writer when the queue holds what it waits for."""
+        if self._want and waiting.qsize() >= self._want:
+            self._want = 0
+            full.set()
 
     async def touch(self) -> None:
         """One real write that changes nothing, on the writer's engine (readiness): it meets
@@ -273,34 +284,38 @@ class Ingest:
 
     async def _let_arrive(self) -> None:
         """PostgreSQL's writer task: wait (a little) for the senders of the last batches."""
-        expected = self._senders.expected()
-        if expected < 2:
+        want = self._wanted()
+        if want <= 0:
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._linger_for
-        while self._queued(self._loop_queue) < expected:
-            self._arrived.clear()
+        self._arrived.clear()
+        self._want = want
+        if self._loop_queue.qsize() < want:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), deadline - loop.time())
-            if loop.time() >= deadline:
-                return
+                async with asyncio.timeout(self._linger_for):
+                    await self._arrived.wait()
+        self._want = 0
 
     def _linger(self) -> None:
         """SQLite's writer thread: wait (a little) for the senders of the last batches."""
-        expected = self._senders.expected()
-        if expected < 2:
+        want = self._wanted()
+        if want <= 0:
             return
-        deadline = time.monotonic() + self._linger_for
-        while self._queued(self._thread_queue) < expected and time.monotonic() < deadline:
-            time.sleep(POLL)
+        self._full.clear()
+        self._want = want  # set after clear: a submitter that sees it, sets the event
+        if self._thread_queue.qsize() < want:
+            self._full.wait(self._linger_for)
+        self._want = 0
+
+    def _wanted(self) -> int:
+        """How many more queued messages the next batch expects (besides the first and those
+        carried over); 0 when it expects none."""
+        expected = self._senders.expected()
+        return expected - 1 - len(self._carried) if expected >= 2 else 0
 
     def _saw(self, inbounds: list[Inbound]) -> None:
         self._senders.saw(inbounds)
         if self._on_batch is not None:
             self._on_batch(len(inbounds))
-
-    def _queued(self, waiting: Any) -> int:
-        return 1 + waiting.qsize() + len(self._carried)
 
     def _refuse_late(self, take: Callable[[], _Pending | None]) -> None:
         """Answer what was queued while the writer stopped: nothing of it was stored."""

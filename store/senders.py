@@ -6,7 +6,6 @@ from store.inbound import Inbound
 
 # Group commit waits at most this long for the senders of the last batches to send again.
 LINGER = 0.0015
-POLL = 0.0002  # how often SQLite's writer thread looks at its queue while it waits
 
 
 class Senders:
