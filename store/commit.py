@@ -7,7 +7,7 @@ Synchronous: it runs on the SQLite writer's own thread, or on the event loop ins
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -70,6 +70,16 @@ class WriterConnection:
         except BaseException:
             self.close()
             raise
+
+    def rehearse(self, work: Callable[[Connection], Any]) -> None:
+        """Run `work` in a transaction on the kept connection, then roll it back.
+
+        Raises:
+            Exception: whatever `work` or the database raised (the connection is dropped).
+        """
+        with self.begin() as conn:
+            work(conn)
+            conn.get_transaction().rollback()  # type: ignore[union-attr]
 
     def close(self) -> None:
         """Give the connection back (closed); the next transaction opens another."""

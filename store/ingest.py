@@ -20,12 +20,12 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
@@ -37,29 +37,14 @@ from store.fold.batch import UTC_ZONE
 from store.fold.outbox import NO_DESTINATIONS, Destinations
 from store.inbound import Inbound, Outcome, Stored
 from store.probe import touch
+from store.queued import Pending, Work, run_work, touch_in_transaction
+from store.rehearsal import rehearse_orders
 from store.senders import LINGER, Senders
 from store.settle import settle, settle_all
 from store.write import identity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class _Pending:
-    inbound: Inbound
-    # Exactly one: an event-loop submitter's future, or a thread submitter's.
-    future: asyncio.Future[Stored] | None = None
-    thread_future: concurrent.futures.Future[Stored] | None = None
-
-
-@dataclass(slots=True)
-class _Work:
-    """Store work other than a message (pruning, audit records): the writer runs it between
-    batches, in a transaction of its own, so nothing else ever opens a write transaction."""
-
-    work: Callable[[Connection], Any]
-    future: asyncio.Future[Any]
 
 
 _STOP = None
@@ -98,11 +83,11 @@ class Ingest:
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
         # SQLite: the writer thread's queue; PostgreSQL: the writer task's.
-        self._thread_queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._loop_queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._thread_queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
+        self._loop_queue: asyncio.Queue[Pending | None] = asyncio.Queue()
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
-        self._carried: list[_Pending] = []
+        self._carried: list[Pending] = []
         self._senders = Senders()
         # A lingering writer is woken once, when the queue holds `_want` items, not per message:
         # each wake-up was a GIL hand-over (SQLite's thread) or a timer and a task (PostgreSQL).
@@ -154,7 +139,7 @@ class Ingest:
         if not self._open:
             raise StoreUnavailable("the store is closed")
         future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
-        pending = _Pending(inbound, future=future)
+        pending = Pending(inbound, future=future)
         if self._thread is not None:
             self._thread_queue.put(pending)
             self._tell(self._thread_queue, self._full)
@@ -162,8 +147,9 @@ class Ingest:
             self._enqueue(pending)
         return await future
 
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` on the writer, between batches, in one transaction; its result.
+    async def run(self, work: Callable[[Connection], T], *, rehearsal: bool = False) -> T:
+        """Run `work` on the writer, between batches, in one transaction; its result. With
+        `rehearsal`, the transaction is rolled back (the writer's caches stay warm).
 
         Raises:
             StoreUnavailable: the store is closed.
@@ -172,12 +158,22 @@ class Ingest:
         if not self._open:
             raise StoreUnavailable("the store is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        item = _Work(work, future)
+        item = Work(work, future, rehearsal)
         if self._thread is not None:
             self._thread_queue.put(item)  # type: ignore[arg-type]
         else:
             self._loop_queue.put_nowait(item)  # type: ignore[arg-type]
         return await future
+
+    async def rehearse(self) -> None:
+        """Write made-up new orders and roll them back, so the first real batch finds the
+        writer warm (store/rehearsal.py); a failure is only logged: real batches report it."""
+        now, tz = self._clock(), self._tz
+        work = partial(rehearse_orders, now=now, destinations=self._destinations, tz=tz)
+        try:
+            await self.run(work, rehearsal=True)
+        except Exception as error:
+            log.warning("the writer's rehearsal failed: %s", type(error).__name__)
 
     def submit_threadsafe(self, inbound: Inbound) -> concurrent.futures.Future[Stored]:
         """Queue the message from any thread; the future is answered after the commit."""
@@ -185,7 +181,7 @@ class Ingest:
         if not self._open or self._loop is None:
             future.set_exception(StoreUnavailable("the store is closed"))
             return future
-        pending = _Pending(inbound, thread_future=future)
+        pending = Pending(inbound, thread_future=future)
         if self._thread is not None:
             self._thread_queue.put(pending)
             self._tell(self._thread_queue, self._full)
@@ -193,7 +189,7 @@ class Ingest:
             self._loop.call_soon_threadsafe(self._enqueue, pending)
         return future
 
-    def _enqueue(self, pending: _Pending) -> None:
+    def _enqueue(self, pending: Pending) -> None:
         """Queue for the writer task (PostgreSQL), and tell a lingering writer."""
         self._loop_queue.put_nowait(pending)
         self._tell(self._loop_queue, self._arrived)
@@ -212,7 +208,7 @@ class Ingest:
             Exception: whatever the database raises when it refuses the write.
         """
         if self._sqlite is not None:
-            await asyncio.to_thread(_run_work, self._sqlite, touch)
+            await asyncio.to_thread(touch_in_transaction, self._sqlite)
             return
         async with asyncio.timeout(self._timeout), (self._postgres or self._engine).begin() as conn:
             await conn.run_sync(touch)
@@ -228,7 +224,7 @@ class Ingest:
             if first is _STOP:
                 stopping = True
                 continue
-            if isinstance(first, _Work):
+            if isinstance(first, Work):
                 self._settle_work(first, writer)
                 continue
             self._linger()
@@ -253,10 +249,10 @@ class Ingest:
             if first is _STOP:
                 stopping = True
                 continue
-            if isinstance(first, _Work):
+            if isinstance(first, Work):
                 try:
                     async with asyncio.timeout(self._timeout):
-                        result = await greenlet_spawn(_run_work, writer, first.work)
+                        result = await greenlet_spawn(run_work, writer, first)
                 except Exception as exc:
                     settle(first.future, exc)
                 else:
@@ -317,7 +313,7 @@ class Ingest:
         if self._on_batch is not None:
             self._on_batch(len(inbounds))
 
-    def _refuse_late(self, take: Callable[[], _Pending | None]) -> None:
+    def _refuse_late(self, take: Callable[[], Pending | None]) -> None:
         """Answer what was queued while the writer stopped: nothing of it was stored."""
         late = []
         while True:
@@ -330,15 +326,15 @@ class Ingest:
         self._answer(late, [StoreUnavailable("the store is closed")] * len(late))
 
     def _gather(
-        self, first: _Pending, take: Callable[[], _Pending | None], stopping: bool
-    ) -> tuple[list[_Pending], bool]:
+        self, first: Pending, take: Callable[[], Pending | None], stopping: bool
+    ) -> tuple[list[Pending], bool]:
         """The batch: what is queued, up to the limit, each message identity once (a resend
         racing its original waits for the next batch, so it is seen as the duplicate)."""
         batch = [first]
         seen = {identity(first.inbound)}
         carried, self._carried = self._carried, []
         for index, item in enumerate(carried):
-            if isinstance(item, _Work):  # work waits its turn: it runs after this batch
+            if isinstance(item, Work):  # work waits its turn: it runs after this batch
                 self._carried.extend(carried[index:])
                 return batch, stopping
             self._add(batch, seen, item)
@@ -350,13 +346,13 @@ class Ingest:
             if item is _STOP:
                 stopping = True
                 break
-            if isinstance(item, _Work):
+            if isinstance(item, Work):
                 self._carried.append(item)
                 break
             self._add(batch, seen, item)
         return batch, stopping
 
-    def _add(self, batch: list[_Pending], seen: set, item: _Pending) -> None:
+    def _add(self, batch: list[Pending], seen: set, item: Pending) -> None:
         key = identity(item.inbound)
         if (None not in key[:3] and key in seen) or len(batch) >= self._max_batch:
             self._carried.append(item)
@@ -364,7 +360,7 @@ class Ingest:
         seen.add(key)
         batch.append(item)
 
-    def _answer(self, batch: list[_Pending], answers: list[Answer]) -> None:
+    def _answer(self, batch: list[Pending], answers: list[Answer]) -> None:
         """Answer thread submitters at once, event-loop ones with one hop for the batch; then
         tell the commit feed, when anything was stored."""
         stored = any(isinstance(answer, Stored) for answer in answers)
@@ -389,19 +385,14 @@ class Ingest:
             self.commits.bump()
         settle_all(on_loop)
 
-    def _settle_work(self, item: _Work, writer: WriterConnection) -> None:
+    def _settle_work(self, item: Work, writer: WriterConnection) -> None:
         """Run a work item on the writer's thread and answer its submitter on the loop."""
         assert self._loop is not None
         try:
-            outcome: Any = _run_work(writer, item.work)
+            outcome: Any = run_work(writer, item)
         except Exception as exc:
             outcome = exc
         self._loop.call_soon_threadsafe(settle, item.future, outcome)
-
-
-def _run_work(writer: Engine | WriterConnection, work: Callable[[Connection], T]) -> T:
-    with writer.begin() as conn:
-        return work(conn)
 
 
 __all__ = ["Inbound", "Ingest", "Outcome", "StoreError", "StoreUnavailable", "Stored"]

@@ -12,12 +12,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select, text
 
-from mappers.events import CodedValue, OrderDetails, OrderPlaced, PatientId
+from mappers.events import (
+    CodedValue,
+    OrderDetails,
+    OrderPlaced,
+    PatientClass,
+    PatientId,
+    PatientUpserted,
+    PersonName,
+    Visit,
+)
+from store import driver
 from store.engine import create_engine, create_writer_engine
 from store.errors import Rejection, StoreUnavailable
 from store.ingest import Inbound, Ingest, Outcome
 from store.migrate import migrate
-from store.schema import messages, orders
+from store.schema import messages, orders, patients
 from store.senders import Senders
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -42,6 +52,12 @@ def _inbound(number: int, *, ordered_at: datetime = NOW) -> Inbound:
         control_id=f"C{number}",
         ack_code="AA",
     )
+
+
+def _patient(number: int) -> PatientUpserted:
+    name = PersonName("HALVORSEN", "MARTA", "", "", "")
+    visit = Visit(PatientClass.OUTPATIENT, "RAD", "")
+    return PatientUpserted(PatientId(f"MRN{number % 7}", "HOSP"), name, None, "F", NOW, visit)
 
 
 @pytest.fixture
@@ -254,3 +270,17 @@ async def test_the_writer_keeps_one_connection_from_batch_to_batch(ingest: Inges
         await ingest.run(lambda conn: conn.execute(text("SELECT 1")).scalar_one())
     assert len(checkouts) <= 1
     assert await _counts(ingest) == (5, 5)
+
+
+async def test_a_rehearsal_leaves_nothing_and_warms_the_writer(ingest: Ingest) -> None:
+    """The rehearsal's orders are rolled back; the first real batch compiles nothing anew."""
+    driver._RENDERED.clear()
+    await ingest.rehearse()
+    assert await _counts(ingest) == (0, 0)
+    async with ingest._engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(patients))).scalar_one() == 0
+    rendered = set(driver._RENDERED)
+    first = replace(_inbound(1), events=(_patient(1), *_inbound(1).events))
+    assert (await ingest.submit(first)).outcome is Outcome.APPLIED
+    assert set(driver._RENDERED) <= rendered
+    assert await _counts(ingest) == (1, 1)
