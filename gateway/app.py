@@ -196,6 +196,8 @@ async def _ingest(app: web.Application) -> AsyncIterator[None]:
         on_batch=app[METRICS].batch_messages.observe,
     )
     await ingest.start()
+    # Before any listener opens: the first senders' batch finds the writer warm.
+    await ingest.rehearse()
     app[INGEST] = ingest
     yield
     await ingest.close()

@@ -123,7 +123,10 @@ class _FrameReader:
     async def _fill(self) -> bool:
         """Append one read to the buffer, under the idle or read timeout; False at end of stream."""
         timeout = self._idle_timeout if self.waiting else self._read_timeout
-        chunk = await asyncio.wait_for(self._reader.read(CHUNK_BYTES), timeout)
+        # asyncio.timeout, not wait_for: wait_for wraps the read in a task of its own, a cost
+        # paid for every message on the event loop.
+        async with asyncio.timeout(timeout):
+            chunk = await self._reader.read(CHUNK_BYTES)
         self._buf += chunk
         return bool(chunk)
 
@@ -309,7 +312,8 @@ class MllpServer:
             return
         writer.write(frame(response))
         # A peer that never reads must not pin the connection forever.
-        await asyncio.wait_for(writer.drain(), self._read_timeout)
+        async with asyncio.timeout(self._read_timeout):
+            await writer.drain()
 
 
 def _peer_name(writer: asyncio.StreamWriter) -> str:

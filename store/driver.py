@@ -17,6 +17,7 @@ import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Executable, String, Table, bindparam, func, insert, select
@@ -24,6 +25,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
+
+from store.schema.base import UtcDateTime
 
 Processor = Callable[[Any], Any] | None
 Row = Mapping[str, Any]
@@ -152,7 +155,7 @@ def _render(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _
     expanding: dict[str, Processor] = {}
     for index, name in enumerate(names):
         param = compiled.binds[name]
-        process = param.type.dialect_impl(dialect).bind_processor(dialect)
+        process = _bind_processor(param.type, dialect)
         if param.expanding:
             expanding[name] = process
             continue
@@ -187,6 +190,27 @@ def _render(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _
     )
     _RENDERED[cache_key] = (statement, rendered)
     return rendered
+
+
+def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
+    """The dialect's bind processor for a type; on SQLite, our own for aware UTC times."""
+    if dialect.name == "sqlite" and isinstance(type_, UtcDateTime):
+        return sqlite_utc_text
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def sqlite_utc_text(value: datetime) -> str:
+    """An aware time as SQLite's DATETIME text in UTC, as SQLAlchemy renders it
+    (`YYYY-MM-DD HH:MM:SS.ffffff`), in one C call instead of two processors and a format.
+
+    Raises:
+        ValueError: the time is naive.
+    """
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; times are aware UTC")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _taker(names: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:

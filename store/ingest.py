@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -30,38 +28,22 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-from store.commit import Answer, Begins, commit_batch
+from store.commit import Answer, WriterConnection, commit_batch
 from store.commits import CommitFeed
 from store.engine import create_postgres_writer_engine, create_writer_engine
 from store.errors import StoreError, StoreUnavailable
 from store.fold.batch import UTC_ZONE
 from store.fold.outbox import NO_DESTINATIONS, Destinations
-from store.held import HeldConnection
 from store.inbound import Inbound, Outcome, Stored
 from store.probe import touch
-from store.senders import LINGER, POLL, Senders
+from store.queued import Pending, Work, run_work, touch_in_transaction
+from store.rehearsal import rehearse_orders
+from store.senders import LINGER, Linger, Senders
 from store.settle import settle, settle_all
 from store.write import identity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class _Pending:
-    inbound: Inbound
-    # Exactly one: an event-loop submitter's future, or a thread submitter's.
-    future: asyncio.Future[Stored] | None = None
-    thread_future: concurrent.futures.Future[Stored] | None = None
-
-
-@dataclass(slots=True)
-class _Work:
-    """Store work other than a message (pruning, audit records): the writer runs it between
-    batches, in a transaction of its own, so nothing else ever opens a write transaction."""
-
-    work: Callable[[Connection], Any]
-    future: asyncio.Future[Any]
 
 
 _STOP = None
@@ -95,18 +77,20 @@ class Ingest:
             else None
         )
         self._max_batch = max_batch
-        self._linger_for = linger
         self._on_batch = on_batch  # told each batch's size (the metrics' histogram)
         self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
         # SQLite: the writer thread's queue; PostgreSQL: the writer task's.
-        self._thread_queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._loop_queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._thread_queue: queue.SimpleQueue[Pending | None] = queue.SimpleQueue()
+        self._loop_queue: asyncio.Queue[Pending | None] = asyncio.Queue()
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
-        self._carried: list[_Pending] = []
+        self._carried: list[Pending] = []
         self._senders = Senders()
-        self._arrived = asyncio.Event()  # a message was queued for the writer task
+        # Only one of the queues is used: the thread's on SQLite, the task's on PostgreSQL.
+        self._lingering = Linger(
+            linger, lambda: self._thread_queue.qsize() + self._loop_queue.qsize()
+        )
         self._open = False
         # Readers that show the department live wait on this for the next commit.
         self.commits = CommitFeed()
@@ -152,15 +136,17 @@ class Ingest:
         if not self._open:
             raise StoreUnavailable("the store is closed")
         future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
-        pending = _Pending(inbound, future=future)
+        pending = Pending(inbound, future=future)
         if self._thread is not None:
             self._thread_queue.put(pending)
+            self._lingering.tell()
         else:
             self._enqueue(pending)
         return await future
 
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` on the writer, between batches, in one transaction; its result.
+    async def run(self, work: Callable[[Connection], T], *, rehearsal: bool = False) -> T:
+        """Run `work` on the writer, between batches, in one transaction; its result. With
+        `rehearsal`, the transaction is rolled back (the writer's caches stay warm).
 
         Raises:
             StoreUnavailable: the store is closed.
@@ -169,12 +155,22 @@ class Ingest:
         if not self._open:
             raise StoreUnavailable("the store is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        item = _Work(work, future)
+        item = Work(work, future, rehearsal)
         if self._thread is not None:
             self._thread_queue.put(item)  # type: ignore[arg-type]
         else:
             self._loop_queue.put_nowait(item)  # type: ignore[arg-type]
         return await future
+
+    async def rehearse(self) -> None:
+        """Write made-up new orders and roll them back, so the first real batch finds the
+        writer warm (store/rehearsal.py); a failure is only logged: real batches report it."""
+        now, tz = self._clock(), self._tz
+        work = partial(rehearse_orders, now=now, destinations=self._destinations, tz=tz)
+        try:
+            await self.run(work, rehearsal=True)
+        except Exception as error:
+            log.warning("the writer's rehearsal failed: %s", type(error).__name__)
 
     def submit_threadsafe(self, inbound: Inbound) -> concurrent.futures.Future[Stored]:
         """Queue the message from any thread; the future is answered after the commit."""
@@ -182,17 +178,18 @@ class Ingest:
         if not self._open or self._loop is None:
             future.set_exception(StoreUnavailable("the store is closed"))
             return future
-        pending = _Pending(inbound, thread_future=future)
+        pending = Pending(inbound, thread_future=future)
         if self._thread is not None:
             self._thread_queue.put(pending)
+            self._lingering.tell()
         else:
             self._loop.call_soon_threadsafe(self._enqueue, pending)
         return future
 
-    def _enqueue(self, pending: _Pending) -> None:
+    def _enqueue(self, pending: Pending) -> None:
         """Queue for the writer task (PostgreSQL), and tell a lingering writer."""
         self._loop_queue.put_nowait(pending)
-        self._arrived.set()
+        self._lingering.tell()
 
     async def touch(self) -> None:
         """One real write that changes nothing, on the writer's engine (readiness): it meets
@@ -202,7 +199,7 @@ class Ingest:
             Exception: whatever the database raises when it refuses the write.
         """
         if self._sqlite is not None:
-            await asyncio.to_thread(_run_work, self._sqlite, touch)
+            await asyncio.to_thread(touch_in_transaction, self._sqlite)
             return
         async with asyncio.timeout(self._timeout), (self._postgres or self._engine).begin() as conn:
             await conn.run_sync(touch)
@@ -211,49 +208,53 @@ class Ingest:
 
     def _run_thread(self) -> None:
         assert self._sqlite is not None
-        held = HeldConnection(self._sqlite)
+        writer = WriterConnection(self._sqlite)
         try:
-            self._write_batches(held)
+            self._write_batches(writer)
         finally:
-            held.close()
+            writer.close()
         self._refuse_late(self._thread_queue.get_nowait)
 
-    def _write_batches(self, held: HeldConnection) -> None:
+    def _write_batches(self, writer: WriterConnection) -> None:
         stopping = False
         while not stopping or self._carried:
             first = self._carried.pop(0) if self._carried else self._thread_queue.get()
             if first is _STOP:
                 stopping = True
                 continue
-            if isinstance(first, _Work):
-                self._settle_work(first, held)
+            if isinstance(first, Work):
+                self._settle_work(first, writer)
                 continue
-            self._linger()
+            self._lingering.wait(self._wanted())
             batch, stopping = self._gather(first, self._thread_queue.get_nowait, stopping)
             self._saw([p.inbound for p in batch])
             answers = commit_batch(
-                held, [p.inbound for p in batch], self._clock(), self._destinations, self._tz
+                writer,
+                [p.inbound for p in batch],
+                self._clock(),
+                self._destinations,
+                self._tz,
             )
             self._answer(batch, answers)
 
     async def _run_task(self) -> None:
-        sync_engine = (self._postgres or self._engine).sync_engine
+        writer = WriterConnection((self._postgres or self._engine).sync_engine)
         stopping = False
         while not stopping or self._carried:
             first = self._carried.pop(0) if self._carried else await self._loop_queue.get()
             if first is _STOP:
                 stopping = True
                 continue
-            if isinstance(first, _Work):
+            if isinstance(first, Work):
                 try:
                     async with asyncio.timeout(self._timeout):
-                        result = await greenlet_spawn(_run_work, sync_engine, first.work)
+                        result = await greenlet_spawn(run_work, writer, first)
                 except Exception as exc:
                     settle(first.future, exc)
                 else:
                     settle(first.future, result)
                 continue
-            await self._let_arrive()
+            await self._lingering.wait_async(self._wanted())
             batch, stopping = self._gather(first, self._loop_queue.get_nowait, stopping)
             inbounds = [p.inbound for p in batch]
             self._saw(inbounds)
@@ -261,7 +262,7 @@ class Ingest:
                 async with asyncio.timeout(self._timeout):
                     answers = await greenlet_spawn(
                         commit_batch,
-                        sync_engine,
+                        writer,
                         inbounds,
                         self._clock(),
                         self._destinations,
@@ -270,40 +271,21 @@ class Ingest:
             except TimeoutError:
                 answers = [StoreUnavailable("store unavailable: TimeoutError")] * len(batch)
             self._answer(batch, answers)
+        await greenlet_spawn(writer.close)
         self._refuse_late(self._loop_queue.get_nowait)
 
-    async def _let_arrive(self) -> None:
-        """PostgreSQL's writer task: wait (a little) for the senders of the last batches."""
+    def _wanted(self) -> int:
+        """How many more queued messages the next batch expects (besides the first and those
+        carried over); 0 when it expects none."""
         expected = self._senders.expected()
-        if expected < 2:
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._linger_for
-        while self._queued(self._loop_queue) < expected:
-            self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), deadline - loop.time())
-            if loop.time() >= deadline:
-                return
-
-    def _linger(self) -> None:
-        """SQLite's writer thread: wait (a little) for the senders of the last batches."""
-        expected = self._senders.expected()
-        if expected < 2:
-            return
-        deadline = time.monotonic() + self._linger_for
-        while self._queued(self._thread_queue) < expected and time.monotonic() < deadline:
-            time.sleep(POLL)
+        return expected - 1 - len(self._carried) if expected >= 2 else 0
 
     def _saw(self, inbounds: list[Inbound]) -> None:
         self._senders.saw(inbounds)
         if self._on_batch is not None:
             self._on_batch(len(inbounds))
 
-    def _queued(self, waiting: Any) -> int:
-        return 1 + waiting.qsize() + len(self._carried)
-
-    def _refuse_late(self, take: Callable[[], _Pending | None]) -> None:
+    def _refuse_late(self, take: Callable[[], Pending | None]) -> None:
         """Answer what was queued while the writer stopped: nothing of it was stored."""
         late = []
         while True:
@@ -316,15 +298,15 @@ class Ingest:
         self._answer(late, [StoreUnavailable("the store is closed")] * len(late))
 
     def _gather(
-        self, first: _Pending, take: Callable[[], _Pending | None], stopping: bool
-    ) -> tuple[list[_Pending], bool]:
+        self, first: Pending, take: Callable[[], Pending | None], stopping: bool
+    ) -> tuple[list[Pending], bool]:
         """The batch: what is queued, up to the limit, each message identity once (a resend
         racing its original waits for the next batch, so it is seen as the duplicate)."""
         batch = [first]
         seen = {identity(first.inbound)}
         carried, self._carried = self._carried, []
         for index, item in enumerate(carried):
-            if isinstance(item, _Work):  # work waits its turn: it runs after this batch
+            if isinstance(item, Work):  # work waits its turn: it runs after this batch
                 self._carried.extend(carried[index:])
                 return batch, stopping
             self._add(batch, seen, item)
@@ -336,13 +318,13 @@ class Ingest:
             if item is _STOP:
                 stopping = True
                 break
-            if isinstance(item, _Work):
+            if isinstance(item, Work):
                 self._carried.append(item)
                 break
             self._add(batch, seen, item)
         return batch, stopping
 
-    def _add(self, batch: list[_Pending], seen: set, item: _Pending) -> None:
+    def _add(self, batch: list[Pending], seen: set, item: Pending) -> None:
         key = identity(item.inbound)
         if (None not in key[:3] and key in seen) or len(batch) >= self._max_batch:
             self._carried.append(item)
@@ -350,7 +332,7 @@ class Ingest:
         seen.add(key)
         batch.append(item)
 
-    def _answer(self, batch: list[_Pending], answers: list[Answer]) -> None:
+    def _answer(self, batch: list[Pending], answers: list[Answer]) -> None:
         """Answer thread submitters at once, event-loop ones with one hop for the batch; then
         tell the commit feed, when anything was stored."""
         stored = any(isinstance(answer, Stored) for answer in answers)
@@ -376,19 +358,14 @@ class Ingest:
             self.commits.bump()
         settle_all(on_loop)
 
-    def _settle_work(self, item: _Work, engine: Begins) -> None:
+    def _settle_work(self, item: Work, writer: WriterConnection) -> None:
         """Run a work item on the writer's thread and answer its submitter on the loop."""
         assert self._loop is not None
         try:
-            outcome: Any = _run_work(engine, item.work)
+            outcome: Any = run_work(writer, item)
         except Exception as exc:
             outcome = exc
         self._loop.call_soon_threadsafe(settle, item.future, outcome)
-
-
-def _run_work(engine: Begins, work: Callable[[Connection], T]) -> T:
-    with engine.begin() as conn:
-        return work(conn)
 
 
 __all__ = ["Inbound", "Ingest", "Outcome", "StoreError", "StoreUnavailable", "Stored"]

@@ -104,6 +104,18 @@ class MappingRules:
         return self.accession_fields_by_sender.get(namespace, self.accession_fields)
 
 
+_OID_NAMESPACE = uuid.NAMESPACE_OID.bytes
+_VERSION_5 = (0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF, 0x5000_8000_000000000000)  # mask, bits
+
+
+def _uuid5_int(name: str) -> int:
+    """`uuid.uuid5(NAMESPACE_OID, name).int` (RFC 4122 4.3), without building UUID objects:
+    a SHA-1 of namespace and name, its version and variant bits set."""
+    digest = hashlib.sha1(_OID_NAMESPACE + name.encode(), usedforsecurity=False).digest()
+    mask, bits = _VERSION_5
+    return (int.from_bytes(digest[:16], "big") & mask) | bits
+
+
 def study_uid_for(accession: str, uid_root: str) -> str:
     """The Study Instance UID the worklist gives an order: stable, derived from its accession.
 
@@ -112,7 +124,7 @@ def study_uid_for(accession: str, uid_root: str) -> str:
     characters (PS3.5 9.1).
     """
     if uid_root == UUID_UID_ROOT:
-        return f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, f'accession:{accession}').int}"
+        return f"2.25.{_uuid5_int(f'accession:{accession}')}"
     digest = int.from_bytes(hashlib.sha256(accession.encode()).digest()[:16], "big")
     room = 64 - len(uid_root) - 1
     return f"{uid_root}.{str(digest)[:room].lstrip('0') or '0'}"

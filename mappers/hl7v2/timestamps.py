@@ -6,6 +6,7 @@ an offset is local time at the facility (DESIGN.md), so the facility zone is pas
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
@@ -31,25 +32,45 @@ def parse_dtm(value: str, facility_tz: tzinfo, location: str) -> datetime | None
     text = value.strip()
     if not text:
         return None
-    match = _DTM.match(text)
-    if match is None:
-        raise InvalidValue(f"not an HL7 date/time: {text!r}", location)
-    parts = match.groupdict()
-    fraction = parts["fraction"] or ""
     try:
-        local = datetime(
-            int(parts["year"]),
-            int(parts["month"] or 1),
-            int(parts["day"] or 1),
-            int(parts["hour"] or 0),
-            int(parts["minute"] or 0),
-            int(parts["second"] or 0),
-            int(fraction.ljust(6, "0")) if fraction else 0,
-        )
-        zone = _offset_zone(parts["offset"]) if parts["offset"] else facility_tz
-        return local.replace(tzinfo=zone).astimezone(UTC)
+        return _utc_of(text, facility_tz)
+    except _NotDtm:
+        raise InvalidValue(f"not an HL7 date/time: {text!r}", location) from None
     except ValueError as exc:
         raise InvalidValue(f"impossible date/time {text!r}: {exc}", location) from exc
+
+
+class _NotDtm(Exception):
+    """The text does not have the shape of a DTM."""
+
+
+# A message names the same moment in several fields (MSH-7, ORC-9, OBR-7, quantity/timing),
+# and messages sent together share it: reading each text once per zone saves the regular
+# expression and the zone arithmetic (datetimes are immutable, so sharing one is safe).
+@functools.lru_cache(maxsize=1024)
+def _utc_of(text: str, facility_tz: tzinfo) -> datetime:
+    """The UTC moment a DTM text names.
+
+    Raises:
+        _NotDtm: the text is not a DTM.
+        ValueError: an impossible date, time or offset.
+    """
+    match = _DTM.match(text)
+    if match is None:
+        raise _NotDtm(text)
+    parts = match.groupdict()
+    fraction = parts["fraction"] or ""
+    local = datetime(
+        int(parts["year"]),
+        int(parts["month"] or 1),
+        int(parts["day"] or 1),
+        int(parts["hour"] or 0),
+        int(parts["minute"] or 0),
+        int(parts["second"] or 0),
+        int(fraction.ljust(6, "0")) if fraction else 0,
+    )
+    zone = _offset_zone(parts["offset"]) if parts["offset"] else facility_tz
+    return local.replace(tzinfo=zone).astimezone(UTC)
 
 
 def parse_dt(value: str, location: str) -> date | None:

@@ -10,14 +10,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
-from mappers.events import CodedValue, OrderDetails, OrderPlaced, PatientId
+from mappers.events import (
+    CodedValue,
+    OrderDetails,
+    OrderPlaced,
+    PatientClass,
+    PatientId,
+    PatientUpserted,
+    PersonName,
+    Visit,
+)
+from store import driver
 from store.engine import create_engine, create_writer_engine
 from store.errors import Rejection, StoreUnavailable
 from store.ingest import Inbound, Ingest, Outcome
 from store.migrate import migrate
-from store.schema import messages, orders
+from store.schema import messages, orders, patients
 from store.senders import Senders
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -42,6 +52,12 @@ def _inbound(number: int, *, ordered_at: datetime = NOW) -> Inbound:
         control_id=f"C{number}",
         ack_code="AA",
     )
+
+
+def _patient(number: int) -> PatientUpserted:
+    name = PersonName("HALVORSEN", "MARTA", "", "", "")
+    visit = Visit(PatientClass.OUTPATIENT, "RAD", "")
+    return PatientUpserted(PatientId(f"MRN{number % 7}", "HOSP"), name, None, "F", NOW, visit)
 
 
 @pytest.fixture
@@ -242,3 +258,29 @@ async def test_senders_in_two_cohorts_are_merged_into_one_batch(database_url: st
     first_full = sizes.index(16) if 16 in sizes else len(sizes)
     assert first_full <= 3, sizes
     assert sizes[first_full:-1] and all(size == 16 for size in sizes[first_full:-1]), sizes
+
+
+async def test_the_writer_keeps_one_connection_from_batch_to_batch(ingest: Ingest) -> None:
+    """Batch after batch (and work between them) run on one connection, checked out once."""
+    writer_engine = ingest._sqlite or (ingest._postgres or ingest._engine).sync_engine
+    checkouts: list[object] = []
+    event.listen(writer_engine, "checkout", lambda *_: checkouts.append(1))
+    for n in range(5):
+        await ingest.submit(_inbound(n))
+        await ingest.run(lambda conn: conn.execute(text("SELECT 1")).scalar_one())
+    assert len(checkouts) <= 1
+    assert await _counts(ingest) == (5, 5)
+
+
+async def test_a_rehearsal_leaves_nothing_and_warms_the_writer(ingest: Ingest) -> None:
+    """The rehearsal's orders are rolled back; the first real batch compiles nothing anew."""
+    driver._RENDERED.clear()
+    await ingest.rehearse()
+    assert await _counts(ingest) == (0, 0)
+    async with ingest._engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(patients))).scalar_one() == 0
+    rendered = set(driver._RENDERED)
+    first = replace(_inbound(1), events=(_patient(1), *_inbound(1).events))
+    assert (await ingest.submit(first)).outcome is Outcome.APPLIED
+    assert set(driver._RENDERED) <= rendered
+    assert await _counts(ingest) == (1, 1)

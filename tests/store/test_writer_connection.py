@@ -1,4 +1,4 @@
-"""The SQLite writer keeps one connection across its transactions, and replaces a lost one."""
+"""The writer keeps one connection across its transactions, and replaces a lost one."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import create_engine, event, text
 
 from fixtures.messages import orm_new_order
+from store.commit import WriterConnection
 from store.engine import create_engine as create_gateway_engine
-from store.held import HeldConnection
 from store.ingest import Inbound, Ingest, Outcome
 from store.migrate import migrate
 
@@ -21,15 +21,15 @@ def test_transactions_share_one_connection(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'h.db'}")
     checkouts: list[Any] = []
     event.listen(engine, "checkout", lambda *args: checkouts.append(args))
-    held = HeldConnection(engine)
-    with held.begin() as conn:
+    writer = WriterConnection(engine)
+    with writer.begin() as conn:
         conn.execute(text("CREATE TABLE t (n INTEGER)"))
-    with held.begin() as conn:
+    with writer.begin() as conn:
         conn.execute(text("INSERT INTO t VALUES (1)"))
-    with pytest.raises(RuntimeError), held.begin() as conn:
+    with pytest.raises(RuntimeError), writer.begin() as conn:
         conn.execute(text("INSERT INTO t VALUES (2)"))
         raise RuntimeError("undo")
-    held.close()
+    writer.close()
     assert len(checkouts) == 1
     with engine.connect() as other:
         assert other.execute(text("SELECT n FROM t")).scalars().all() == [1]
@@ -39,14 +39,14 @@ def test_transactions_share_one_connection(tmp_path: Path) -> None:
 def test_a_lost_connection_is_replaced(tmp_path: Path) -> None:
     """After the driver's connection is invalidated, the next transaction gets a new one."""
     engine = create_engine(f"sqlite:///{tmp_path / 'h.db'}")
-    held = HeldConnection(engine)
-    with held.begin() as conn:
+    writer = WriterConnection(engine)
+    with writer.begin() as conn:
         conn.execute(text("SELECT 1"))
     conn.invalidate()
-    with held.begin() as again:
+    with writer.begin() as again:
         assert again is not conn
         assert again.execute(text("SELECT 1")).scalar() == 1
-    held.close()
+    writer.close()
     engine.dispose()
 
 
