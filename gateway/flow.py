@@ -35,7 +35,7 @@ from gateway.models.flow import (
 from gateway.models.lists import OrderPage
 from gateway.problems import BadRequest, Conflict, NotFound
 from store import figures
-from store.engine import single_statement_read
+from store.engine import single_statement_read, snapshot_read
 from store.linking import LinkOutcome, LinkRequest, link_unmatched
 from store.queries import OrderFilter, list_orders
 from store.reading import board as store_board
@@ -101,7 +101,7 @@ async def flow_turnaround(request: web.Request, query: TurnaroundQuery) -> web.R
     )
     group = paging.day if query.group_by == "day" else paging.text
     after = paging.read_parts(query.cursor, (paging.choice(tuple(figures.FIGURES)), group))
-    async with request.app[ENGINE].connect() as conn:
+    async with snapshot_read(request.app[ENGINE]) as conn:
         page = await read_turnaround(conn, turnaround_query, after=after, limit=query.limit)
     return json_response(
         {

@@ -54,6 +54,22 @@ async def single_statement_read(engine: AsyncEngine) -> AsyncIterator[AsyncConne
         yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
+@asynccontextmanager
+async def snapshot_read(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for a read of several statements that must see one state of the store.
+
+    On PostgreSQL its transaction is REPEATABLE READ: under the default READ COMMITTED each
+    statement would see the commits made since the one before (a turnaround read counts the
+    values, then reads those at the ranks it counted). A SQLite read transaction keeps its
+    snapshot from its first read to its end already (WAL mode).
+    """
+    async with engine.connect() as conn:
+        if engine.dialect.name != "postgresql":
+            yield conn
+            return
+        yield await conn.execution_options(isolation_level="REPEATABLE READ")
+
+
 def create_postgres_writer_engine(url: str, *, busy_timeout: float = 5.0) -> AsyncEngine:
     """The ingest writer's own PostgreSQL engine: one connection, plans made once.
 
