@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.driver import _bind_processor, sqlite_utc_text
+from store.engine import create_engine
 from store.schema.base import UtcDateTime
 
 TIMES = [
@@ -41,3 +43,23 @@ def test_only_sqlite_utc_times_take_the_short_path() -> None:
     """Other dialects keep SQLAlchemy's processors."""
     assert _bind_processor(UtcDateTime(), sqlite.dialect()) is sqlite_utc_text
     assert _bind_processor(UtcDateTime(), postgresql.dialect()) is not sqlite_utc_text
+
+
+@pytest.mark.parametrize("value", TIMES, ids=str)
+async def test_times_read_back_are_the_same_instant_in_utc(
+    database_url: str, value: datetime
+) -> None:
+    """Whatever the session's time zone, a stored time comes back aware, in UTC, the same
+    instant to the microsecond, the calendar's first and last included (asyncpg reads those
+    as its infinities)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SET LOCAL TIME ZONE 'America/St_Johns'"))
+            read = await conn.scalar(select(literal(value, UtcDateTime())))
+    finally:
+        await engine.dispose()
+    assert read == value.astimezone(UTC)
+    assert read.utcoffset() == timedelta(0)
+    assert read.tzinfo is UTC

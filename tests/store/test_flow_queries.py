@@ -18,6 +18,7 @@ from store import figures
 from store.engine import create_engine
 from store.figures import FIGURES, local_date
 from store.migrate import migrate
+from store.reading import board as board_reading
 from store.reading.board import BOARD_STATES, STATE_SINCE, BoardQuery, read_board
 from store.reading.turnaround import TurnaroundQuery, read_turnaround
 from store.rebuild import rebuild_read_models
@@ -314,3 +315,16 @@ async def test_board_equals_its_definition(conn: AsyncConnection, narrowed: dict
         if state in ("waiting", "awaiting_report")
     ]
     assert some.counts == board.counts  # states narrow the items, not the counts
+
+
+@pytest.mark.parametrize("paged", [False, True])
+@pytest.mark.parametrize("filtered", [False, True])
+@pytest.mark.parametrize("states", [(), ("waiting",), ("in_exam", "ordered")])
+def test_board_rows_are_read_by_the_positions_their_names_have(
+    paged: bool, filtered: bool, states: tuple[str, ...]
+) -> None:
+    """The board reads its rows by position: every shape of its statement has the columns
+    the positions were taken from, in that order."""
+    shape = board_reading._Shape(filtered, filtered, states, paged)
+    statement = board_reading._board_statement(shape)
+    assert tuple(statement.selected_columns.keys()) == board_reading.COLUMNS
