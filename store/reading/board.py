@@ -51,7 +51,9 @@ STATE_SINCE: Mapping[str, tuple[str, ...]] = {
 _SHOWN = dict(zip(STORED_STATES, BOARD_STATES, strict=True))
 
 
-@dataclass(frozen=True, slots=True)
+# The board's items are not frozen: a frozen dataclass sets each field through
+# object.__setattr__, ten times the cost of a plain one, and a page builds a hundred of them.
+@dataclass(slots=True)
 class BoardPatient:
     """The patient of an order on the board."""
 
@@ -61,7 +63,7 @@ class BoardPatient:
     given_name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BoardItem:
     """An open order on the board, in one state since `since`."""
 
