@@ -134,8 +134,19 @@ _DETAILS = ("modality", *_ORDER_DETAILS, *_PATIENT_DETAILS)
 # The board statement's columns, in order; its rows are read by position.
 COLUMNS = ("order_id", "state", "since", "device", "board_modality", "n", "rank", *_DETAILS)
 _AT = {name: number for number, name in enumerate(COLUMNS)}
-_ORDER_ID, _STATE, _SINCE, _DEVICE, _BOARD_MODALITY, _N = range(6)
-_ARRIVED_AT, _IDENTIFIER = _AT["arrived_at"], _AT["identifier"]
+_ORDER_ID, _STATE, _SINCE, _DEVICE, _BOARD_MODALITY, _N, _ARRIVED_AT, _IDENTIFIER = (
+    _AT[name]
+    for name in (
+        "order_id",
+        "state",
+        "since",
+        "device",
+        "board_modality",
+        "n",
+        "arrived_at",
+        "identifier",
+    )
+)
 _ITEM_FIELDS = [item_field.name for item_field in fields(BoardItem)]
 _PATIENT_AT = _ITEM_FIELDS.index("patient")
 # BoardItem's fields between `since` and `patient`, and between `patient` and
@@ -169,7 +180,7 @@ async def read_board(
     by_modality: dict[str, Counter[str]] = defaultdict(Counter)
     by_device: dict[str, Counter[str]] = defaultdict(Counter)
     rows = []
-    # Rows read by position (_COLUMNS): a page is about a hundred rows of 25 values, and a
+    # Rows read by position (COLUMNS): a page is about a hundred rows of 25 values, and a
     # lookup by name costs more than everything else done with the value.
     for row in await conn.execute(_board_statement(shape), params):
         if row[_ORDER_ID] is not None:

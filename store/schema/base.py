@@ -52,9 +52,9 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
         # asyncpg gives a timestamptz as an aware UTC datetime, except its infinities, which
-        # it gives as naive datetime.min and datetime.max (so they are ours: the first and
-        # last microsecond of the calendar, in UTC). One plain call per value, where
-        # SQLAlchemy's wrapper makes three: a board page holds about 900 times.
+        # it gives as naive datetime.min and datetime.max: those are made UTC, as
+        # process_result_value does. One plain call per value, where SQLAlchemy's wrapper
+        # makes three (a board page holds about 900 times).
         if dialect.name == "postgresql" and dialect.driver == "asyncpg":
             return _aware_utc
         return super().result_processor(dialect, coltype)
