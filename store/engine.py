@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,23 +39,17 @@ def create_engine(url: str, *, busy_timeout: float = 5.0) -> AsyncEngine:
     )
 
 
-@asynccontextmanager
-async def single_statement_read(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+def single_statement_read(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
     """A connection for a read that is one statement, and so one snapshot of its own.
 
     On PostgreSQL it runs outside a transaction block: BEGIN and ROLLBACK would each cost a
     round trip to the server, as much as the statement itself for a small read. SQLite reads
     begin as ever (its connections emit BEGIN themselves, see `_durable_sqlite`).
     """
-    async with engine.connect() as conn:
-        if engine.dialect.name != "postgresql":
-            yield conn
-            return
-        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+    return _read(engine, postgres_isolation="AUTOCOMMIT")
 
 
-@asynccontextmanager
-async def snapshot_read(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+def snapshot_read(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
     """A connection for a read of several statements that must see one state of the store.
 
     On PostgreSQL its transaction is REPEATABLE READ: under the default READ COMMITTED each
@@ -63,11 +57,17 @@ async def snapshot_read(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     values, then reads those at the ranks it counted). A SQLite read transaction keeps its
     snapshot from its first read to its end already (WAL mode).
     """
+    return _read(engine, postgres_isolation="REPEATABLE READ")
+
+
+@asynccontextmanager
+async def _read(engine: AsyncEngine, *, postgres_isolation: str) -> AsyncIterator[AsyncConnection]:
+    """A read connection; on PostgreSQL with `postgres_isolation`, on SQLite as it comes."""
     async with engine.connect() as conn:
         if engine.dialect.name != "postgresql":
             yield conn
             return
-        yield await conn.execution_options(isolation_level="REPEATABLE READ")
+        yield await conn.execution_options(isolation_level=postgres_isolation)
 
 
 def create_postgres_writer_engine(url: str, *, busy_timeout: float = 5.0) -> AsyncEngine:
